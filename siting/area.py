@@ -1,0 +1,95 @@
+"""The :class:`Area`: everything siting knows about one place, in one metric CRS.
+
+An Area is plain data produced by :func:`siting.io.osm.load_area` and consumed by
+every later stage. All GeoDataFrames are in ``area.crs`` (the UTM zone of the area);
+only ``boundary`` is kept in WGS-84 (lon/lat) as well as projected.
+
+Column contracts (every stage may rely on these):
+
+``buildings``
+    ``osm_id`` (str, e.g. ``"way/123"``), ``building`` (str, OSM value, ``"yes"`` if
+    untyped), ``levels`` (float, NaN if unknown), ``height_m`` (float, NaN if
+    unknown), ``name`` (str or None), ``geometry`` (Polygon/MultiPolygon, valid).
+``road_nodes``
+    index ``osmid`` (int); ``x``, ``y`` (float, metric), ``geometry`` (Point).
+``road_edges``
+    ``u``, ``v`` (int node ids), ``key`` (int), ``highway`` (str, first value when
+    OSM has a list), ``length_m`` (float), ``oneway`` (bool), ``maxspeed_kmh``
+    (float, NaN if unknown), ``name`` (str or None), ``geometry`` (LineString).
+``pois``
+    ``osm_id`` (str), ``category`` (str, one of :data:`POI_CATEGORIES`), ``name``,
+    ``parking`` (str or None: surface, multi-storey, underground, street_side,
+    rooftop), ``capacity`` (float, NaN if unknown), ``height_m`` (float, NaN),
+    ``operator`` (str or None), ``sockets`` (float: total charging sockets, NaN),
+    ``output_kw`` (float: maximum charging output, NaN), ``geometry`` (Point:
+    the feature's representative point).
+``landuse``
+    ``osm_id``, ``landuse`` (str: residential, commercial, retail, industrial, ...),
+    ``geometry`` (Polygon/MultiPolygon).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import geopandas as gpd
+from shapely.geometry.base import BaseGeometry
+
+#: Point-of-interest categories that siting derives from OSM tags.
+POI_CATEGORIES: tuple[str, ...] = (
+    "parking",          # amenity=parking (+ parking=*, capacity=*)
+    "fuel",             # amenity=fuel
+    "services",         # highway=services (expressway service area)
+    "rest_area",        # highway=rest_area
+    "charging_station", # amenity=charging_station (existing charging)
+    "mast",             # man_made=mast|tower with communication tags (existing 5G/4G sites)
+    "street_lamp",      # highway=street_lamp (smart-pole candidates)
+    "mall",             # shop=mall, shop=department_store, amenity=marketplace
+    "shop",             # other shop=*
+    "office",           # office=*, building=office
+    "transport_hub",    # railway=station|halt, amenity=bus_station, aeroway=aerodrome|terminal, public_transport=station
+    "school",           # amenity=school|university|college
+    "hospital",         # amenity=hospital|clinic
+    "public_place",     # amenity=townhall|community_centre|theatre, leisure=stadium|sports_centre
+    "scenic",           # tourism=attraction|viewpoint|theme_park|zoo, leisure=park
+    "industrial",       # landuse=industrial (as a point), man_made=works
+    "depot",            # amenity=bus_station depots, landuse=depot, amenity=taxi, logistics
+)
+
+BoundaryOrigin = Literal["bounds", "polygon", "bbox", "place", "extent"]
+
+
+@dataclass(frozen=True)
+class Area:
+    """One planning area: boundary, buildings, road network and points of interest."""
+
+    name: str
+    slug: str
+    crs: str                      # metric CRS, e.g. "EPSG:32650"
+    boundary: BaseGeometry        # in ``crs``
+    boundary_wgs84: BaseGeometry  # lon/lat
+    boundary_origin: BoundaryOrigin
+    buildings: gpd.GeoDataFrame
+    road_nodes: gpd.GeoDataFrame
+    road_edges: gpd.GeoDataFrame
+    pois: gpd.GeoDataFrame
+    landuse: gpd.GeoDataFrame
+    source: str                   # what the user passed (file path, place name, "demo")
+    source_hash: str              # sha256 of the input bytes (or of the Overpass query)
+    info: dict = field(default_factory=dict)  # free-form notes for summary.json
+
+    @property
+    def area_km2(self) -> float:
+        """Boundary area in square kilometres."""
+        return float(self.boundary.area) / 1e6
+
+    def graph(self):
+        """The drivable road network as a projected osmnx MultiDiGraph."""
+        import osmnx as ox
+
+        nodes = self.road_nodes.copy()
+        edges = self.road_edges.set_index(["u", "v", "key"]).copy()
+        edges["length"] = edges["length_m"]
+        nodes.index.name = "osmid"
+        g = ox.convert.graph_from_gdfs(nodes, edges, graph_attrs={"crs": self.crs})
+        return g

@@ -1,0 +1,125 @@
+"""Atomic writers for everything siting hands to others.
+
+Every file is written to a temporary name in the destination folder and renamed into
+place, so an interrupted run never leaves a half-written file and never destroys the
+previous output. GeoJSON follows RFC 7946: EPSG:4326, lon/lat, no ``crs`` member,
+right-hand polygons, coordinates rounded to a fixed precision so that the same inputs
+give the same bytes.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+#: decimal places of lon/lat in GeoJSON: 1e-6 degrees is about 0.1 m
+COORD_PRECISION = 6
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert NumPy/pandas scalars and containers into plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if not np.isfinite(f) else f
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, int)):
+        return value
+    if pd.isna(value):
+        return None
+    return str(value)
+
+
+def dumps_json(obj: Any) -> str:
+    """Deterministic JSON: sorted keys, two-space indent, UTF-8 kept, trailing newline."""
+    return json.dumps(to_jsonable(obj), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as deterministic JSON, atomically."""
+    write_text(path, dumps_json(obj))
+
+
+def geojson_dict(gdf: gpd.GeoDataFrame, precision: int = COORD_PRECISION) -> dict:
+    """An RFC 7946 FeatureCollection dict from ``gdf`` (any CRS; reprojected to 4326)."""
+    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs("EPSG:4326")
+    geoms = gdf.geometry.values
+    geoms = shapely.orient_polygons(geoms) if hasattr(shapely, "orient_polygons") else geoms
+    geoms = shapely.set_precision(geoms, 10.0 ** -precision, mode="pointwise")
+    props = gdf.drop(columns=gdf.geometry.name)
+    features = []
+    for i, geom in enumerate(geoms):
+        row = {str(k): to_jsonable(v) for k, v in props.iloc[i].items()}
+        g = None if geom is None or shapely.is_empty(geom) else json.loads(shapely.to_geojson(geom))
+        features.append({"type": "Feature", "properties": row, "geometry": g})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def write_geojson(path: str | Path, gdf: gpd.GeoDataFrame, precision: int = COORD_PRECISION) -> None:
+    """Write ``gdf`` as RFC 7946 GeoJSON (EPSG:4326, no ``crs`` member), atomically."""
+    text = json.dumps(geojson_dict(gdf, precision), ensure_ascii=False, separators=(",", ":"))
+    write_text(path, text + "\n")
+
+
+def write_csv(path: str | Path, df: pd.DataFrame) -> None:
+    """Write ``df`` as CSV (no index, ``\\n`` line ends, fixed float format), atomically."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6f")
+
+
+def write_gpkg(path: str | Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Write several layers into one GeoPackage, atomically (all or nothing)."""
+    with atomic_path(path) as tmp:
+        tmp.unlink()  # GDAL wants to create the file itself
+        for name, gdf in layers.items():
+            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
