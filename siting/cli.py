@@ -44,6 +44,56 @@ def area_info(
     typer.echo("POIs: " + ", ".join(f"{k} {v}" for k, v in summary["pois"].items()))
 
 
+@app.command("plan")
+def plan(
+    source: str = typer.Argument(..., help="'demo', an OSM file (.osm, .osm.xml, .osm.bz2, .osm.pbf) or a place name"),
+    kind: str = typer.Option("5g", "--kind", help="5g, charging, basic, depot, swap or hydrogen"),
+    count: Optional[int] = typer.Option(None, "--count", help="sites in total, existing included"),
+    target: Optional[float] = typer.Option(None, "--target", help="coverage share to reach, e.g. 0.98"),
+    piles: Optional[int] = typer.Option(None, "--piles", help="charging piles in total (charging kinds)"),
+    existing: Optional[Path] = typer.Option(None, "--existing", help="existing sites: CSV with lon/lat or GeoJSON points"),
+    existing_crs: str = typer.Option("wgs84", "--existing-crs", help="wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)"),
+    band: Optional[str] = typer.Option(None, "--band", help="5G band preset: n78, n41 or n28"),
+    los: bool = typer.Option(False, "--los/--no-los", help="line of sight from building heights"),
+    dem: Optional[list[Path]] = typer.Option(None, "--dem", help="elevation GeoTIFF or SRTM .hgt (repeatable)"),
+    raster: Optional[Path] = typer.Option(None, "--raster", help="population GeoTIFF (WorldPop, GHS-POP)"),
+    population: Optional[float] = typer.Option(None, "--population", help="calibrate residents to this total"),
+    cell_size: Optional[float] = typer.Option(None, "--cell-size", help="demand grid cell size in metres"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file of parameters"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
+    tiles: str = typer.Option("osm", "--tiles", help="map base layer: osm, none, tianditu or amap"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<area>/<kind>/)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+) -> None:
+    """Plan sites for one area and write GeoJSON, CSV, GeoPackage, summary.json and map.html."""
+    from siting.workflow import run_plan
+
+    overrides = {"radio.band": band, "radio.los_from_buildings": los or None, "demand.population": population,
+                 "demand.cell_size_m": cell_size, "seed": seed}
+    outcome = run_plan(source, kind=kind, count=count, target=target, piles=piles, existing=existing,
+                       existing_crs=existing_crs, dem=dem or None, raster=raster, config=config,
+                       overrides={k: v for k, v in overrides.items() if v is not None}, tiles=tiles, out=out)
+    if not quiet:
+        _report(outcome)
+
+
+@app.command("demo")
+def demo(out: Optional[Path] = typer.Option(None, "--out", help="output folder")) -> None:
+    """Plan 5G sites and public charging on the embedded Helsinki extract."""
+    from siting.workflow import run_plan
+
+    for kind, kwargs in (("5g", {"target": 0.95}), ("charging", {"count": 12})):
+        _report(run_plan("demo", kind=kind, out=(out / kind) if out else None, **kwargs))
+
+
+def _report(outcome) -> None:
+    s = outcome.summary
+    typer.echo(f"{s['area']['name']} {s['kind']}: {s['sites_existing']} existing + {s['sites_proposed']} proposed "
+               f"sites; coverage {s['coverage_ratio_before']:.1%} -> {s['coverage_ratio']:.1%} "
+               f"(bound {s['bound']:.4g}, gap {s['optimality_gap']:.2%}); {s['gaps']} gap areas")
+    typer.echo(f"outputs: {outcome.out_dir}  map: {outcome.map_path}")
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console entry point: run the app, mapping user errors to exit status 2."""
     try:

@@ -123,3 +123,50 @@ def write_gpkg(path: str | Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
         tmp.unlink()  # GDAL wants to create the file itself
         for name, gdf in layers.items():
             gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+
+
+def sites_table(sites: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Sites as a plain table with ``lon``/``lat`` (WGS-84) first, for spreadsheets."""
+    wgs = sites.to_crs("EPSG:4326") if sites.crs is not None else sites
+    table = pd.DataFrame(wgs.drop(columns=wgs.geometry.name))
+    table.insert(0, "lat", np.round(wgs.geometry.y.to_numpy(), COORD_PRECISION))
+    table.insert(0, "lon", np.round(wgs.geometry.x.to_numpy(), COORD_PRECISION))
+    return table
+
+
+def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] | None = None) -> list[Path]:
+    """Write a :class:`~siting.result.PlanResult` into ``out_dir``; return the paths.
+
+    Files: one ``<layer>.geojson`` per layer except ``demand`` (``sites``,
+    ``coverage``, ``gaps``, extras), ``sites.csv``, ``layers.gpkg`` (every layer in
+    the metric CRS), ``summary.json`` and ``extra_files`` (e.g. ``map.html``).
+    Everything is first written into a staging folder beside ``out_dir``; only when
+    all files are complete are they renamed into place, ``summary.json`` last, so an
+    interrupted run leaves the previous outputs as they were.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    try:
+        names: list[str] = []
+        for name, gdf in sorted(result.layers.items()):
+            if name != "demand":
+                write_geojson(staging / f"{name}.geojson", gdf)
+                names.append(f"{name}.geojson")
+        if "sites" in result.layers:
+            write_csv(staging / "sites.csv", sites_table(result.layers["sites"]))
+            names.append("sites.csv")
+        write_gpkg(staging / "layers.gpkg", {k: v for k, v in sorted(result.layers.items()) if len(v)})
+        names.append("layers.gpkg")
+        for name, content in sorted((extra_files or {}).items()):
+            (write_bytes if isinstance(content, bytes) else write_text)(staging / name, content)
+            names.append(name)
+        write_json(staging / "summary.json", result.summary)
+        names.append("summary.json")
+        for name in names:  # summary.json last: its presence marks a complete output
+            os.replace(staging / name, out / name)
+        return [out / n for n in names]
+    finally:
+        for leftover in staging.glob("*"):
+            leftover.unlink()
+        staging.rmdir()

@@ -1,0 +1,215 @@
+"""Plan one area end to end: demand → candidates → coverage → optimiser → layers.
+
+This module only chains the stages; each stage is a pure function in its own module.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from siting import coverage as cov
+from siting import radio
+from siting.area import Area
+from siting.candidates import candidates_5g
+from siting.config import Params
+from siting.demand import Demand, build_demand
+from siting.errors import PlanError
+from siting.layers import coverage_polygons, gap_polygons
+from siting.optimize import Solution, solve_mclp, solve_set_cover
+from siting.result import PlanResult
+
+#: facility kinds siting plans; all but "5g" are planned on the road network
+KINDS = ("5g", "charging", "basic", "depot", "swap", "hydrogen")
+
+
+@dataclass(frozen=True)
+class RadioLinks:
+    """Demand–candidate pairs within reach and their link margins (dB)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    outdoor_margin: np.ndarray
+    indoor_margin: np.ndarray
+    required_margin: np.ndarray  # the margin of the service each demand point needs
+
+    def matrix(self, margin: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+        """Boolean coverage matrix of the pairs whose ``margin`` is non-negative."""
+        return cov.coverage_matrix(self.rows, self.cols, shape[0], shape[1], keep=margin >= 0)
+
+
+def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame | None = None,
+              count: int | None = None, target: float | None = None, piles: int | None = None,
+              raster=None, dem=None, plan_id: str | None = None) -> PlanResult:
+    """Plan ``kind`` facilities in ``area``: a number of sites (``count``), a coverage
+    share (``target``) or, for charging, a number of piles (``piles``)."""
+    if kind not in KINDS:
+        raise PlanError(f"unknown facility kind '{kind}': use one of {', '.join(KINDS)}")
+    if sum(x is not None for x in (count, target, piles)) != 1:
+        raise PlanError("give exactly one of --count, --target or --piles")
+    if target is not None and not 0 < target <= 1:
+        raise PlanError(f"--target {target} is outside (0, 1]: give a coverage share such as 0.98")
+    demand = build_demand(area, params.demand, raster=raster)
+    if kind == "5g":
+        if piles is not None:
+            raise PlanError("--piles applies to charging kinds only: use --count or --target for 5g")
+        return plan_5g(area, demand, params, existing=existing, count=count, target=target, dem=dem)
+    from siting.charging import plan_charging
+
+    return plan_charging(area, demand, kind, params, existing=existing, count=count, piles=piles,
+                         target=target)
+
+
+def radio_links(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, params: Params,
+                dem=None) -> RadioLinks:
+    """Link margins of every demand–candidate pair within the reach of the link budget."""
+    rp = params.radio
+    budget = radio.link_budget(rp)
+    demand_xy = np.column_stack([demand.geometry.x, demand.geometry.y])
+    cand_xy = np.column_stack([candidates.geometry.x, candidates.geometry.y])
+    env = demand["env_class"].to_numpy()
+    scenario = radio.scenarios_for(candidates["source"].to_numpy(), rp)
+    reach = radio.max_reach_m(budget, scenario, candidates["height_m"].to_numpy(), rp)
+    cov.check_memory(demand_xy, cand_xy, reach, params.solver.memory_budget_gb)
+    rows, cols, dist = cov.pairs_within(demand_xy, cand_xy, reach)
+    kwargs = dict(d2d_m=dist, scenario=scenario[cols], h_bs_m=candidates["height_m"].to_numpy()[cols],
+                  budget=budget, params=rp)
+    extra = 0.0
+    if dem is not None:
+        from siting import terrain
+
+        extra, _ = terrain.pair_terrain(dem, demand_xy[rows], cand_xy[cols],
+                                        candidates["height_m"].to_numpy()[cols], rp.h_ut_m, budget.fc_ghz)
+    outdoor = radio.link_margin_db(indoor=False, **kwargs) - extra
+    indoor = radio.link_margin_db(indoor=True, **kwargs) - extra
+    needs_indoor = radio.indoor_required(env, rp)[rows]
+    return RadioLinks(rows, cols, outdoor, indoor, np.where(needs_indoor, indoor, outdoor))
+
+
+def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFrame | None = None,
+            count: int | None = None, target: float | None = None, dem=None) -> PlanResult:
+    """5G base stations: TR 38.901 link budget per pair, then MCLP or set cover."""
+    points = demand.points
+    candidates = candidates_5g(area, demand, params.candidates, existing=existing)
+    if len(candidates) == 0:
+        raise PlanError("no candidate sites in the area: check the area boundary and OSM data")
+    links = radio_links(points, candidates, params, dem=dem)
+    shape = (len(points), len(candidates))
+    required = links.matrix(links.required_margin, shape)
+    weights = points["weight"].to_numpy(dtype=float)
+    fixed = np.flatnonzero(candidates["fixed"].to_numpy(dtype=bool))
+    solution = _solve(required, weights, fixed, count, target, params.seed)
+    result = build_result(area, points, candidates, solution, fixed, params, kind="5g",
+                          masks=_coverage_masks(links, shape, fixed, solution.selected),
+                          served=_served(links.required_margin, links, shape, solution.selected, weights))
+    result.summary["demand_info"] = demand.info
+    result.summary["radio"] = radio.describe(params.radio)
+    return result
+
+
+def _solve(matrix: sparse.csr_matrix, weights: np.ndarray, fixed: np.ndarray, count: int | None,
+           target: float | None, seed: int) -> Solution:
+    if count is not None:
+        if count < len(fixed):
+            warnings.warn(f"--count {count} is below the {len(fixed)} existing sites: nothing new is planned")
+            count = len(fixed)
+        if count > matrix.shape[1]:
+            raise PlanError(f"--count {count} exceeds the {matrix.shape[1]} candidate sites: "
+                            "ask for fewer sites or use --target")
+        return solve_mclp(matrix, weights, count, fixed=fixed, seed=seed)
+    return solve_set_cover(matrix, weights, target, fixed=fixed)
+
+
+def _coverage_masks(links: RadioLinks, shape: tuple[int, int], fixed: np.ndarray,
+                    selected: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """Which demand points are covered outdoors/indoors before and after the plan."""
+    masks = {}
+    for layer, margin in (("outdoor", links.outdoor_margin), ("indoor", links.indoor_margin)):
+        m = links.matrix(margin, shape)
+        for state, cols in (("before", fixed), ("after", selected)):
+            masks[(layer, state)] = _covered_by(m, cols)
+    masks[("required", "before")] = _covered_by(links.matrix(links.required_margin, shape), fixed)
+    masks[("required", "after")] = _covered_by(links.matrix(links.required_margin, shape), selected)
+    return masks
+
+
+def _covered_by(matrix: sparse.csr_matrix, cols: np.ndarray) -> np.ndarray:
+    if len(cols) == 0:
+        return np.zeros(matrix.shape[0], dtype=bool)
+    return np.asarray(matrix[:, np.asarray(cols)].sum(axis=1)).ravel() > 0
+
+
+def _served(margin: np.ndarray, links: RadioLinks, shape: tuple[int, int], selected: np.ndarray,
+            weights: np.ndarray) -> np.ndarray:
+    """Demand weight served by each selected site: every covered point goes to its
+    strongest selected site (highest margin)."""
+    chosen = np.zeros(shape[1], dtype=bool)
+    chosen[selected] = True
+    ok = chosen[links.cols] & (margin >= 0)
+    rows, cols, m = links.rows[ok], links.cols[ok], margin[ok]
+    order = np.lexsort((cols, -m, rows))  # per row: best margin first, ties by index
+    rows, cols = rows[order], cols[order]
+    first = np.r_[True, rows[1:] != rows[:-1]]
+    served = np.bincount(cols[first], weights=weights[rows[first]], minlength=shape[1])
+    return served[selected]
+
+
+def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, solution: Solution,
+                 fixed: np.ndarray, params: Params, kind: str, masks: dict, served: np.ndarray) -> PlanResult:
+    """Assemble the sites, demand, coverage and gap layers and the summary."""
+    dp = params.demand
+    sel = np.asarray(solution.selected)
+    is_fixed = np.isin(sel, fixed)
+    sites = candidates.iloc[sel].reset_index(drop=True)
+    sites = gpd.GeoDataFrame({
+        "site_id": sites["candidate_id"].to_numpy(),
+        "status": np.where(is_fixed, "existing", "proposed"),
+        "rank": np.where(is_fixed, 0, np.cumsum(~is_fixed)),
+        "source": sites["source"].to_numpy(),
+        "height_m": sites["height_m"].to_numpy(dtype=float),
+        "served_demand": np.round(served, 3),
+        "marginal_gain": np.round(np.asarray(solution.gains, dtype=float), 3),
+        "name": sites["name"].to_numpy(),
+    }, geometry=sites.geometry.to_numpy(), crs=area.crs)
+    before, after = masks[("required", "before")], masks[("required", "after")]
+    demand_layer = points.copy()
+    demand_layer["covered_before"] = before
+    demand_layer["covered_after"] = after
+    layer_masks = {k: v for k, v in masks.items() if k[0] != "required"}
+    layers = {
+        "sites": sites,
+        "demand": demand_layer,
+        "coverage": coverage_polygons(points, layer_masks, dp.cell_size_m, dp.road_point_spacing_m, area.crs),
+        "gaps": gap_polygons(points, after, dp.cell_size_m, dp.road_point_spacing_m, area.crs),
+        "boundary": gpd.GeoDataFrame({"name": [area.name], "origin": [area.boundary_origin]},
+                                     geometry=[area.boundary], crs=area.crs),
+    }
+    weights = points["weight"].to_numpy(dtype=float)
+    residents = points["residents"].to_numpy(dtype=float)
+    total = float(weights.sum())
+    summary = {
+        "kind": kind,
+        "area": {"name": area.name, "slug": area.slug, "crs": area.crs, "area_km2": round(area.area_km2, 4),
+                 "boundary_origin": area.boundary_origin},
+        "sites_existing": int(is_fixed.sum()),
+        "sites_proposed": int((~is_fixed).sum()),
+        "sites_total": int(len(sel)),
+        "candidates": {str(k): int(v) for k, v in candidates["source"].value_counts().sort_index().items()},
+        "demand_points": int(len(points)),
+        "demand_total": round(total, 3),
+        "demand_covered": round(float(weights[after].sum()), 3),
+        "demand_covered_before": round(float(weights[before].sum()), 3),
+        "coverage_ratio": round(float(weights[after].sum()) / total, 6) if total else 0.0,
+        "coverage_ratio_before": round(float(weights[before].sum()) / total, 6) if total else 0.0,
+        "population_total": round(float(residents.sum()), 1),
+        "population_covered": round(float(residents[after].sum()), 1),
+        "bound": round(float(solution.bound), 3),
+        "optimality_gap": round(float(solution.gap), 6),
+        "solver": solution.method,
+        "gaps": int(len(layers["gaps"])),
+    }
+    return PlanResult(kind=kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)
