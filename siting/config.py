@@ -39,8 +39,24 @@ class DemandParams(Section):
     population: float | None = Field(None, description="calibration total (e.g. census figure); None keeps the estimate")
 
 
+class BatchParams(Section):
+    """District quotas and batch runs (``siting quotas``, ``siting batch``)."""
+
+    buffer_m: float = Field(1000.0, ge=0, description="district clip buffer so sites across a border count; "
+                            "[A] from DOMAIN §1.9: suburban n78 ISD 0.9-1.3 km, cell radius ~ ISD/1.5 < 1 km")
+    weight_residents: float = Field(0.5, ge=0, description="quota weight of a district's residents share [A]")
+    weight_workers: float = Field(0.3, ge=0, description="quota weight of a district's workers share [A]")
+    weight_road_km: float = Field(0.2, ge=0, description="quota weight of a district's road-km share [A]")
+    minimum_quota: int = Field(0, ge=0, description="least new sites per district [A] (PLANS.md: every district needs its site count)")
+    overlap_tolerance: float = Field(0.001, ge=0, le=1, description="share of the smaller district that may overlap another "
+                                     "before the districts file is refused (digitising slivers) [A]")
+    min_inside_share: float = Field(0.5, gt=0, le=1, description="share of a district that must lie inside the OSM extent [A]")
+
+
 class Params(Section):
     """All parameters of a run. Sections are added by each pipeline stage."""
+
+    batch: BatchParams = BatchParams()
 
     demand: DemandParams = DemandParams()
     seed: int = 0
@@ -65,7 +81,7 @@ def load_params(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise ConfigError(f"config file {p} is not valid YAML ({_short(exc)}): fix the syntax") from None
         if not isinstance(data, dict):
             raise ConfigError(f"config file {p} must hold a mapping of sections (demand:, radio:, ...)")
-        lines = _key_lines(node)
+        lines = key_lines(node)
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
     try:
@@ -90,12 +106,19 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     data[parts[-1]] = value
 
 
-def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:
-    """Map dotted keys of a composed YAML mapping to 1-based line numbers."""
+def key_lines(node: Any, prefix: str = "") -> dict[str, int]:
+    """Map dotted keys of a composed YAML mapping to 1-based line numbers.
+
+    List items are keyed by their index (``targets.1.count``).
+    """
     out: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             dotted = f"{prefix}{key_node.value}"
             out[dotted] = key_node.start_mark.line + 1
-            out.update(_key_lines(value_node, dotted + "."))
+            out.update(key_lines(value_node, dotted + "."))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[f"{prefix}{i}"] = item.start_mark.line + 1
+            out.update(key_lines(item, f"{prefix}{i}."))
     return out

@@ -1,0 +1,375 @@
+"""Plan targets and their allocation to districts.
+
+The registry holds the targets of the plans in ``PLANS.md`` (packaged as YAML under
+``siting/data/plans/``); users add their own plans as YAML files with the same schema.
+:func:`district_quotas` splits a city target across districts in proportion to demand,
+minus the sites each district already has, as integers that sum exactly to the target.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from siting.config import key_lines
+from siting.errors import ConfigError, InputError, PlanError
+
+#: where the packaged plans live
+PLANS_DIR = Path(__file__).parent / "data" / "plans"
+
+Kind = Literal["5g", "charging", "basic", "depot", "swap", "hydrogen"]
+Unit = Literal["base_stations", "site_locations", "piles", "facilities"]
+
+#: demand measures a quota can follow (columns of :func:`demand_by_district`)
+DEMAND_MEASURES = ("residents", "workers", "road_km")
+
+#: column names tried, in order, when a districts file does not say which holds the name
+NAME_COLUMNS = ("district", "name", "name_zh", "name:zh", "NAME", "Name", "DISTRICT")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(_Model):
+    """One count a plan sets: e.g. 38,900 5G base stations by 2022."""
+
+    kind: Kind
+    count: StrictInt | None = Field(None, ge=0, description="number to reach; None: a target in words only")
+    qualifier: Literal["exactly", "more_than", "about"] = "exactly"
+    unit: Unit
+    category: str | None = None
+    existing: StrictInt | None = Field(None, ge=0, description="how many the plan says already exist")
+    per_year: bool = False
+    note: str = ""
+
+    @property
+    def new(self) -> int | None:
+        """Sites still to build: ``count`` minus ``existing`` (``count`` when none exist)."""
+        if self.count is None:
+            return None
+        return max(self.count - (self.existing or 0), 0)
+
+
+class CoverageRequirement(_Model):
+    """A coverage requirement in the plan's words, and as numbers where it can be."""
+
+    text: str
+    scope: str = ""
+    technology: str = "5G"
+    indoor: bool = False
+    share: float | None = Field(None, ge=0, le=1, description="share of demand to cover")
+    rsrp_dbm: float | None = Field(None, le=0, description="SS-RSRP threshold")
+    interpretation: str = ""
+
+
+class Plan(_Model):
+    """A plan: who set which targets for which area and year."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    name_zh: str | None = None
+    area: str
+    area_zh: str | None = None
+    year: StrictInt = Field(ge=1990, le=2100)
+    source: str
+    targets: tuple[Target, ...] = Field(min_length=1)
+    coverage: tuple[CoverageRequirement, ...] = ()
+    priorities: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def target(self, kind: str, category: str | None = None) -> Target:
+        """The target with a count for ``kind`` (and ``category`` when several match)."""
+        found = [t for t in self.targets if t.kind == kind and t.count is not None
+                 and (category is None or t.category == category)]
+        if not found:
+            raise PlanError(f"plan {self.id} has no {kind} target with a count"
+                            f"{f' in category {category}' if category else ''}: pick another --kind or pass --target N")
+        if len(found) > 1:
+            cats = ", ".join(str(t.category) for t in found)
+            raise PlanError(f"plan {self.id} has several {kind} targets (categories: {cats}): pass --category")
+        return found[0]
+
+
+def read_plan(path: str | Path) -> Plan:
+    """Read one plan YAML file; a schema error names the field and its line."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"plan file {p} does not exist: check the path")
+    try:
+        text = p.read_text(encoding="utf-8")
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"plan file {p} is not valid YAML ({' '.join(str(exc).split())[:200]}): fix the syntax") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"plan file {p} must hold a mapping (id:, name:, targets:, ...)")
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        lines = key_lines(node)
+        line = next((lines[k] for k in _prefixes(loc) if k in lines), None)
+        where = f" (line {line})" if line else ""
+        if err["type"] == "extra_forbidden":
+            raise ConfigError(f"plan file {p}: unknown field '{loc}'{where}: remove it or check its spelling") from None
+        raise ConfigError(f"plan file {p}: field '{loc}'{where}: {err['msg']}") from None
+
+
+def _prefixes(loc: str) -> list[str]:
+    """``a.b.c``, ``a.b``, ``a``: the field, then its parents (a missing field has no line)."""
+    parts = loc.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def load_plans(plans_dir: str | Path | None = None) -> dict[str, Plan]:
+    """The packaged plans plus the ``*.yaml`` plans in ``plans_dir``, by id."""
+    files = sorted(PLANS_DIR.glob("*.yaml"))
+    if plans_dir is not None:
+        d = Path(plans_dir)
+        if not d.is_dir():
+            raise InputError(f"plans directory {d} does not exist: check --plans-dir")
+        files += sorted(d.glob("*.yaml")) + sorted(d.glob("*.yml"))
+    plans: dict[str, Plan] = {}
+    origin: dict[str, Path] = {}
+    for f in files:
+        plan = read_plan(f)
+        if plan.id in plans:
+            raise ConfigError(f"plan id '{plan.id}' is defined in both {origin[plan.id]} and {f}: rename one")
+        plans[plan.id] = plan
+        origin[plan.id] = f
+    return plans
+
+
+def get_plan(ref: str | Path, plans_dir: str | Path | None = None) -> Plan:
+    """A plan by id (packaged or in ``plans_dir``) or from a YAML file path."""
+    if str(ref).endswith((".yaml", ".yml")) or Path(ref).is_file():
+        return read_plan(ref)
+    plans = load_plans(plans_dir)
+    if str(ref) not in plans:
+        raise InputError(f"no plan '{ref}' (known: {', '.join(sorted(plans))}): "
+                         "run 'siting plans list' or pass a plan YAML file")
+    return plans[str(ref)]
+
+
+# --- districts -------------------------------------------------------------------------
+
+def read_districts(path: str | Path, name_column: str | None = None) -> gpd.GeoDataFrame:
+    """District polygons from GeoJSON/GPKG as ``district`` (name) + geometry in EPSG:4326."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"districts file {p} does not exist: check --districts")
+    try:
+        gdf = gpd.read_file(p, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise InputError(f"districts file {p} cannot be read ({' '.join(str(exc).split())[:160]}): "
+                         "pass a GeoJSON or GeoPackage of polygons") from None
+    return validate_districts(gdf, name_column, source=str(p))
+
+
+def validate_districts(gdf: gpd.GeoDataFrame, name_column: str | None = None, *, source: str = "districts",
+                       overlap_tolerance: float = 0.001) -> gpd.GeoDataFrame:
+    """Check names, geometry and overlaps; return ``district`` + geometry in EPSG:4326."""
+    if gdf.empty:
+        raise InputError(f"{source} holds no districts: pass a file with one polygon per district")
+    if name_column is None:
+        name_column = next((c for c in NAME_COLUMNS if c in gdf.columns), None)
+        if name_column is None:
+            cols = ", ".join(c for c in gdf.columns if c != gdf.geometry.name) or "none"
+            raise InputError(f"{source} has no district name column (columns: {cols}): pass --name-column")
+    elif name_column not in gdf.columns:
+        raise InputError(f"{source} has no column '{name_column}' (columns: "
+                         f"{', '.join(c for c in gdf.columns if c != gdf.geometry.name)}): check --name-column")
+    names = gdf[name_column].astype("string").str.strip()
+    if names.isna().any() or (names == "").any():
+        raise InputError(f"{source}: {int(names.isna().sum() + (names == '').sum())} districts have no name "
+                         f"in column '{name_column}': fill them in")
+    dup = sorted(set(names[names.duplicated()]))
+    if dup:
+        raise InputError(f"{source}: duplicate district names {', '.join(dup[:5])}: make names unique")
+    geoms = gdf.geometry.values
+    kinds = shapely.get_type_id(geoms)
+    bad = names[(kinds != 3) & (kinds != 6) | shapely.is_empty(geoms)]
+    if len(bad):
+        raise InputError(f"{source}: districts {', '.join(bad[:5])} are not polygons: pass one polygon per district")
+    if gdf.crs is None:
+        gdf = gdf.set_crs("EPSG:4326")
+    out = gpd.GeoDataFrame({"district": names.astype(str).to_numpy()},
+                           geometry=shapely.make_valid(gdf.to_crs("EPSG:4326").geometry.values), crs="EPSG:4326")
+    _check_overlaps(out, overlap_tolerance, source)
+    return out
+
+
+def _check_overlaps(districts: gpd.GeoDataFrame, tolerance: float, source: str) -> None:
+    metric = districts.to_crs(districts.estimate_utm_crs())
+    geoms = metric.geometry.values
+    i, j = metric.sindex.query(geoms, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    if not len(i):
+        return
+    shared = shapely.area(shapely.intersection(geoms[i], geoms[j]))
+    smaller = np.minimum(shapely.area(geoms[i]), shapely.area(geoms[j]))
+    over = shared > tolerance * smaller
+    if over.any():
+        names = districts["district"].to_numpy()
+        pairs = [f"{names[a]} / {names[b]}" for a, b in zip(i[over][:3], j[over][:3])]
+        raise InputError(f"{source}: districts overlap ({'; '.join(pairs)}): fix the boundaries so each place "
+                         "belongs to one district")
+
+
+def check_extent(districts: gpd.GeoDataFrame, extent_wgs84, min_share: float) -> None:
+    """Refuse districts that lie mostly outside the OSM extent (``extent_wgs84``)."""
+    metric_crs = districts.estimate_utm_crs()
+    metric = districts.to_crs(metric_crs).geometry.values
+    extent = gpd.GeoSeries([extent_wgs84], crs="EPSG:4326").to_crs(metric_crs).iloc[0]
+    inside = shapely.area(shapely.intersection(metric, extent)) / shapely.area(metric)
+    out = districts["district"].to_numpy()[inside < min_share]
+    if len(out):
+        raise InputError(f"districts {', '.join(out[:5])} lie outside the OSM extent (less than {min_share:.0%} "
+                         "inside): pass an OSM file that covers them or drop them from the districts file")
+
+
+def demand_by_district(districts: gpd.GeoDataFrame, demand_points: gpd.GeoDataFrame,
+                       road_edges: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Residents, workers (sums of demand points inside) and road km (clipped) per district.
+
+    ``districts`` in any CRS; ``demand_points`` and ``road_edges`` in one metric CRS.
+    """
+    crs = demand_points.crs if demand_points.crs is not None else road_edges.crs
+    d = districts.to_crs(crs)
+    geoms = d.geometry.values
+    out = pd.DataFrame(0.0, index=pd.Index(d["district"], name="district"), columns=list(DEMAND_MEASURES))
+    if len(demand_points):
+        pt, poly = d.sindex.query(demand_points.geometry.values, predicate="intersects")
+        first = ~pd.Series(pt).duplicated().to_numpy()  # a point on a shared border counts once
+        pt, poly = pt[first], poly[first]
+        for col in ("residents", "workers"):
+            sums = np.bincount(poly, weights=demand_points[col].to_numpy(float)[pt], minlength=len(d))
+            out[col] = sums
+    if len(road_edges):
+        edge, poly = d.sindex.query(road_edges.geometry.values, predicate="intersects")
+        inside = shapely.length(shapely.intersection(road_edges.geometry.values[edge], geoms[poly]))
+        out["road_km"] = np.bincount(poly, weights=inside, minlength=len(d)) / 1000.0
+    return out
+
+
+def existing_by_district(districts: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | None) -> pd.Series:
+    """How many existing sites lie in each district (0 where none or no sites given)."""
+    counts = pd.Series(0, index=pd.Index(districts["district"], name="district"), name="existing")
+    if sites is None or sites.empty:
+        return counts
+    d = districts.to_crs(sites.crs)
+    pt, poly = d.sindex.query(sites.geometry.values, predicate="intersects")
+    first = ~pd.Series(pt).duplicated().to_numpy()
+    counts[:] = np.bincount(poly[first], minlength=len(d))
+    return counts
+
+
+# --- quotas ----------------------------------------------------------------------------
+
+def district_quotas(districts: gpd.GeoDataFrame, demand_by_district: pd.DataFrame, target: int,
+                    existing_by_district: pd.Series | Mapping[str, int] | None = None,
+                    weights: Mapping[str, float] | None = None, minimum: int = 0) -> gpd.GeoDataFrame:
+    """Split ``target`` new sites across districts in proportion to demand, minus existing sites.
+
+    Each district's demand share is the weighted mean of its shares of the city's
+    residents, workers and road km (``weights``; a measure that is zero everywhere drops
+    out). The city total after building, ``target + existing``, is divided by share;
+    a district's need is its due count minus the sites it has (never below zero); needs
+    are scaled to ``target``, raised to ``minimum`` where lower (the others scaled down),
+    and rounded by largest remainder (ties to the earlier name), so the integer quotas
+    sum exactly to ``target``.
+
+    Returns ``districts`` with ``residents``, ``workers``, ``road_km``, ``demand_share``,
+    ``existing``, ``due``, ``quota`` and ``explanation`` columns.
+    """
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 0:
+        raise PlanError(f"target {target!r} must be a whole number of sites >= 0")
+    n = len(districts)
+    if minimum * n > target:
+        raise PlanError(f"minimum {minimum} per district x {n} districts = {minimum * n} exceeds the target "
+                        f"{target}: lower the minimum or raise the target")
+    weights = dict(weights or {"residents": 0.5, "workers": 0.3, "road_km": 0.2})
+    unknown = sorted(set(weights) - set(DEMAND_MEASURES))
+    if unknown:
+        raise PlanError(f"unknown quota weight {', '.join(unknown)}: use {', '.join(DEMAND_MEASURES)}")
+    names = districts["district"].astype(str)
+    demand = demand_by_district.reindex(names).fillna(0.0)
+    totals = {k: float(demand[k].sum()) for k in weights if weights[k] > 0}
+    used = {k: w for k, w in weights.items() if w > 0 and totals.get(k, 0) > 0}
+    if not used:
+        raise PlanError("no demand in any district (no residents, workers or roads found): "
+                        "check the OSM extract covers the districts")
+    wsum = sum(used.values())
+    shares = {k: demand[k].to_numpy(float) / totals[k] for k in used}
+    share = sum(used[k] / wsum * shares[k] for k in used)
+    if existing_by_district is None:
+        existing = np.zeros(n, dtype=int)
+    else:
+        existing = pd.Series(existing_by_district).reindex(names).fillna(0).to_numpy(int)
+    total = target + int(existing.sum())
+    due = total * share
+    need = np.clip(due - existing, 0, None)
+    if need.sum() <= 0:
+        need = share.copy()
+    ideal, raised = _with_minimum(need, target, minimum)
+    quota = _largest_remainder(ideal, target, names.to_numpy())
+    out = districts.copy()
+    for k in DEMAND_MEASURES:
+        out[k] = demand[k].to_numpy(float)
+    out["demand_share"] = share
+    out["existing"] = existing
+    out["due"] = due
+    out["quota"] = quota
+    out["explanation"] = _explain(share, shares, due, total, existing, quota, need, raised)
+    return out
+
+
+def _with_minimum(need: np.ndarray, target: int, minimum: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scale ``need`` to sum to ``target`` with every entry >= ``minimum`` (water-filling).
+
+    Returns the real-valued quotas and which districts were raised to the minimum.
+    """
+    fixed = np.zeros(len(need), dtype=bool)
+    while True:
+        free = ~fixed
+        rest = target - minimum * int(fixed.sum())
+        base = need[free].sum()
+        scaled = need / base * rest if base > 0 else np.full(len(need), rest / max(int(free.sum()), 1))
+        ideal = np.where(fixed, float(minimum), scaled)
+        newly = free & (ideal < minimum)
+        if not newly.any():
+            return ideal, fixed
+        fixed |= newly
+
+
+def _largest_remainder(ideal: np.ndarray, target: int, names: np.ndarray) -> np.ndarray:
+    """Integers summing to ``target``: floors, then +1 for the largest remainders."""
+    floors = np.floor(ideal + 1e-9).astype(int)
+    short = target - int(floors.sum())
+    order = np.lexsort((names, -(ideal - floors)))
+    floors[order[:short]] += 1
+    return floors
+
+
+def _explain(share, shares, due, total, existing, quota, need, raised) -> list[str]:
+    labels = {"residents": "residents", "workers": "workers", "road_km": "road km"}
+    out = []
+    for i in range(len(share)):
+        parts = ", ".join(f"{labels[k]} {shares[k][i]:.1%}" for k in shares)
+        text = (f"{share[i]:.1%} of demand ({parts}) -> due {due[i]:.1f} of {total} sites; "
+                f"{int(existing[i])} existing -> {int(quota[i])} new")
+        if need[i] <= 0 and existing[i] > 0:
+            text += " (already at or above its share)"
+        if raised[i]:
+            text += " (raised to the minimum per district)"
+        out.append(text)
+    return out
