@@ -53,12 +53,33 @@ class BatchParams(Section):
     min_inside_share: float = Field(0.5, gt=0, le=1, description="share of a district that must lie inside the OSM extent [A]")
 
 
+class TerrainParams(Section):
+    """Terrain-aware radio coverage over a DEM (``siting/terrain.py``, ``--dem``; DOMAIN §2)."""
+
+    method: str = Field("deygout", pattern="^(deygout|bullington|single)$",
+                        description="diffraction over the profile: ITU-R P.526 Deygout (up to 3 edges), Bullington "
+                                    "equivalent edge, or the single worst knife edge (DOMAIN §2: knife-edge/Deygout)")
+    k_factor: float = Field(4.0 / 3.0, gt=0, description="effective Earth radius factor for the curvature bulge "
+                                                         "[A] (standard atmosphere, ITU-R P.526/P.452 median)")
+    fresnel_clearance: float = Field(0.6, ge=0, description="share of the first Fresnel zone that must be clear "
+                                                            "for line of sight (DOMAIN §2: 0.6 r1)")
+    step_m: float | None = Field(None, gt=0, description="profile sample spacing; None uses the DEM cell size "
+                                                         "(DOMAIN §2: sample every <= grid step)")
+    resolution_m: float | None = Field(None, gt=0, description="DEM cell size after reprojection; None keeps the "
+                                                               "native resolution (SRTM 1\" ~30 m, 3\" ~90 m) "
+                                                               "(DOMAIN §2)")
+    buildings: bool = Field(False, description="add OSM building heights to the profile; off by default because "
+                                               "the TR 38.901 NLOS law already includes building clutter [A] "
+                                               "(DOMAIN §2, §4.1 heights)")
+
+
 class Params(Section):
     """All parameters of a run. Sections are added by each pipeline stage."""
 
     batch: BatchParams = BatchParams()
 
     demand: DemandParams = DemandParams()
+    terrain: TerrainParams = TerrainParams()
     seed: int = 0
 
 
