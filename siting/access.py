@@ -1,0 +1,303 @@
+"""Road-network service areas for charging facilities: who can drive to which site.
+
+Demand points and candidate sites snap to their nearest road node (KD-tree); the
+snap legs are added to the path length. Network distances from every candidate
+to the nodes within the service radius come from SciPy's compiled multi-source
+Dijkstra (``csgraph.dijkstra(..., indices=..., limit=...)``) on a CSR adjacency
+built from ``area.road_edges``: no Python loop per node or pair. Paths run *to*
+the site (a driver goes from the demand point to the station), so one-way streets
+count in the right direction.
+
+With ``metric="time"`` an edge costs its drive time at the speed of its road class,
+expressed in metres at ``reference_speed_kmh`` so that radii stay in metres.
+
+The result of :func:`service_matrix` is the same boolean ``csr_matrix``
+(n_demand × n_candidates) that :mod:`siting.coverage` gives the 5G planner, so the
+optimisers of :mod:`siting.optimize` run on it unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from siting.area import Area
+from siting.config import ChargingParams, RadiusByEnv
+from siting.errors import InputError
+
+#: cells of one Dijkstra block (sources × nodes); bounds memory at about 160 MB
+_BLOCK_CELLS = 20_000_000
+#: shortest edge cost, so that zero-length OSM edges stay edges in the CSR graph
+_MIN_EDGE_M = 0.01
+
+
+@dataclass(frozen=True)
+class RoadNetwork:
+    """The drivable network as a CSR graph of edge costs (metres, or drive time in metres)."""
+
+    graph: sparse.csr_matrix      # (n_nodes, n_nodes), directed u -> v
+    to_site: sparse.csr_matrix    # the transpose: Dijkstra from a site gives costs *to* it
+    node_xy: np.ndarray           # (n_nodes, 2), metric CRS
+    edge_nodes: np.ndarray        # (n_edges, 2) node indices of area.road_edges rows kept
+    edge_cost: np.ndarray         # (n_edges,) cost of those rows
+    edge_geometry: np.ndarray     # shapely LineStrings of those rows
+    tree: cKDTree
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_xy)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who reaches which candidate, and what could not be reached at all."""
+
+    matrix: sparse.csr_matrix     # bool (n_demand, n_candidates): within the service radius by road
+    distance: sparse.csr_matrix   # float, same structure: road distance incl. snap legs (metres)
+    demand_snap_m: np.ndarray     # straight distance from each demand point to its road node
+    candidate_snap_m: np.ndarray
+    on_network: np.ndarray        # bool per candidate: a road node within ``max_snap_m``
+    reachable: np.ndarray         # bool per demand point: its road component holds a usable candidate
+
+
+def road_network(area: Area, params: ChargingParams | None = None) -> RoadNetwork:
+    """Build the CSR road graph of ``area`` (two-way edges in both directions, parallel
+    edges reduced to the cheapest)."""
+    params = params or ChargingParams()
+    nodes, edges = area.road_nodes, area.road_edges
+    if len(nodes) == 0 or len(edges) == 0:
+        raise InputError(f"area '{area.name}' has no drivable roads: charging access needs a road network; "
+                         "use an extract with highway=* ways")
+    index = pd.Index(nodes.index)
+    u = index.get_indexer(edges["u"].to_numpy())
+    v = index.get_indexer(edges["v"].to_numpy())
+    keep = (u >= 0) & (v >= 0)
+    u, v = u[keep], v[keep]
+    length = np.maximum(edges["length_m"].to_numpy(dtype=float)[keep], _MIN_EDGE_M)
+    cost = length * _slowness(edges[keep], params) if params.metric == "time" else length
+    two_way = ~edges["oneway"].to_numpy(dtype=bool)[keep]
+    rows = np.concatenate([u, v[two_way]])
+    cols = np.concatenate([v, u[two_way]])
+    data = np.concatenate([cost, cost[two_way]])
+    n = len(nodes)
+    graph = _cheapest_csr(rows, cols, data, n)
+    xy = np.column_stack([nodes["x"].to_numpy(dtype=float), nodes["y"].to_numpy(dtype=float)])
+    return RoadNetwork(graph=graph, to_site=graph.T.tocsr(), node_xy=xy,
+                       edge_nodes=np.column_stack([u, v]), edge_cost=cost,
+                       edge_geometry=edges.geometry.to_numpy()[keep], tree=cKDTree(xy))
+
+
+def _slowness(edges: pd.DataFrame, params: ChargingParams) -> np.ndarray:
+    """Drive-time factor per edge: reference speed / edge speed (maxspeed, else by class)."""
+    default = params.speed_kmh.get("default", params.reference_speed_kmh)
+    by_class = edges["highway"].astype(str).str.replace("_link", "", regex=False).map(params.speed_kmh)
+    speed = edges["maxspeed_kmh"].to_numpy(dtype=float)
+    speed = np.where(np.isfinite(speed) & (speed > 0), speed, by_class.fillna(default).to_numpy(dtype=float))
+    return params.reference_speed_kmh / speed
+
+
+def _cheapest_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n: int) -> sparse.csr_matrix:
+    """CSR matrix keeping the cheapest of parallel edges (a plain CSR would sum them)."""
+    key = rows.astype(np.int64) * n + cols
+    order = np.lexsort((data, key))
+    first = np.r_[True, key[order][1:] != key[order][:-1]]
+    pick = order[first]
+    return sparse.csr_matrix((data[pick], (rows[pick], cols[pick])), shape=(n, n))
+
+
+def radius_by_env(env_class: np.ndarray, radius: RadiusByEnv) -> np.ndarray:
+    """Service radius (m) of each demand point from its environment class."""
+    table = radius.model_dump()
+    out = pd.Series(np.asarray(env_class)).map(table).to_numpy(dtype=float)
+    return np.where(np.isfinite(out), out, radius.urban)
+
+
+def network_access(area: Area | None, demand_xy: np.ndarray, candidate_xy: np.ndarray,
+                   radius_m: float | np.ndarray, params: ChargingParams | None = None,
+                   network: RoadNetwork | None = None) -> Access:
+    """Road-network coverage of demand by candidates within each demand point's radius.
+
+    ``radius_m`` is a scalar or one value per demand point (metres). A pair is covered
+    when snap leg of the demand point + road path to the candidate's node + the
+    candidate's snap leg <= the demand point's radius. Candidates farther than
+    ``params.max_snap_m`` from any road node have no road access and cover nothing.
+    """
+    params = params or ChargingParams()
+    net = network or road_network(area, params)
+    demand_xy = np.asarray(demand_xy, dtype=float).reshape(-1, 2)
+    candidate_xy = np.asarray(candidate_xy, dtype=float).reshape(-1, 2)
+    n_d, n_c = len(demand_xy), len(candidate_xy)
+    radius = np.broadcast_to(np.asarray(radius_m, dtype=float), (n_d,))
+    d_snap, d_node = _snap(net, demand_xy)
+    c_snap, c_node = _snap(net, candidate_xy)
+    on_network = c_snap <= params.max_snap_m
+    by_node = _group(d_node, net.n_nodes)
+    usable = np.flatnonzero(on_network)
+    site_nodes, site_of = np.unique(c_node[usable], return_inverse=True)
+    sites_at = _group(site_of, len(site_nodes))
+    rows, cols, dist = [], [], []
+    limit = float(radius.max(initial=0.0))
+    for start in range(0, len(site_nodes), _block(net.n_nodes)):
+        block = site_nodes[start:start + _block(net.n_nodes)]
+        cost = csgraph.dijkstra(net.to_site, directed=True, indices=block, limit=limit)
+        src, node = np.nonzero(np.isfinite(cost))
+        path = cost[src, node]
+        # node -> the demand points snapped to it
+        k, demand = _expand(by_node, node)
+        src, path = src[k], path[k] + d_snap[demand]
+        ok = path <= radius[demand]
+        src, path, demand = src[ok], path[ok], demand[ok]
+        # site node -> the candidates snapped to it
+        k, cand = _expand(sites_at, src + start)
+        cand = usable[cand]
+        total = path[k] + c_snap[cand]
+        ok = total <= radius[demand[k]]
+        rows.append(demand[k][ok])
+        cols.append(cand[ok])
+        dist.append(total[ok])
+    rows_a = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    cols_a = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    dist_a = np.concatenate(dist) if dist else np.zeros(0)
+    distance = sparse.csr_matrix((dist_a, (rows_a, cols_a)), shape=(n_d, n_c))
+    matrix = sparse.csr_matrix((np.ones(len(rows_a), dtype=bool), (rows_a, cols_a)), shape=(n_d, n_c))
+    distance.sort_indices()
+    matrix.sort_indices()
+    _, component = csgraph.connected_components(net.graph, directed=True, connection="weak")
+    served_components = np.unique(component[c_node[usable]])
+    reachable = np.isin(component[d_node], served_components)
+    return Access(matrix=matrix, distance=distance, demand_snap_m=d_snap, candidate_snap_m=c_snap,
+                  on_network=on_network, reachable=reachable)
+
+
+def service_matrix(area: Area | None, demand_xy: np.ndarray, candidate_xy: np.ndarray,
+                   radius_m: float | np.ndarray, params: ChargingParams | None = None,
+                   network: RoadNetwork | None = None) -> sparse.csr_matrix:
+    """Boolean (n_demand, n_candidates) CSR matrix: candidate j is within demand point
+    i's service radius by road. See :func:`network_access` for the details it drops."""
+    return network_access(area, demand_xy, candidate_xy, radius_m, params, network).matrix
+
+
+def service_areas(area: Area | None, candidate_xy: np.ndarray, radius_m: float | np.ndarray,
+                  params: ChargingParams | None = None, network: RoadNetwork | None = None,
+                  crs: str | None = None) -> gpd.GeoDataFrame:
+    """Service-area polygon (isochrone) of each candidate: the roads from which it is
+    reached within ``radius_m`` (scalar or per candidate), buffered by
+    ``params.service_area_buffer_m`` and dissolved.
+
+    Edges reached at both ends are kept whole; an edge reached at one end contributes
+    the straight piece up to where the budget runs out. Columns: ``candidate``
+    (position in ``candidate_xy``), ``radius_m``, ``area_km2``, geometry. Candidates
+    without road access get only the disc of their buffer.
+    """
+    params = params or ChargingParams()
+    net = network or road_network(area, params)
+    candidate_xy = np.asarray(candidate_xy, dtype=float).reshape(-1, 2)
+    n_c = len(candidate_xy)
+    radius = np.broadcast_to(np.asarray(radius_m, dtype=float), (n_c,))
+    c_snap, c_node = _snap(net, candidate_xy)
+    budget = np.where(c_snap <= params.max_snap_m, radius - c_snap, -1.0)
+    u, v = net.edge_nodes[:, 0], net.edge_nodes[:, 1]
+    owners, pieces = [np.arange(n_c)], [shapely.linestrings(
+        np.stack([candidate_xy, np.where((budget >= 0)[:, None], net.node_xy[c_node], candidate_xy)], axis=1))]
+    step = max(1, _BLOCK_CELLS // max(len(u), net.n_nodes, 1))
+    for start in range(0, n_c, step):
+        block = np.arange(start, min(start + step, n_c))
+        block = block[budget[block] >= 0]
+        if len(block) == 0:
+            continue
+        cost = csgraph.dijkstra(net.to_site, directed=True, indices=c_node[block], limit=float(budget[block].max()))
+        left = budget[block][:, None]
+        du, dv = cost[:, u], cost[:, v]
+        whole = (du <= left) & (dv <= left)
+        b, e = np.nonzero(whole)
+        owners.append(block[b])
+        pieces.append(net.edge_geometry[e])
+        # one end reached: the piece from that end as far as the budget lasts
+        from_u = (du <= left) & ~whole
+        from_v = (dv <= left) & ~whole
+        for mask, near, end_is_v in ((from_u, u, False), (from_v, v, True)):
+            b, e = np.nonzero(mask)
+            if len(b) == 0:
+                continue
+            spent = np.where(end_is_v, dv[b, e], du[b, e])
+            frac = np.clip((left[b, 0] - spent) / net.edge_cost[e], 0.0, 1.0)
+            tip = shapely.line_interpolate_point(net.edge_geometry[e], 1.0 - frac if end_is_v else frac,
+                                                 normalized=True)
+            coords = np.stack([net.node_xy[near[e]], shapely.get_coordinates(tip)], axis=1)
+            owners.append(block[b])
+            pieces.append(shapely.linestrings(coords))
+    owner = np.concatenate(owners)
+    lines = np.concatenate(pieces)
+    order = np.argsort(owner, kind="stable")
+    merged = shapely.multilinestrings(lines[order], indices=owner[order])
+    polygons = shapely.buffer(merged, params.service_area_buffer_m, quad_segs=4)
+    return gpd.GeoDataFrame({"candidate": np.arange(n_c), "radius_m": radius.astype(float),
+                             "area_km2": shapely.area(polygons) / 1e6},
+                            geometry=polygons, crs=crs or (area.crs if area is not None else None))
+
+
+def _snap(net: RoadNetwork, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(xy) == 0:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    dist, node = net.tree.query(xy)
+    return np.asarray(dist, dtype=float), np.asarray(node, dtype=np.int64)
+
+
+def _block(n_nodes: int) -> int:
+    return max(1, _BLOCK_CELLS // max(n_nodes, 1))
+
+
+def _group(owner: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Members of each group as (order, starts): members of g are order[starts[g]:starts[g+1]]."""
+    order = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[order], np.arange(n_groups + 1))
+    return order, starts
+
+
+def _expand(groups: tuple[np.ndarray, np.ndarray], keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each position k of ``keys``, repeat k once per member of group keys[k].
+
+    Returns (k repeated, member) arrays: a vectorised one-to-many join.
+    """
+    order, starts = groups
+    first, count = starts[keys], starts[keys + 1] - starts[keys]
+    k = np.repeat(np.arange(len(keys)), count)
+    offset = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
+    return k, order[np.repeat(first, count) + offset]
+
+
+def grid_area(nx: int, ny: int, step_m: float = 100.0, drop=None, crs: str = "EPSG:32650",
+              pois: gpd.GeoDataFrame | None = None, landuse: gpd.GeoDataFrame | None = None,
+              highway: str = "residential") -> Area:
+    """A synthetic :class:`Area` whose roads are an ``nx`` × ``ny`` grid of two-way
+    streets ``step_m`` apart (origin at 0, 0), for tests, benchmarks and examples.
+
+    ``drop(x1, y1, x2, y2) -> bool array`` removes edges (a river without a bridge).
+    """
+    from shapely.geometry import box
+
+    ids = np.arange(nx * ny)
+    x, y = (ids % nx) * step_m, (ids // nx) * step_m
+    nodes = gpd.GeoDataFrame({"x": x, "y": y}, geometry=gpd.points_from_xy(x, y), crs=crs,
+                             index=pd.Index(ids, name="osmid"))
+    u = np.r_[ids[ids % nx < nx - 1], ids[ids < nx * (ny - 1)]]
+    v = np.r_[ids[ids % nx < nx - 1] + 1, ids[ids < nx * (ny - 1)] + nx]
+    if drop is not None:
+        keep = ~np.asarray(drop(x[u], y[u], x[v], y[v]), dtype=bool)
+        u, v = u[keep], v[keep]
+    edges = gpd.GeoDataFrame({
+        "u": u, "v": v, "key": 0, "highway": highway, "length_m": np.hypot(x[u] - x[v], y[u] - y[v]),
+        "oneway": False, "maxspeed_kmh": np.nan, "name": None},
+        geometry=shapely.linestrings(np.stack([np.c_[x[u], y[u]], np.c_[x[v], y[v]]], axis=1)), crs=crs)
+    boundary = box(0, 0, (nx - 1) * step_m, (ny - 1) * step_m)
+    empty = gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=crs)
+    return Area(name=f"grid {nx}x{ny}", slug=f"grid-{nx}x{ny}", crs=crs, boundary=boundary,
+                boundary_wgs84=gpd.GeoSeries([boundary], crs=crs).to_crs(4326).iloc[0], boundary_origin="bbox", buildings=empty, road_nodes=nodes,
+                road_edges=edges, pois=pois if pois is not None else empty,
+                landuse=landuse if landuse is not None else empty, source="synthetic", source_hash="0")
