@@ -201,12 +201,77 @@ def _merged(default: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class RadioParams(Section):
+    """5G link budget and propagation (``siting/radio.py``; DOMAIN §1-2)."""
+
+    band: str = Field("n78", pattern="^(n78|n41|n28)$", description="band preset: n78 3.5 GHz, n41 2.6 GHz, "
+                                                                     "n28 700 MHz (DOMAIN §1.7)")
+    rsrp_threshold_dbm: float = Field(-105.0, description="SS-RSRP coverage threshold [A] (DOMAIN §1.7: the quoted NR "
+                                                          "KPI -105 dBm was not located in the corpus)")
+    edge_reliability: float = Field(0.9, gt=0.5, lt=1.0, description="cell-edge coverage probability; margin = "
+                                                                      "norm.ppf(p)*sigma_SF [A] (DOMAIN §1.7-1.8)")
+    ue_gain_dbi: float = Field(0.0, description="UE antenna gain [A] (DOMAIN §1.8 worked figures)")
+    body_loss_db: float = Field(0.0, ge=0, description="UE body loss [A] (DOMAIN §1.8 omits it; 5G6G quotes 3 dB)")
+    h_ut_m: float = Field(1.5, gt=0, description="UE height (DOMAIN §1.2: TR 38.901 1.5 m)")
+    building_loss: str = Field("sub6", pattern="^(sub6|low|high)$",
+                               description="O2I model: sub6 = 20 dB + 0.5*12.5 m (TR 38.901 Table 7.4.3-3, the "
+                                           "DOMAIN §1.8 worked figures), low/high = TR 38.901 §7.4.3 (DOMAIN §1.6)")
+    indoor_env_classes: tuple[str, ...] = Field(("dense_urban", "urban"),
+                                                description="environment classes whose demand needs deep indoor "
+                                                            "coverage; others need outdoor coverage (TY5G, "
+                                                            "DOMAIN §1.7)")
+    los_model: str = Field("nlos", pattern="^(nlos|expected)$",
+                           description="per-pair LOS state without building data: nlos (planning default with the "
+                                       "edge margin, DOMAIN §1.8) or expected (LOS-probability weighted, §1.5)")
+    los_from_buildings: bool = Field(False, description="decide LOS per pair by ray sampling over rasterised "
+                                                        "building heights (DOMAIN §2); off by default")
+    los_cell_m: float = Field(5.0, gt=0, description="building-height raster cell for the LOS test [A] "
+                                                     "(DOMAIN §2: sample every <= grid step)")
+    los_max_reach_m: float = Field(2000.0, gt=0, description="pair search cap when LOS pairs may reach beyond the "
+                                                             "NLOS radius [A] (UMa LOS radii exceed 5 km, §1.8)")
+    default_building_height_m: float = Field(9.0, gt=0, description="height of a building with neither height nor "
+                                                                    "levels in the LOS raster [A] (3 floors, §4.1)")
+    small_cell_eirp_offset_db: float = Field(-20.0, le=0, description="EIRP of a street-lamp (UMi) small cell "
+                                                                       "relative to the band's macro AAU [A] (e.g. "
+                                                                       "4x10 W, ~10 dBi vs 200 W, 24 dBi)")
+
+
+class CandidateParams(Section):
+    """5G candidate sites (``siting/candidates.py``; DOMAIN §4.1, PLANS.md shared infrastructure)."""
+
+    mast_height_m: float = Field(30.0, gt=0, description="mounting height of an OSM mast/tower without height "
+                                                         "[A] (DOMAIN §1.2: UMa 25 m and above)")
+    existing_height_m: float = Field(30.0, gt=0, description="height of a user-given existing site without "
+                                                             "height_m [A]")
+    rooftops: bool = Field(True, description="use rooftops of tall buildings as candidates (DOMAIN §4.1 heights)")
+    roof_min_height_m: float = Field(18.0, ge=0, description="only buildings at least this tall carry a rooftop "
+                                                             "site [A] (6 floors x 3 m)")
+    roof_mast_m: float = Field(3.0, ge=0, description="pole on the roof above the building height [A]")
+    street_lamps: bool = Field(True, description="use street lamps as smart-pole small-cell candidates "
+                                                 "(PLANS.md: one pole, many uses)")
+    lamp_height_m: float = Field(8.0, gt=0, description="street-lamp mounting height, UMi [A] (DOMAIN §1.3: "
+                                                        "UMi 10 m; lamps 6-10 m)")
+    grid_height_m: float = Field(25.0, gt=0, description="greenfield grid-fill mast height (DOMAIN §1.2: UMa 25 m)")
+    grid_spacing_m: float | None = Field(None, gt=0, description="grid-fill reach: every boundary point gets a "
+                                                                 "candidate within it; None = UMa NLOS outdoor "
+                                                                 "radius / 2 of the band [A]")
+    dedup_m: float = Field(5.0, ge=0, description="candidates closer than this merge, keeping the better "
+                                                  "source [A]")
+    cost_mast: float = Field(0.5, ge=0, description="cost weight of an existing OSM mast/tower (shared "
+                                                    "infrastructure, PLANS.md) [A]")
+    cost_rooftop: float = Field(1.0, ge=0, description="cost weight of a rooftop site [A]")
+    cost_street_lamp: float = Field(0.6, ge=0, description="cost weight of a smart-pole site [A]")
+    cost_grid: float = Field(1.5, ge=0, description="cost weight of a greenfield grid site [A]")
+
+
 class Params(Section):
     """All parameters of a run. Sections are added by each pipeline stage."""
 
     batch: BatchParams = BatchParams()
 
     demand: DemandParams = DemandParams()
+    radio: RadioParams = RadioParams()
+    candidates: CandidateParams = CandidateParams()
     charging: ChargingParams = ChargingParams()
     terrain: TerrainParams = TerrainParams()
     seed: int = 0

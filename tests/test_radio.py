@@ -1,0 +1,239 @@
+"""TR 38.901 path loss, link budget and LOS, checked against values computed here from
+the DOMAIN.md §1 formulas (scalar math, independent of the vectorised module)."""
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from siting import radio
+from siting.config import RadioParams
+from siting.errors import ConfigError
+
+log = math.log10
+
+
+# --- independent scalar formulas (DOMAIN.md §1.2-1.5) --------------------------------
+def uma(d2, fc, los, hbs=25.0, hut=1.5):
+    d3 = math.hypot(d2, hbs - hut)
+    dbp = 4 * (hbs - 1) * (hut - 1) * fc * 1e9 / 3e8
+    pl_los = (28 + 22 * log(d3) + 20 * log(fc) if d2 <= dbp
+              else 28 + 40 * log(d3) + 20 * log(fc) - 9 * log(dbp**2 + (hbs - hut) ** 2))
+    return pl_los if los else max(pl_los, 13.54 + 39.08 * log(d3) + 20 * log(fc) - 0.6 * (hut - 1.5))
+
+
+def umi(d2, fc, los, hbs=10.0, hut=1.5):
+    d3 = math.hypot(d2, hbs - hut)
+    dbp = 4 * (hbs - 1) * (hut - 1) * fc * 1e9 / 3e8
+    pl_los = (32.4 + 21 * log(d3) + 20 * log(fc) if d2 <= dbp
+              else 32.4 + 40 * log(d3) + 20 * log(fc) - 9.5 * log(dbp**2 + (hbs - hut) ** 2))
+    return pl_los if los else max(pl_los, 22.4 + 35.3 * log(d3) + 21.3 * log(fc) - 0.3 * (hut - 1.5))
+
+
+def rma(d2, fc, los, hbs=35.0, hut=1.5, h=5.0, w=20.0):
+    def pl1(d):
+        return (20 * log(40 * math.pi * d * fc / 3) + min(0.03 * h**1.72, 10) * log(d)
+                - min(0.044 * h**1.72, 14.77) + 0.002 * log(h) * d)
+    d3 = math.hypot(d2, hbs - hut)
+    dbp = 2 * math.pi * hbs * hut * fc * 1e9 / 3e8
+    pl_los = pl1(d3) if d2 <= dbp else pl1(dbp) + 40 * log(d3 / dbp)
+    nlos = (161.04 - 7.1 * log(w) + 7.5 * log(h) - (24.37 - 3.7 * (h / hbs) ** 2) * log(hbs)
+            + (43.42 - 3.1 * log(hbs)) * (log(d3) - 3) + 20 * log(fc) - (3.2 * log(11.75 * hut) ** 2 - 4.97))
+    return pl_los if los else max(pl_los, nlos)
+
+
+FORMULAS = {"UMa": (uma, 25.0), "UMi": (umi, 10.0), "RMa": (rma, 35.0)}
+DISTANCES = [12.0, 50.0, 150.0, 400.0, 900.0, 2500.0, 4800.0]
+
+
+@pytest.mark.parametrize("scenario", ["UMa", "UMi", "RMa"])
+@pytest.mark.parametrize("los", [True, False])
+@pytest.mark.parametrize("fc", [0.7, 3.5])
+def test_path_loss_matches_formulas(scenario, los, fc):
+    fn, hbs = FORMULAS[scenario]
+    got = radio.path_loss_db(scenario, np.array(DISTANCES), fc, hbs, 1.5, los)
+    want = [fn(d, fc, los) for d in DISTANCES]
+    np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_path_loss_vectorised_over_mixed_pairs():
+    scen = np.array(["UMa", "UMi", "RMa", "UMa"], dtype=object)
+    d = np.array([300.0, 120.0, 2000.0, 700.0])
+    hbs = np.array([30.0, 8.0, 40.0, 25.0])
+    los = np.array([True, False, False, True])
+    got = radio.path_loss_db(scen, d, 3.5, hbs, 1.5, los)
+    want = [FORMULAS[s][0](di, 3.5, bool(li), hbs=h) for s, di, h, li in zip(scen, d, hbs, los)]
+    np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_domain_check_points():
+    # DOMAIN.md §1.8: PL(500 m) = 129.9 dB, PL(1 km) = 141.7 dB (UMa NLOS, 3.5 GHz)
+    pl = radio.path_loss_db("UMa", [500.0, 1000.0], 3.5, 25.0, 1.5, False)
+    np.testing.assert_allclose(pl, [129.9, 141.7], atol=0.05)
+    # §1.3: UMi NLOS 200 m at 3.5 GHz = 115.2 dB
+    assert radio.path_loss_db("UMi", 200.0, 3.5, 10.0, 1.5, False) == pytest.approx(115.2, abs=0.05)
+
+
+def test_distance_below_10m_evaluated_at_10m():
+    assert radio.path_loss_db("UMa", 1.0, 3.5, 25, 1.5, False) == pytest.approx(uma(10.0, 3.5, False))
+
+
+def test_unknown_scenario_is_a_config_error():
+    with pytest.raises(ConfigError, match="UMa, UMi, RMa"):
+        radio.path_loss_db("Indoor", 100.0, 3.5, 25, 1.5, False)
+
+
+def test_los_probability_limits():
+    assert radio.los_probability(["UMa", "UMi", "RMa"], [5.0, 18.0, 10.0]).tolist() == [1.0, 1.0, 1.0]
+    far = radio.los_probability(["UMa", "UMi", "RMa"], [5000.0, 5000.0, 20000.0])
+    assert np.all(far < 0.01) and np.all(far >= 0)
+    d = np.linspace(20, 3000, 50)
+    for s in ("UMa", "UMi", "RMa"):
+        assert np.all(np.diff(radio.los_probability(s, d)) <= 1e-12)          # non-increasing
+    # Table 7.4.2-1 at 100 m
+    assert radio.los_probability("UMi", 100.0) == pytest.approx(0.18 + math.exp(-100 / 36) * 0.82)
+    assert radio.los_probability("RMa", 110.0) == pytest.approx(math.exp(-0.1))
+
+
+def test_o2i_values_from_domain():
+    # §1.6 wall terms at 0.7/2.6/3.5 GHz: low 10.2/12.3/12.7, high 17.7/24.4/26.8, + mean PL_in 25/6 dB
+    f = np.array([0.7, 2.6, 3.5])
+    np.testing.assert_allclose(radio.o2i_loss_db(f, "low") - 25 / 6, [10.2, 12.3, 12.7], atol=0.05)
+    np.testing.assert_allclose(radio.o2i_loss_db(f, "high") - 25 / 6, [17.7, 24.4, 26.8], atol=0.05)
+    assert radio.o2i_loss_db(3.5, "sub6") == pytest.approx(26.25)
+    assert radio.o2i_loss_db(3.5, "high", "RMa") == pytest.approx(radio.o2i_loss_db(3.5, "low") - 25 / 6 + 10 / 6)
+
+
+def test_band_presets_epre():
+    assert radio.BANDS["n78"].epre_eirp_dbm == pytest.approx(53 - 10 * log(3276) + 24)
+    assert round(radio.BANDS["n78"].epre_eirp_dbm, 1) == 41.8
+    assert round(radio.BANDS["n28"].epre_eirp_dbm, 1) == 38.0
+    assert radio.BANDS["n78"].edge_z == pytest.approx(1.2816, abs=1e-4)
+
+
+@pytest.mark.parametrize("band,outdoor,indoor", [("n78", 860, 180), ("n41", 1005, 213), ("n28", 1565, 333)])
+def test_worked_radii(band, outdoor, indoor):
+    # DOMAIN.md §1.8: UMa NLOS, -105 dBm, 90 % edge
+    assert radio.coverage_radius_m(band, "UMa", False) == pytest.approx(outdoor, rel=0.01)
+    assert radio.coverage_radius_m(band, "UMa", True) == pytest.approx(indoor, rel=0.02)
+
+
+def test_worked_radius_table_rows():
+    # -110 dBm: 1 160 m outdoor, 250 m indoor; median (no margin): 1 357 m
+    assert radio.coverage_radius_m("n78", "UMa", False, rsrp_threshold_dbm=-110) == pytest.approx(1160, rel=0.01)
+    assert radio.coverage_radius_m("n78", "UMa", True, rsrp_threshold_dbm=-110) == pytest.approx(250, rel=0.02)
+    assert radio.coverage_radius_m("n78", "UMa", False, edge_reliability=0.5 + 1e-12) == pytest.approx(1357, rel=0.01)
+    # RMa 35 m with the n28 budget and the 6 dB margin of §1.8: 3.1 km; with RMa's own 8 dB sigma: less
+    assert radio.coverage_radius_m("n28", "RMa", False, sigma_db=6.0) == pytest.approx(3076, rel=0.01)
+    assert radio.coverage_radius_m("n28", "RMa", False) < 3076
+
+
+def test_radius_inverts_path_loss_and_clips():
+    budget = radio.BANDS["n78"]
+    r = radio.coverage_radius_m(budget, ["UMa", "UMi", "RMa"], False, h_bs_m=[25.0, 10.0, 35.0])
+    margins = radio.link_margin_db(r, np.array(["UMa", "UMi", "RMa"], dtype=object), [25.0, 10.0, 35.0], 1.5,
+                                   budget, False)
+    np.testing.assert_allclose(margins, 0.0, atol=1e-6)
+    # UMa LOS would reach > 5 km: clipped to the model's validity
+    assert radio.coverage_radius_m(budget, "UMa", False, los=True) == 5000.0
+    assert radio.coverage_radius_m(budget, "UMa", True, eirp_offset_db=-80) == 0.0
+
+
+def test_env_class_maps_to_scenario():
+    assert radio.coverage_radius_m("n78", "dense_urban", True) == radio.coverage_radius_m("n78", "UMa", True)
+    assert radio.coverage_radius_m("n78", "rural", False) == radio.coverage_radius_m("n78", "RMa", False)
+    got = radio.scenario_for(["urban", "rural", "dense_urban", "suburban"], ["rooftop", "grid", "street_lamp", "mast"])
+    assert got.tolist() == ["UMa", "RMa", "UMi", "UMa"]
+
+
+def test_link_margin_per_pair():
+    budget = radio.BANDS["n78"]
+    d = np.array([100.0, 500.0, 900.0, 6000.0])
+    m = radio.link_margin_db(d, "UMa", 25.0, 1.5, budget, np.array([True, False, False, False]))
+    mapl_out = 41.8466 + 105 - 1.28155 * 6
+    want = [mapl_out - 26.25 - uma(100, 3.5, False), mapl_out - uma(500, 3.5, False),
+            mapl_out - uma(900, 3.5, False)]
+    np.testing.assert_allclose(m[:3], want, atol=1e-3)
+    assert m[3] == -np.inf                                  # beyond 5 km: outside the model
+    los = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los=np.array([True, True, True]))
+    assert np.all(los > m[:3] - 1e-9)                     # LOS is never worse than NLOS
+    exp = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los="expected")
+    assert np.all((exp >= m[:3] - 1e-9) & (exp <= los + 1e-9))
+
+
+def test_params_drive_margins_and_small_cells():
+    rp = RadioParams()
+    budget = radio.link_budget(rp)
+    scen = np.array(["UMa", "UMi"], dtype=object)
+    base = radio.link_margin_db(np.array([150.0, 150.0]), scen, np.array([25.0, 8.0]), budget=budget, params=rp)
+    raw = radio.link_margin_db(np.array([150.0, 150.0]), scen, np.array([25.0, 8.0]), 1.5, budget, False)
+    np.testing.assert_allclose(base - raw, [0.0, rp.small_cell_eirp_offset_db])
+    stricter = radio.link_budget(RadioParams(rsrp_threshold_dbm=-95))
+    assert stricter.rsrp_threshold_dbm == -95 and radio.link_budget(RadioParams(band="n28")).fc_ghz == 0.7
+    assert radio.indoor_required(["dense_urban", "urban", "suburban", "rural"], rp).tolist() == [True, True, False, False]
+
+
+def test_max_reach_covers_every_candidate_radius():
+    rp = RadioParams()
+    budget = radio.link_budget(rp)
+    scen = np.array(["UMa", "UMa", "UMi", "RMa"], dtype=object)
+    h = np.array([12.0, 60.0, 8.0, 35.0])
+    reach = radio.max_reach_m(budget, scen, h, rp)
+    radii = radio.coverage_radius_m(budget, scen, False, h_bs_m=h, eirp_offset_db=[0, 0, -20, 0])
+    assert reach == pytest.approx(radii.max(), rel=1e-9)
+    assert radio.max_reach_m(budget, scen, h, RadioParams(los_from_buildings=True)) == 2000.0
+
+
+def test_describe_reports_worked_radius():
+    info = radio.describe(RadioParams())
+    assert info["band"] == "n78" and info["radius_m"]["urban"]["outdoor"] == pytest.approx(862.5, abs=1)
+    assert info["radius_m"]["rural"]["scenario"] == "RMa"
+
+
+# --- line of sight over building heights --------------------------------------------
+def _wall(height):
+    return gpd.GeoDataFrame({"osm_id": ["way/1"], "height_m": [height], "levels": [np.nan]},
+                            geometry=[box(100, -50, 110, 50)], crs="EPSG:32650")
+
+
+def test_high_wall_blocks_low_wall_clears():
+    tx, rx = np.array([[0.0, 0.0], [0.0, 80.0]]), np.array([[200.0, 0.0], [200.0, 80.0]])
+    # ray from 25 m to 1.5 m crosses x=100..110 at about 13 m
+    tall = radio.line_of_sight(radio.building_height_grid(_wall(20.0), 1.0), tx, 25.0, rx, 1.5)
+    low = radio.line_of_sight(radio.building_height_grid(_wall(8.0), 1.0), tx, 25.0, rx, 1.5)
+    assert tall.tolist() == [False, True]      # second ray passes north of the wall
+    assert low.tolist() == [True, True]
+
+
+def test_levels_give_heights_and_own_building_is_ignored():
+    b = gpd.GeoDataFrame({"osm_id": ["way/1", "way/2"], "height_m": [np.nan, np.nan], "levels": [10.0, np.nan]},
+                         geometry=[box(100, -50, 110, 50), box(190, -10, 210, 10)], crs="EPSG:32650")
+    grid = radio.building_height_grid(b, 2.0, storey_height_m=3.0, default_height_m=9.0)
+    assert grid.sample(np.array([105.0, 200.0]), np.array([0.0, 0.0]))[0].tolist() == [30.0, 9.0]
+    # rx stands inside building 2 (indoor user): its own walls do not block; tx above the wall
+    assert radio.line_of_sight(grid, [[0.0, 0.0]], 70.0, [[200.0, 0.0]], 1.5).tolist() == [True]
+    assert radio.line_of_sight(grid, [[0.0, 0.0]], 20.0, [[200.0, 0.0]], 1.5).tolist() == [False]
+
+
+def test_los_chunking_matches_single_pass():
+    rng = np.random.default_rng(1)
+    b = gpd.GeoDataFrame({"osm_id": [f"way/{i}" for i in range(40)], "height_m": rng.uniform(5, 40, 40),
+                          "levels": np.nan},
+                         geometry=[box(x, y, x + 20, y + 20) for x, y in rng.uniform(0, 500, (40, 2))],
+                         crs="EPSG:32650")
+    grid = radio.building_height_grid(b, 5.0)
+    tx, rx = rng.uniform(0, 520, (300, 2)), rng.uniform(0, 520, (300, 2))
+    one = radio.line_of_sight(grid, tx, 30.0, rx, 1.5)
+    chunked = radio.line_of_sight(grid, tx, 30.0, rx, 1.5, max_samples=500)
+    assert np.array_equal(one, chunked) and 0 < one.sum() < len(one)
+    # brute force for a few pairs, one ray at a time at 0.5 m steps
+    for k in range(0, 300, 37):
+        k_samples = max(1, math.ceil(math.hypot(*(rx[k] - tx[k])) / grid.cell_m))
+        s = (np.arange(k_samples) + 0.5) / k_samples        # one sample per cell length
+        x, y = tx[k, 0] + s * (rx[k, 0] - tx[k, 0]), tx[k, 1] + s * (rx[k, 1] - tx[k, 1])
+        h, bid = grid.sample(x, y)
+        own = (bid == grid.sample(*tx[k])[1]) | (bid == grid.sample(*rx[k])[1])
+        assert one[k] == (not np.any((h > 30.0 + s * (1.5 - 30.0)) & ~own))
