@@ -94,6 +94,102 @@ def _report(outcome) -> None:
     typer.echo(f"outputs: {outcome.out_dir}  map: {outcome.map_path}")
 
 
+# --- plans, quotas and batch runs (siting.plans, siting.batch) -------------------------
+plans_app = typer.Typer(help="Plan targets: the packaged registry and your own plan YAML files.",
+                        no_args_is_help=True)
+app.add_typer(plans_app, name="plans")
+_PLANS_DIR = typer.Option(None, "--plans-dir", help="folder of your own plan YAML files")
+
+
+@plans_app.command("list")
+def plans_list(plans_dir: Optional[Path] = _PLANS_DIR) -> None:
+    """Every known plan with its counted targets."""
+    from siting.plans import format_target, load_plans
+
+    for p in load_plans(plans_dir).values():
+        targets = "; ".join(format_target(t) for t in p.targets if t.count is not None) or "targets in words only"
+        typer.echo(f"{p.id}  {p.area} {p.year}: {targets}")
+
+
+@plans_app.command("show")
+def plans_show(plan: str = typer.Argument(..., help="plan id or a plan YAML file"), plans_dir: Optional[Path] = _PLANS_DIR,
+               as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
+    """A plan's targets, coverage requirements and notes."""
+    from siting.io.export import dumps_json
+    from siting.plans import format_plan, get_plan
+
+    p = get_plan(plan, plans_dir)
+    typer.echo(dumps_json(p.model_dump(mode="json")) if as_json else format_plan(p), nl=not as_json)
+
+
+def _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing, existing_crs, config,
+                  plans_dir, minimum):
+    from siting.batch import prepare_from_files
+
+    overrides = {"batch.minimum_quota": minimum} if minimum is not None else None
+    return prepare_from_files(plan, districts, osm, kind=kind, category=category, target=target,
+                              name_column=name_column, existing=existing, existing_crs=existing_crs, config=config,
+                              overrides=overrides, plans_dir=plans_dir)
+
+
+_B_DISTRICTS = typer.Option(..., "--districts", help="GeoJSON/GPKG of district polygons with a name column")
+_B_OSM = typer.Option(..., "--osm", help="OSM file covering every district (.osm, .osm.xml, .osm.bz2, .osm.pbf)")
+_B_KIND = typer.Option("5g", "--kind", help="5g, charging, basic, depot, swap or hydrogen")
+_B_CATEGORY = typer.Option(None, "--category", help="target category when the plan has several for the kind")
+_B_TARGET = typer.Option(None, "--target", help="new sites for these districts (default: the plan's count minus existing)")
+_B_NAME = typer.Option(None, "--name-column", help="column holding district names (default: district, name, ...)")
+_B_EXISTING = typer.Option(None, "--existing", help="existing sites: CSV with lon/lat or GeoJSON points")
+_B_EXISTING_CRS = typer.Option("wgs84", "--existing-crs", help="wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)")
+_B_CONFIG = typer.Option(None, "--config", help="YAML file of parameters (batch: buffer_m, weights, ...)")
+_B_MINIMUM = typer.Option(None, "--minimum", help="least new sites per district")
+
+
+@app.command("quotas")
+def quotas(plan: str = typer.Argument(..., help="plan id or plan YAML file"), districts: Path = _B_DISTRICTS,
+           osm: str = _B_OSM, kind: str = _B_KIND, category: Optional[str] = _B_CATEGORY,
+           target: Optional[int] = _B_TARGET, name_column: Optional[str] = _B_NAME,
+           existing: Optional[Path] = _B_EXISTING, existing_crs: str = _B_EXISTING_CRS,
+           config: Optional[Path] = _B_CONFIG, plans_dir: Optional[Path] = _PLANS_DIR,
+           minimum: Optional[int] = _B_MINIMUM,
+           out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<plan>/)")) -> None:
+    """Split a plan's target over districts by demand minus existing sites: quotas.csv, quotas.geojson."""
+    from siting.batch import default_out, write_quotas
+
+    prepared, _ = _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing, existing_crs,
+                                config, plans_dir, minimum)
+    paths = write_quotas(prepared, out or default_out(prepared.plan.id))
+    for row in prepared.quotas.itertuples():
+        typer.echo(f"{row.district}: {row.quota} ({row.explanation})")
+    typer.echo(f"total {prepared.target}; written {', '.join(str(p) for p in paths)}")
+
+
+@app.command("batch")
+def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), districts: Path = _B_DISTRICTS,
+          osm: str = _B_OSM, kind: str = _B_KIND, category: Optional[str] = _B_CATEGORY,
+          target: Optional[int] = _B_TARGET, name_column: Optional[str] = _B_NAME,
+          existing: Optional[Path] = _B_EXISTING, existing_crs: str = _B_EXISTING_CRS,
+          config: Optional[Path] = _B_CONFIG, plans_dir: Optional[Path] = _PLANS_DIR,
+          minimum: Optional[int] = _B_MINIMUM,
+          scheduler: str = typer.Option("local", "--scheduler", help="'local' (a LocalCluster) or tcp://host:8786"),
+          workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster workers (default: CPU count)"),
+          out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<plan>/)"),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")) -> None:
+    """Plan every district as one Dask task, resumably; merge sites, gaps and a summary for the city."""
+    from siting.batch import default_out, run_batch
+
+    prepared, params = _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing,
+                                     existing_crs, config, plans_dir, minimum)
+    report = run_batch(prepared, params, out or default_out(prepared.plan.id), kind=kind, scheduler=scheduler,
+                       workers=workers, progress=None if not quiet else False,
+                       log=None if quiet else (lambda line: typer.echo(line, err=True)))
+    if not quiet:
+        typer.echo(report.summary.to_string(index=False))
+    if not report.ok:
+        typer.echo(f"siting: {report.message()}", err=True)
+        raise typer.Exit(1)
+    typer.echo(report.message(), err=quiet)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console entry point: run the app, mapping user errors to exit status 2."""
     try:

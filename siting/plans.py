@@ -161,7 +161,8 @@ def get_plan(ref: str | Path, plans_dir: str | Path | None = None) -> Plan:
 
 # --- districts -------------------------------------------------------------------------
 
-def read_districts(path: str | Path, name_column: str | None = None) -> gpd.GeoDataFrame:
+def read_districts(path: str | Path, name_column: str | None = None,
+                   overlap_tolerance: float = 0.001) -> gpd.GeoDataFrame:
     """District polygons from GeoJSON/GPKG as ``district`` (name) + geometry in EPSG:4326."""
     p = Path(path)
     if not p.is_file():
@@ -171,7 +172,7 @@ def read_districts(path: str | Path, name_column: str | None = None) -> gpd.GeoD
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise InputError(f"districts file {p} cannot be read ({' '.join(str(exc).split())[:160]}): "
                          "pass a GeoJSON or GeoPackage of polygons") from None
-    return validate_districts(gdf, name_column, source=str(p))
+    return validate_districts(gdf, name_column, source=str(p), overlap_tolerance=overlap_tolerance)
 
 
 def validate_districts(gdf: gpd.GeoDataFrame, name_column: str | None = None, *, source: str = "districts",
@@ -373,3 +374,35 @@ def _explain(share, shares, due, total, existing, quota, need, raised) -> list[s
             text += " (raised to the minimum per district)"
         out.append(text)
     return out
+
+
+# --- text for the command line ---------------------------------------------------------
+
+def format_target(t: Target) -> str:
+    """``> 30,000 base stations (5g)``, ``about 955 facilities (charging, public)``, ``in words: ...``."""
+    if t.count is None:
+        return f"{t.kind}: in words only: {t.note}"
+    sign = {"exactly": "", "more_than": "> ", "about": "about "}[t.qualifier]
+    what = ", ".join(x for x in (t.kind, t.category) if x)
+    text = f"{sign}{t.count:,} {t.unit.replace('_', ' ')} ({what}{', a year' if t.per_year else ''})"
+    return text + (f", {t.existing:,} existing" if t.existing else "")
+
+
+def format_plan(plan: Plan) -> str:
+    """A plan as readable lines: title, targets with notes, coverage requirements, notes."""
+    lines = [f"{plan.id}: {plan.name}", f"area: {plan.area}{f' ({plan.area_zh})' if plan.area_zh else ''}, "
+             f"year {plan.year}; source: {plan.source}", "targets:"]
+    lines += [f"  - {format_target(t)}" + (f": {t.note}" if t.count is not None and t.note else "")
+              for t in plan.targets]
+    if plan.coverage:
+        lines.append("coverage:")
+        for c in plan.coverage:
+            nums = ", ".join(x for x in (f"share {c.share:g}" if c.share is not None else "",
+                                         f"RSRP >= {c.rsrp_dbm:g} dBm" if c.rsrp_dbm is not None else "",
+                                         "indoor" if c.indoor else "") if x)
+            lines.append(f"  - {c.text}" + (f" [{nums}]" if nums else "")
+                         + (f" ({c.interpretation})" if c.interpretation else ""))
+    if plan.priorities:
+        lines.append("priorities: " + ", ".join(plan.priorities))
+    lines += [f"note: {n}" for n in plan.notes]
+    return "\n".join(lines)
