@@ -264,12 +264,31 @@ class CandidateParams(Section):
     cost_grid: float = Field(1.5, ge=0, description="cost weight of a greenfield grid site [A]")
 
 
+class MapParams(Section):
+    """HTML maps (``siting/maps.py``, ``siting map``)."""
+
+    tiles: str = Field("osm", pattern="^(osm|none|tianditu|amap)$",
+                       description="base map: OpenStreetMap, none (fully offline), Tianditu (needs a key), "
+                                   "Amap (GCJ-02: drawn data is shifted to match) [A] (DOMAIN §4.2: GCJ-02)")
+    tianditu_key: str | None = Field(None, description="Tianditu tile key; None reads the SITING_TIANDITU_KEY "
+                                                       "environment variable [A]")
+    simplify_m: float = Field(5.0, ge=0, description="polygon simplification tolerance on the map, metres; "
+                                                    "exports are not simplified [A]")
+    precision: int = Field(5, ge=4, le=7, description="decimal places of map coordinates: 1e-5 degree is about "
+                                                     "1.1 m [A]")
+    demand_cell_m: float = Field(250.0, gt=0, description="demand is summed on squares of this size for the "
+                                                          "choropleth [A] (keeps a district map < 5 MB)")
+    cluster_above: int = Field(50, ge=0, description="proposed sites are clustered when there are more than "
+                                                     "this many [A]")
+
+
 class Params(Section):
     """All parameters of a run. Sections are added by each pipeline stage."""
 
     batch: BatchParams = BatchParams()
 
     demand: DemandParams = DemandParams()
+    map: MapParams = MapParams()
     radio: RadioParams = RadioParams()
     candidates: CandidateParams = CandidateParams()
     charging: ChargingParams = ChargingParams()

@@ -1,0 +1,556 @@
+"""Folium maps of a plan: self-contained HTML that draws every layer with no network.
+
+Folium loads Leaflet, jQuery, Bootstrap and icon fonts from public CDNs by default;
+offline, and on networks where those CDNs are unreachable, such a page is blank. Here
+every folium CDN link is dropped and Leaflet and Leaflet.markercluster are inlined from
+the installed XStatic packages, together with ``siting/assets`` (layer drawing, legend
+and summary panels, fullscreen and distance-measure controls). Only base-map tiles use
+the network, and ``tiles="none"`` needs none at all.
+
+Amap tiles are drawn in GCJ-02, so when they are chosen every drawn geometry is shifted
+to GCJ-02 (the legend says so); files written for GIS stay WGS-84.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+from siting.config import MapParams
+from siting.errors import ConfigError, InputError
+from siting.io.export import geojson_dict, write_text
+
+ASSETS = Path(__file__).parent / "assets"
+
+#: data attribution shown on every map, tiles or not
+OSM_ATTRIBUTION = ('Data &copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+                   'contributors, ODbL')
+
+
+@dataclass(frozen=True)
+class TileSource:
+    """A base map: URL template, attribution, and whether it is drawn in GCJ-02."""
+
+    label: str
+    url: str
+    attribution: str
+    subdomains: str = "abc"
+    max_zoom: int = 19
+    gcj02: bool = False
+    labels_url: str | None = None  # a second, transparent layer of place names
+
+
+TILES: dict[str, TileSource | None] = {
+    "osm": TileSource("OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                      "Tiles &copy; OpenStreetMap contributors", subdomains="abc"),
+    "tianditu": TileSource("Tianditu 天地图", "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk={key}",
+                           "Tiles &copy; 天地图 Tianditu (CGCS2000, WGS-84 within 1 m)", subdomains="01234567",
+                           max_zoom=18, labels_url="https://t{s}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk={key}"),
+    "amap": TileSource("Amap 高德", "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+                       "&x={x}&y={y}&z={z}", "Tiles &copy; 高德地图 AutoNavi (GCJ-02)", subdomains="1234",
+                       max_zoom=18, gcj02=True),
+    "none": None,
+}
+
+#: demand choropleth classes, light to dark (ColorBrewer YlOrBr-5)
+DEMAND_COLOURS = ("#ffffd4", "#fed98e", "#fe9929", "#d95f0e", "#993404")
+#: district choropleth classes (ColorBrewer Blues-5)
+DISTRICT_COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
+#: coverage colour per coverage ``layer``: (before, after)
+COVERAGE_COLOURS = {"outdoor": ("#2c7bb6", "#1a9641"), "indoor": ("#74add1", "#66bd63"),
+                    "service_area": ("#8073ac", "#542788")}
+COVERAGE_LABELS = {"outdoor": "Outdoor coverage", "indoor": "Indoor coverage", "service_area": "Charging service area"}
+STATE_LABELS = {"before": "before (existing sites)", "after": "after (with proposed sites)"}
+GAP_STYLE = {"color": "#99000d", "weight": 1.5, "fillColor": "#e31a1c", "fillOpacity": 0.55, "className": "siting-gap"}
+EXISTING_STYLE = {"radius": 6, "color": "#ffffff", "weight": 1.5, "fillColor": "#404040", "fillOpacity": 1.0,
+                  "className": "siting-existing"}
+SITE_FIELDS = [("status", "Status"), ("rank", "Rank"), ("source", "Source"), ("height_m", "Mounting height (m)"),
+               ("served_demand", "Served demand"), ("sessions", "Sessions / day"), ("marginal_gain", "Marginal gain"),
+               ("piles_fast", "Fast piles"), ("piles_slow", "Slow piles"), ("capacity", "Capacity"), ("name", "Name")]
+
+
+class _Raw(Element):
+    """An element rendered verbatim (no Jinja on its content)."""
+
+    _template = Template("{{ this.text }}")
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "SitingAssets"
+        self.text = text
+
+
+class _GeoLayer(Layer):
+    """A switchable layer drawn by ``siting.geoLayer`` from an embedded FeatureCollection."""
+
+    _template = Template("{% macro script(this, kwargs) %}"
+                         "var {{ this.get_name() }} = siting.geoLayer({{ this.options }});\n"
+                         "{% endmacro %}")
+
+    def __init__(self, name: str, data: dict, style: dict, tooltip=(), popup=(), title: str | None = None,
+                 point: str = "circle", cluster: bool = False, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "SitingLayer"
+        self.options = _js({"data": data, "style": style, "tooltip": [list(f) for f in tooltip],
+                            "popup": [list(f) for f in popup], "title": title, "point": point,
+                            "cluster": cluster})
+
+
+class _MapScript(MacroElement):
+    """JavaScript run with the Leaflet map bound to ``map``."""
+
+    _template = Template("{% macro script(this, kwargs) %}"
+                         "(function (map) {\n{{ this.code }}\n})({{ this._parent.get_name() }});\n"
+                         "{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "SitingScript"
+        self.code = code
+
+
+def _js(obj) -> str:
+    """Compact, deterministic JSON that is safe inside a ``<script>`` element."""
+    text = json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _asset_text(package: str, name: str) -> str:
+    module = __import__(f"xstatic.pkg.{package}", fromlist=["BASE_DIR"])
+    return (Path(module.BASE_DIR) / name).read_text(encoding="utf-8")
+
+
+def _leaflet_css() -> str:
+    """Leaflet's CSS with its layer-control icons as data URIs (no relative file fetches)."""
+    import xstatic.pkg.leaflet as leaflet
+
+    css = _asset_text("leaflet", "leaflet.css")
+    for image in ("layers.png", "layers-2x.png", "marker-icon.png"):
+        data = base64.b64encode((Path(leaflet.BASE_DIR) / "images" / image).read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{image})", f"url(data:image/png;base64,{data})")
+    return css
+
+
+def _assets_html() -> str:
+    """Inline ``<style>`` and ``<script>`` with Leaflet, markercluster and siting's helpers."""
+    css = "\n".join([_leaflet_css(), _asset_text("leaflet_markercluster", "MarkerCluster.css"),
+                     _asset_text("leaflet_markercluster", "MarkerCluster.Default.css"),
+                     (ASSETS / "siting-map.css").read_text(encoding="utf-8")])
+    js = "\n".join([_asset_text("leaflet", "leaflet.js"),
+                    _asset_text("leaflet_markercluster", "leaflet.markercluster.js"),
+                    (ASSETS / "siting-map.js").read_text(encoding="utf-8")])
+    js = js.replace("</script", "<\\/script")
+    return f"<style>\n{css}\n</style>\n<script>\n{js}\n</script>\n"
+
+
+def tile_source(tiles: str, params: MapParams | None = None) -> TileSource | None:
+    """The base map named ``tiles`` (``osm``, ``none``, ``tianditu``, ``amap``), key filled in."""
+    if tiles not in TILES:
+        raise ConfigError(f"unknown tiles '{tiles}': use one of {', '.join(TILES)}")
+    source = TILES[tiles]
+    if source is None or "{key}" not in source.url:
+        return source
+    key = (params.tianditu_key if params else None) or os.environ.get("SITING_TIANDITU_KEY")
+    if not key:
+        raise ConfigError("Tianditu tiles need a key: set SITING_TIANDITU_KEY or map.tianditu_key "
+                          "(free at console.tianditu.gov.cn), or use --tiles osm|amap|none")
+    return TileSource(**{**source.__dict__, "url": source.url.replace("{key}", key),
+                         "labels_url": source.labels_url.replace("{key}", key)})
+
+
+def to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Shift every coordinate of a WGS-84 layer to GCJ-02 (for Amap/Tencent base maps)."""
+    from siting.io.sites import wgs84_to_gcj02
+
+    def shift(xy: np.ndarray) -> np.ndarray:
+        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    return gdf.set_geometry(shapely.transform(gdf.geometry.values, shift), crs="EPSG:4326")
+
+
+def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if gdf.crs is None:
+        raise InputError("a map layer has no CRS: give every layer its CRS (the area's metric CRS or EPSG:4326)")
+    return gdf.to_crs(gdf.estimate_utm_crs()) if gdf.crs.is_geographic else gdf
+
+
+def _drawable(gdf: gpd.GeoDataFrame, params: MapParams, gcj02: bool) -> gpd.GeoDataFrame:
+    """Simplified in metres, in WGS-84 (or GCJ-02 when the base map needs it), empties dropped."""
+    gdf = _metric(gdf)
+    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+    if params.simplify_m > 0:
+        gdf = gdf.set_geometry(shapely.simplify(gdf.geometry.values, params.simplify_m, preserve_topology=True))
+    gdf = gdf.to_crs("EPSG:4326")
+    return to_gcj02(gdf) if gcj02 else gdf
+
+
+def classify(values: np.ndarray, colours: tuple[str, ...]) -> tuple[np.ndarray, list[float]]:
+    """Quantile classes: a colour per value and the class upper bounds (for the legend)."""
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.full(values.shape, colours[0], dtype=object), []
+    bounds = np.unique(np.quantile(finite, np.linspace(0, 1, len(colours) + 1)[1:]))
+    index = np.clip(np.searchsorted(bounds, values, side="left"), 0, len(bounds) - 1)
+    palette = np.array(colours, dtype=object)[np.linspace(0, len(colours) - 1, len(bounds)).round().astype(int)]
+    return palette[index], [float(b) for b in bounds]
+
+
+def aggregate_demand(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
+    """Demand summed on squares of ``cell_m`` metres (metric CRS), so big areas stay small in HTML.
+
+    Columns: ``demand`` (sum of ``weight``), ``population`` (residents), ``workers``,
+    ``points``, ``covered_before``/``covered_after`` (share of demand covered) where known.
+    """
+    demand = _metric(demand)
+    centre = demand.geometry.centroid
+    ix = np.floor(centre.x.to_numpy() / cell_m).astype(np.int64)
+    iy = np.floor(centre.y.to_numpy() / cell_m).astype(np.int64)
+    weight = demand["weight"].to_numpy(float) if "weight" in demand else np.ones(len(demand))
+    frame = pd.DataFrame({"ix": ix, "iy": iy, "demand": weight, "points": 1})
+    for column, out in (("residents", "population"), ("workers", "workers")):
+        if column in demand:
+            frame[out] = demand[column].to_numpy(float)
+    for state in ("covered_before", "covered_after"):
+        if state in demand:
+            frame[state] = weight * demand[state].to_numpy(bool)
+    cells = frame.groupby(["ix", "iy"], sort=True).sum().reset_index()
+    for state in ("covered_before", "covered_after"):
+        if state in cells:
+            cells[state] = np.where(cells["demand"] > 0, cells[state] / cells["demand"].where(cells["demand"] > 0, 1), 0.0)
+    x0, y0 = cells["ix"].to_numpy() * cell_m, cells["iy"].to_numpy() * cell_m
+    boxes = shapely.box(x0, y0, x0 + cell_m, y0 + cell_m)
+    return gpd.GeoDataFrame(cells.drop(columns=["ix", "iy"]), geometry=boxes, crs=demand.crs)
+
+
+def _rounded(gdf: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
+    """Only ``columns`` (those present), floats rounded to 3 decimals, for small HTML."""
+    keep = [c for c in columns if c in gdf.columns]
+    out = gdf[keep + [gdf.geometry.name]].copy()
+    for c in keep:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].round(3)
+    return out
+
+
+def _feature_collection(gdf: gpd.GeoDataFrame, columns: list[str], params: MapParams) -> dict:
+    return geojson_dict(_rounded(gdf, columns), precision=params.precision)
+
+
+def _legend_item(colour: str, label: str, dot: bool = False, outline: str | None = None) -> str:
+    border = f"border-color:{outline};" if outline else ""
+    return f'<div><i class="{"dot" if dot else ""}" style="background:{colour};{border}"></i>{html.escape(label)}</div>'
+
+
+@dataclass
+class _Builder:
+    """Collects layers and legend entries for one map."""
+
+    m: folium.Map
+    params: MapParams
+    gcj02: bool
+    legend: list[str]
+    bounds: list[np.ndarray]
+
+    def add(self, gdf: gpd.GeoDataFrame, name: str, style: dict, columns: list[str], *, tooltip=(), popup=(),
+            title: str | None = None, point: str = "circle", cluster: bool = False, show: bool = True) -> None:
+        drawn = _drawable(gdf, self.params, self.gcj02)
+        if drawn.empty:
+            return
+        self.bounds.append(np.asarray(drawn.total_bounds))
+        data = _feature_collection(drawn, columns, self.params)
+        _GeoLayer(name, data, style, tooltip=tooltip, popup=popup, title=title, point=point, cluster=cluster,
+                  show=show).add_to(self.m)
+
+
+def _base_map(source: TileSource | None) -> folium.Map:
+    m = folium.Map(location=(0.0, 0.0), zoom_start=2, tiles=None)
+    m.options["maxZoom"] = source.max_zoom if source else 19  # markercluster needs it even without tiles
+    if source is not None:
+        folium.TileLayer(source.url, attr=source.attribution, name=source.label, subdomains=source.subdomains,
+                         max_zoom=source.max_zoom, max_native_zoom=source.max_zoom).add_to(m)
+        if source.labels_url:
+            folium.TileLayer(source.labels_url, attr=source.attribution, name=f"{source.label} labels",
+                             subdomains=source.subdomains, max_zoom=source.max_zoom, overlay=True).add_to(m)
+    m.get_root().header.add_child(_Raw(_assets_html()), name="siting_assets")
+    return m
+
+
+def _finish(m: folium.Map, bounds: list[np.ndarray], legend: list[str], panel: str) -> folium.Map:
+    """Panels, controls and attribution; fit the view; drop every CDN link."""
+    legend_html = '<div class="siting-legend"><h4>Legend</h4>' + "".join(legend) + "</div>"
+    code = [f"map.attributionControl.addAttribution({_js(OSM_ATTRIBUTION)});",
+            "L.control.scale({imperial: false}).addTo(map);",
+            "new siting.Fullscreen().addTo(map);",
+            "map.sitingMeasure = new siting.Measure().addTo(map);",
+            f"siting.panel('bottomright', {_js(legend_html)}).addTo(map);",
+            f"siting.panel('bottomleft', {_js(panel)}).addTo(map);"]
+    _MapScript("\n".join(code)).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    if bounds:  # fitted before any layer is added, so clusters are built once at the final zoom
+        b = np.vstack(bounds)
+        box = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
+        fit = _MapScript(f"map.fitBounds({_js(box)}, {{animate: false}});")
+        m.add_child(fit, name="siting_fit")
+        m._children.move_to_end("siting_fit", last=False)
+    return m
+
+
+def _panel_html(title: str, rows: list[tuple[str, str]], details: list[tuple[str, str]] = ()) -> str:
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    extra = ""
+    if details:
+        items = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in details)
+        extra = f'<details><summary>Parameters</summary><table class="siting-table">{items}</table></details>'
+    return f'<h4>{html.escape(title)}</h4><table class="siting-table">{body}</table>{extra}'
+
+
+def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for k, v in sorted(d.items()):
+        if isinstance(v, dict):
+            out.extend(_flatten(v, f"{prefix}{k}."))
+        else:
+            out.append((f"{prefix}{k}", json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v))
+    return out
+
+
+def _pct(x) -> str:
+    return f"{100 * float(x):.1f} %"
+
+
+def summary_rows(summary: dict, sites: gpd.GeoDataFrame | None) -> list[tuple[str, str]]:
+    """The summary panel's rows: site counts, coverage before → after, target, plan, date."""
+    rows: list[tuple[str, str]] = []
+    area = summary.get("area")
+    if area:
+        rows.append(("Area", str(area.get("name", "")) if isinstance(area, dict) else str(area)))
+    if summary.get("kind"):
+        rows.append(("Facility", str(summary["kind"])))
+    if sites is not None and "status" in sites:
+        rows.append(("Existing sites", str(int((sites["status"] == "existing").sum()))))
+        rows.append(("Proposed sites", str(int((sites["status"] == "proposed").sum()))))
+    if "coverage_ratio" in summary:
+        rows.append(("Demand covered", f"{_pct(summary.get('coverage_ratio_before', 0))} → {_pct(summary['coverage_ratio'])}"))
+    if summary.get("population_total"):
+        rows.append(("Residents covered", f"{summary.get('population_covered', 0):,.0f} of {summary['population_total']:,.0f}"))
+    request = summary.get("request") or {}
+    for key, label in (("count", "Sites requested"), ("target", "Coverage target"), ("piles", "Piles requested")):
+        if request.get(key) is not None:
+            value = request[key]
+            rows.append((label, _pct(value) if key == "target" and float(value) <= 1 else str(value)))
+    provenance = summary.get("provenance") or {}
+    if provenance.get("plan_id"):
+        rows.append(("Plan", str(provenance["plan_id"])))
+    if "gaps" in summary:
+        rows.append(("Coverage gaps", str(summary["gaps"])))
+    if provenance.get("created"):
+        rows.append(("Date", str(provenance["created"])))
+    return rows
+
+
+def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "osm",
+             params: MapParams | None = None) -> folium.Map:
+    """One switchable-layer map of a plan (layers of :class:`~siting.result.PlanResult`, any CRS).
+
+    Layers drawn: ``boundary``, ``demand`` (summed on squares), ``coverage`` (one layer
+    per ``layer``/``state``), ``gaps``, ``capacity_gaps``, any other extra, and
+    ``sites`` (existing as grey dots, proposed numbered by rank, clustered when many).
+    """
+    params = params or MapParams()
+    source = tile_source(tiles, params)
+    gcj02 = bool(source and source.gcj02)
+    m = _base_map(source)
+    b = _Builder(m, params, gcj02, [], [])
+    layers = {k: v for k, v in layers.items() if v is not None and len(v)}
+
+    if "boundary" in layers:
+        b.add(layers["boundary"], "Boundary", {"color": "#333333", "weight": 2, "dashArray": "6 4", "fill": False,
+                                               "className": "siting-boundary"}, ["name"])
+        b.legend.append(_legend_item("transparent", "Area boundary", outline="#333333"))
+    if "demand" in layers:
+        cells = aggregate_demand(layers["demand"], params.demand_cell_m)
+        colours, bounds = classify(cells["demand"].to_numpy(), DEMAND_COLOURS)
+        cells["_color"] = colours
+        fields = [("demand", "Demand"), ("population", "Residents"), ("workers", "Workers"),
+                  ("covered_before", "Share covered before"), ("covered_after", "Share covered after")]
+        b.add(cells, f"Demand ({params.demand_cell_m:g} m squares)",
+              {"stroke": False, "fillOpacity": 0.6, "className": "siting-demand"},
+              [f for f, _ in fields] + ["_color"], tooltip=fields, show=False)
+        lower = [0.0] + bounds[:-1]
+        palette = sorted(set(colours), key=DEMAND_COLOURS.index)
+        b.legend += [_legend_item(c, f"demand {lo:,.0f}–{hi:,.0f}") for c, lo, hi in zip(palette, lower, bounds)]
+    if "coverage" in layers:
+        cov = layers["coverage"]
+        keys = cov[["layer", "state"]].drop_duplicates()
+        order = sorted(keys.itertuples(index=False), key=lambda k: (list(COVERAGE_COLOURS).index(k.layer)
+                                                                   if k.layer in COVERAGE_COLOURS else 9, k.layer,
+                                                                   k.state != "before"))
+        for layer, state in order:
+            colour = COVERAGE_COLOURS.get(layer, ("#7570b3", "#7570b3"))[state == "after"]
+            label = f"{COVERAGE_LABELS.get(layer, layer)} {STATE_LABELS.get(state, state)}"
+            part = cov[(cov["layer"] == layer) & (cov["state"] == state)]
+            style = {"color": colour, "weight": 1.5 if state == "after" else 1, "fillColor": colour,
+                     "fillOpacity": 0.2, "dashArray": "4 3" if layer == "indoor" else None,
+                     "className": f"siting-coverage siting-{layer}-{state}"}
+            b.add(part, label, style, ["layer", "state", "population", "demand", "area_km2"],
+                  tooltip=[("population", "Residents covered"), ("demand", "Demand covered"), ("area_km2", "Area (km²)")],
+                  show=(state == "after" and layer in ("outdoor", "service_area")))
+            b.legend.append(_legend_item(colour, label))
+    if "gaps" in layers:
+        b.add(layers["gaps"], "Coverage gaps", GAP_STYLE, ["gap_id", "population", "workers", "demand", "area_km2"],
+              tooltip=[("gap_id", "Gap"), ("population", "Residents uncovered"), ("workers", "Workers"),
+                       ("demand", "Demand uncovered"), ("area_km2", "Area (km²)")])
+        b.legend.append(_legend_item(GAP_STYLE["fillColor"], "Coverage gap (tooltip: residents)"))
+    known = {"boundary", "demand", "coverage", "gaps", "sites"}
+    for name in sorted(set(layers) - known):
+        _add_extra(b, name, layers[name])
+    if "sites" in layers:
+        _add_sites(b, layers["sites"])
+    if gcj02:
+        b.legend.append('<div class="note">Drawn in GCJ-02 to match the base map; exported files are WGS-84.</div>')
+    title = f"siting plan: {summary.get('kind', '')}".rstrip(": ")
+    provenance = summary.get("provenance") or {}
+    panel = _panel_html(title, summary_rows(summary, layers.get("sites")),
+                        _flatten(provenance.get("parameters") or {}))
+    return _finish(m, b.bounds, b.legend, panel)
+
+
+def _add_extra(b: _Builder, name: str, gdf: gpd.GeoDataFrame) -> None:
+    """An extra layer (``capacity_gaps``, ``suitability``, terrain...): coloured by its score if it has one."""
+    columns = [c for c in gdf.columns if c != gdf.geometry.name][:8]
+    label = name.replace("_", " ").capitalize()
+    style = {"color": "#c51b7d", "weight": 1, "fillColor": "#de77ae", "fillOpacity": 0.4, "radius": 4,
+             "className": f"siting-extra siting-{name}"}
+    score = next((c for c in ("score", "suitability", "value") if c in gdf and pd.api.types.is_numeric_dtype(gdf[c])), None)
+    if score:
+        gdf = gdf.assign(_color=classify(gdf[score].to_numpy(), DEMAND_COLOURS)[0])
+        style.update(stroke=False, fillOpacity=0.5)
+    b.add(gdf, label, style, columns + (["_color"] if score else []), tooltip=[(c, c.replace("_", " ")) for c in columns],
+          show=name == "capacity_gaps")
+    b.legend.append(_legend_item(style["fillColor"], label))
+
+
+def _add_sites(b: _Builder, sites: gpd.GeoDataFrame) -> None:
+    status = sites["status"] if "status" in sites else pd.Series("proposed", index=sites.index)
+    columns = ["site_id"] + [f for f, _ in SITE_FIELDS]
+    existing, proposed = sites[status == "existing"], sites[status != "existing"]
+    if len(existing):
+        b.add(existing, "Existing sites", EXISTING_STYLE, columns, tooltip=[("site_id", "Existing site")],
+              popup=SITE_FIELDS, title="site_id", cluster=len(existing) > b.params.cluster_above)
+        b.legend.append(_legend_item(EXISTING_STYLE["fillColor"], "Existing site", dot=True))
+    if len(proposed):
+        if "rank" not in proposed:
+            proposed = proposed.assign(rank=np.arange(1, len(proposed) + 1))
+        proposed = proposed.sort_values("rank", kind="mergesort")
+        b.add(proposed, "Proposed sites", {}, columns, tooltip=[("rank", "Proposed site, rank"), ("site_id", "Id")],
+              popup=SITE_FIELDS, title="site_id", point="rank", cluster=len(proposed) > b.params.cluster_above)
+        b.legend.append(_legend_item("#f46d43", "Proposed site, numbered by rank", dot=True))
+
+
+def city_map(districts: gpd.GeoDataFrame, rows: pd.DataFrame, links: dict[str, str], tiles: str = "osm",
+             params: MapParams | None = None) -> folium.Map:
+    """Overview of a batch run: districts coloured by quota and by coverage; a click opens the district's map.
+
+    ``districts`` and ``rows`` share a ``district`` column (or ``name``); ``rows`` holds the
+    batch figures (``quota``, a ``coverage...`` column, counts); ``links`` maps a district
+    to its map (a path relative to the overview HTML).
+    """
+    params = params or MapParams()
+    source = tile_source(tiles, params)
+    key = next((k for k in ("district", "name") if k in districts and k in rows), None)
+    if key is None:
+        raise InputError("districts and batch rows need a common 'district' (or 'name') column")
+    merged = districts[[key, districts.geometry.name]].merge(rows, on=key, how="left")
+    merged["_link"] = merged[key].map(links)
+    fields = [key] + [c for c in rows.columns if c != key][:10]
+    m = _base_map(source)
+    b = _Builder(m, params, bool(source and source.gcj02), [], [])
+    coverage = next((c for c in rows.columns if "coverage" in c and pd.api.types.is_numeric_dtype(rows[c])), None)
+    shown = True
+    for column, label in (("quota", "Quota (sites)"), (coverage, f"Coverage ({coverage})")):
+        if column is None or column not in merged:
+            continue
+        colours, bounds = classify(merged[column].to_numpy(float), DISTRICT_COLOURS)
+        layer = merged.assign(_color=colours)
+        b.add(layer, f"Districts by {label.split(' (')[0].lower()}",
+              {"color": "#08306b", "weight": 1.5, "fillOpacity": 0.6, "className": f"siting-district siting-by-{column}"},
+              fields + ["_color", "_link"], tooltip=[(f, f.replace("_", " ")) for f in fields], show=shown)
+        shown = False
+        b.legend.append(f"<div><b>{html.escape(label)}</b></div>")
+        palette = sorted(set(colours), key=DISTRICT_COLOURS.index)
+        b.legend += [_legend_item(c, f"≤ {hi:,.3g}") for c, hi in zip(palette, bounds)]
+    b.legend.append("<div>Click a district to open its map.</div>")
+    rows_panel = [("Districts", str(len(merged))), ("Maps linked", str(int(merged["_link"].notna().sum())))]
+    if "quota" in merged:
+        rows_panel.append(("Total quota", f"{merged['quota'].sum():,.0f}"))
+    return _finish(m, b.bounds, b.legend, _panel_html("siting: city overview", rows_panel))
+
+
+def _offline(root) -> None:
+    """Drop every CDN link of folium elements (the assets are inlined) and make names stable."""
+    counter = 0
+
+    def walk(element) -> None:
+        nonlocal counter
+        if isinstance(element, JSCSSMixin):
+            element.default_js = []
+            element.default_css = []
+        element._id = f"{counter:05d}"  # folium uses random ids; these keep the bytes reproducible
+        counter += 1
+        for child in list(element._children.values()):
+            walk(child)
+
+    walk(root)
+
+
+def render_html(m: folium.Map) -> str:
+    """The map as one self-contained HTML page (no CDN links; same inputs give the same bytes)."""
+    figure = m.get_root()
+    _offline(figure)
+    return figure.render()
+
+
+def write_map(m: folium.Map, path: str | Path) -> Path:
+    """Write the map's HTML atomically; return the path."""
+    write_text(path, render_html(m))
+    return Path(path)
+
+
+def read_outputs(out_dir: str | Path) -> tuple[dict[str, gpd.GeoDataFrame], dict]:
+    """Layers and summary from a plan's output folder (``layers.gpkg`` first, then ``*.geojson``)."""
+    out = Path(out_dir)
+    summary_path = out / "summary.json"
+    if not summary_path.is_file():
+        raise InputError(f"{out} holds no summary.json: give the --out folder of a finished 'siting plan' run")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{summary_path} is not valid JSON ({exc.__class__.__name__}): re-run 'siting plan'") from None
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    gpkg = out / "layers.gpkg"
+    if gpkg.is_file():
+        import pyogrio
+
+        for name, _ in pyogrio.list_layers(gpkg):
+            layers[str(name)] = gpd.read_file(gpkg, layer=str(name), engine="pyogrio")
+    for path in sorted(out.glob("*.geojson")):
+        if path.stem not in layers:
+            layers[path.stem] = gpd.read_file(path, engine="pyogrio")
+    if not {"sites", "coverage", "gaps"} & set(layers):
+        raise InputError(f"{out} holds no sites, coverage or gaps layer: give the --out folder of a 'siting plan' run")
+    return layers, summary
