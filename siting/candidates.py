@@ -1,0 +1,302 @@
+"""Candidate sites: where a new facility could go.
+
+5G (:func:`candidates_5g`), in order of preference:
+
+- ``existing``: the user's sites (``siting.io.sites.read_sites``), always kept (``fixed``);
+- ``mast``: OSM masts/towers with communication tags — shared infrastructure, cheap
+  but not fixed (PLANS.md, DOMAIN §4.1);
+- ``rooftop``: roofs of tall buildings, mounted a pole's height above ``height_m``;
+- ``street_lamp``: smart poles, low mounting height, UMi small cells (PLANS.md:
+  "one pole, many uses");
+- ``grid``: greenfield points on a regular grid wherever nothing else is near, so that
+  no demand point is left without a candidate within reach.
+
+Candidates closer than ``dedup_m`` merge (the better source wins); the order is
+deterministic: by source preference, then by ``candidate_id``.
+"""
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from siting import radio
+from siting.area import Area
+from siting.config import CandidateParams, Params, RadioParams
+
+#: candidate sources, best first (ties in deduplication go to the earlier one)
+SOURCES_5G: tuple[str, ...] = ("existing", "mast", "rooftop", "street_lamp", "grid")
+#: columns of every candidate table (``docs/interfaces.md``); 5G adds ``env_class``
+COLUMNS: tuple[str, ...] = ("candidate_id", "source", "height_m", "cost", "fixed", "capacity", "name")
+
+
+def _table(ids, source: str, height, cost: float, x, y, name=None, fixed: bool = False, capacity=None) -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame({
+        "candidate_id": np.asarray(ids, dtype=object), "source": source,
+        "height_m": np.asarray(height, dtype=float), "cost": float(cost), "fixed": fixed,
+        "capacity": np.full(n, np.nan) if capacity is None else np.asarray(capacity, dtype=float),
+        "name": [None] * n if name is None else list(name),
+        "x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float)})
+
+
+def _inside(boundary, x, y) -> np.ndarray:
+    return shapely.contains_xy(boundary, x, y) if len(x) else np.zeros(0, bool)
+
+
+def _existing(existing: gpd.GeoDataFrame | None, crs: str, cp: CandidateParams) -> pd.DataFrame:
+    if existing is None or len(existing) == 0:
+        return _table([], "existing", [], 0.0, [], [])
+    pts = existing.to_crs(crs) if existing.crs is not None else existing.set_crs("EPSG:4326").to_crs(crs)
+    h = pts["height_m"].to_numpy(dtype=float) if "height_m" in pts else np.full(len(pts), np.nan)
+    ids = "existing/" + pts["site_id"].astype(str) if "site_id" in pts else [f"existing/{i}" for i in range(len(pts))]
+    cap = pts["capacity"].to_numpy(dtype=float) if "capacity" in pts else None
+    name = pts["name"].tolist() if "name" in pts else None
+    return _table(list(ids), "existing", np.where(np.isfinite(h) & (h > 0), h, cp.existing_height_m), 0.0,
+                  pts.geometry.x, pts.geometry.y, name, fixed=True, capacity=cap)
+
+
+def _pois(area: Area, category: str, prefix: str, source: str, height, cost: float) -> pd.DataFrame:
+    pois = area.pois[area.pois["category"] == category] if len(area.pois) else area.pois
+    if len(pois) == 0:
+        return _table([], source, [], cost, [], [])
+    x, y = pois.geometry.x.to_numpy(), pois.geometry.y.to_numpy()
+    keep = _inside(area.boundary, x, y)
+    pois = pois[keep]
+    h = height(pois) if callable(height) else np.full(len(pois), float(height))
+    return _table(list(prefix + pois["osm_id"].astype(str)), source, h, cost, x[keep], y[keep],
+                  pois["name"].tolist() if "name" in pois else None)
+
+
+def _rooftops(area: Area, cp: CandidateParams, storey_height_m: float) -> pd.DataFrame:
+    b = area.buildings
+    if not cp.rooftops or len(b) == 0:
+        return _table([], "rooftop", [], cp.cost_rooftop, [], [])
+    h = radio.building_heights_m(b, storey_height_m)
+    tall = np.isfinite(h) & (h >= cp.roof_min_height_m)
+    pts = shapely.point_on_surface(b.geometry.to_numpy()[tall])
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    keep = _inside(area.boundary, x, y)
+    sel = b[tall][keep]
+    return _table(list("roof/" + sel["osm_id"].astype(str)), "rooftop", h[tall][keep] + cp.roof_mast_m,
+                  cp.cost_rooftop, x[keep], y[keep], sel["name"].tolist() if "name" in sel else None)
+
+
+def _dedup(cands: pd.DataFrame, dedup_m: float) -> pd.DataFrame:
+    """Drop the worse member of every pair closer than ``dedup_m`` (fixed sites stay)."""
+    if dedup_m <= 0 or len(cands) < 2:
+        return cands
+    pairs = cKDTree(cands[["x", "y"]].to_numpy()).query_pairs(dedup_m, output_type="ndarray")
+    worse = pairs.max(axis=1)                     # rows are sorted best first
+    drop = np.zeros(len(cands), bool)
+    drop[worse] = True
+    drop &= ~cands["fixed"].to_numpy(dtype=bool)
+    return cands[~drop]
+
+
+def grid_reach_m(demand: gpd.GeoDataFrame | None, cp: CandidateParams, rp: RadioParams) -> float:
+    """Grid-fill reach: ``cp.grid_spacing_m``, else the UMa NLOS outdoor radius / 2 of the
+    band, or the indoor radius if smaller and some demand needs indoor coverage [A]."""
+    if cp.grid_spacing_m is not None:
+        return float(cp.grid_spacing_m)
+    budget = radio.link_budget(rp)
+    reach = radio.coverage_radius_m(budget, "UMa", False, h_bs_m=cp.grid_height_m, h_ut_m=rp.h_ut_m) / 2.0
+    if demand is not None and len(demand) and radio.indoor_required(demand["env_class"].to_numpy(), rp).any():
+        indoor = radio.coverage_radius_m(budget, "UMa", True, h_bs_m=cp.grid_height_m, h_ut_m=rp.h_ut_m,
+                                         building_loss=rp.building_loss)
+        reach = min(reach, indoor)
+    return float(reach)
+
+
+def grid_fill(boundary, others_xy: np.ndarray, reach_m: float, demand_xy: np.ndarray | None = None) -> np.ndarray:
+    """Grid points (pitch = ``reach_m``, aligned to multiples of it) such that every point
+    of ``boundary`` (or every demand point, when given) has a candidate within ``reach_m``.
+
+    A node serves its square cell (half-diagonal 0.71·reach). It is kept when its cell
+    touches the boundary (and holds demand, when given) unless one other candidate lies
+    within ``reach_m`` of all four cell corners (then that candidate covers the cell).
+    Returns (n, 2) node coordinates with their integer indices (i, j) as columns 2-3.
+    """
+    g = float(reach_m)
+    minx, miny, maxx, maxy = boundary.bounds
+    i = np.arange(np.floor(minx / g), np.ceil(maxx / g) + 1)
+    j = np.arange(np.floor(miny / g), np.ceil(maxy / g) + 1)
+    ii, jj = (a.ravel() for a in np.meshgrid(i, j, indexing="ij"))
+    x, y = ii * g, jj * g
+    half = g / 2.0
+    keep = shapely.intersects(shapely.box(x - half, y - half, x + half, y + half), boundary)
+    if demand_xy is not None:
+        di = np.floor(demand_xy[:, 0] / g + 0.5)
+        dj = np.floor(demand_xy[:, 1] / g + 0.5)
+        occupied = pd.MultiIndex.from_arrays([di, dj]).unique()
+        keep &= pd.MultiIndex.from_arrays([ii, jj]).isin(occupied)
+    x, y, ii, jj = x[keep], y[keep], ii[keep], jj[keep]
+    if len(others_xy) and len(x):
+        node_tree = cKDTree(np.column_stack([x, y]))
+        pairs = node_tree.sparse_distance_matrix(cKDTree(others_xy), g, output_type="ndarray")
+        dx = np.abs(x[pairs["i"]] - others_xy[pairs["j"], 0]) + half
+        dy = np.abs(y[pairs["i"]] - others_xy[pairs["j"], 1]) + half
+        covered = np.zeros(len(x), bool)
+        covered[pairs["i"][np.hypot(dx, dy) <= g]] = True
+        x, y, ii, jj = x[~covered], y[~covered], ii[~covered], jj[~covered]
+    return np.column_stack([x, y, ii, jj])
+
+
+def _split_params(params) -> tuple[CandidateParams, RadioParams, float]:
+    if isinstance(params, Params):
+        return params.candidates, params.radio, params.demand.storey_height_m
+    return params, RadioParams(), 3.0
+
+
+def candidates_5g(area: Area, demand, params: Params | CandidateParams,
+                  existing: gpd.GeoDataFrame | None = None, radio_params: RadioParams | None = None) -> gpd.GeoDataFrame:
+    """5G candidate sites in the area CRS (columns :data:`COLUMNS` + ``env_class``).
+
+    ``demand`` is a :class:`siting.demand.Demand` (or its points GeoDataFrame, or None):
+    it sets the environment class of each candidate (nearest demand point; used for the
+    RMa/UMa scenario) and limits the grid fill to where demand is. ``params`` is the
+    run's :class:`Params` (or just its ``CandidateParams``; then ``radio_params`` or
+    the radio defaults size the grid). ``existing`` (EPSG:4326, from ``read_sites``)
+    become fixed candidates.
+    """
+    cp, rp, storey = _split_params(params)
+    rp = radio_params or rp
+    points = getattr(demand, "points", demand)
+    cands = pd.concat([
+        _existing(existing, area.crs, cp),
+        _pois(area, "mast", "mast/", "mast",
+              lambda p: np.where(p["height_m"].to_numpy(dtype=float) > 0, p["height_m"], cp.mast_height_m),
+              cp.cost_mast),
+        _rooftops(area, cp, storey),
+        _pois(area, "street_lamp", "lamp/", "street_lamp", cp.lamp_height_m, cp.cost_street_lamp)
+        if cp.street_lamps else _table([], "street_lamp", [], cp.cost_street_lamp, [], []),
+    ], ignore_index=True)
+    cands["rank"] = cands["source"].map(SOURCES_5G.index)
+    cands = cands.sort_values(["rank", "candidate_id"], kind="stable").reset_index(drop=True)
+    cands = _dedup(cands, cp.dedup_m)
+
+    demand_xy = (np.column_stack([points.geometry.x, points.geometry.y])
+                 if points is not None and len(points) else None)
+    if demand_xy is not None and "weight" in points:
+        demand_xy = demand_xy[points["weight"].to_numpy(dtype=float) > 0]
+    nodes = grid_fill(area.boundary, cands[["x", "y"]].to_numpy(), grid_reach_m(points, cp, rp), demand_xy)
+    ids = [f"grid/{int(i)}_{int(j)}" for i, j in nodes[:, 2:4]]
+    grid = _table(ids, "grid", np.full(len(nodes), cp.grid_height_m), cp.cost_grid, nodes[:, 0], nodes[:, 1])
+    cands = pd.concat([cands.drop(columns="rank"), grid], ignore_index=True)
+
+    if demand_xy is not None and len(points):
+        _, nearest = cKDTree(np.column_stack([points.geometry.x, points.geometry.y])).query(cands[["x", "y"]].to_numpy())
+        cands["env_class"] = points["env_class"].to_numpy()[nearest] if len(cands) else []
+    else:
+        cands["env_class"] = "urban"
+    geometry = gpd.points_from_xy(cands["x"], cands["y"], crs=area.crs)
+    return gpd.GeoDataFrame(cands.drop(columns=["x", "y"]), geometry=geometry, crs=area.crs)
+
+
+# ---------------------------------------------------------------------------------------
+# Charging candidates: ``candidates_charging`` is appended below by the charging stage.
+# (EV charging, battery swap, hydrogen; issue 5; owned by the charging stage, see siting/charging.py)
+
+#: columns of a charging candidate table: the common ones plus existing piles and their output
+CHARGING_CANDIDATE_COLUMNS = ("candidate_id", "source", "height_m", "cost", "fixed", "capacity", "name",
+                              "piles", "output_kw", "geometry")
+
+
+def candidates_charging(area: Area, kind: str, params,
+                        existing: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Candidate sites of charging facility ``kind`` (a field of ``params``, a
+    :class:`~siting.config.ChargingParams`), in ``area.crs``.
+
+    New candidates are the kind's POI categories (car parks filtered by ``parking=*``
+    type; street-side parking only near residential landuse) and ``landuse:<value>``
+    polygons (their representative points). ``capacity`` is parking spaces (the tag,
+    else the kind's default; landuse: spaces per hectare). Existing stations, fixed:
+    POIs of the kind's ``existing_categories`` (piles from ``sockets``, else
+    ``capacity``, else the default) and the user's ``existing`` sites
+    (:func:`siting.io.sites.read_sites`, EPSG:4326, ``piles``/``capacity``).
+    Rows are ordered existing first, then by ``candidate_id``.
+    """
+    cfg = params.kind(kind)
+    crs = area.crs
+    pois = area.pois
+    category = pois["category"].astype(str) if len(pois) else pd.Series([], dtype=str)
+    parking_type = _parking_type(pois["parking"]) if len(pois) else pd.Series([], dtype=str)
+    wanted = category.isin([c for c in cfg.candidates if not c.startswith("landuse:")])
+    is_parking = category == "parking"
+    wanted &= ~is_parking | parking_type.isin(cfg.parking_types)
+    street = is_parking & (parking_type == "street_side")
+    if cfg.street_parking_near_residential_m is not None and street.any():
+        estates = area.landuse[area.landuse["landuse"] == "residential"] if len(area.landuse) else area.landuse
+        near = np.zeros(len(pois), dtype=bool)
+        if len(estates):
+            hit = estates.sindex.query(pois.geometry, predicate="dwithin",
+                                       distance=cfg.street_parking_near_residential_m)
+            near[np.unique(hit[0])] = True
+        wanted &= ~street | near
+    fixed = category.isin(cfg.existing_categories).to_numpy()
+    new = pois[wanted.to_numpy() & ~fixed]
+    spaces = new["capacity"].to_numpy(dtype=float)
+    frames = [_charging_frame(
+        new["osm_id"].astype(str), np.where(new["category"] == "parking",
+                                            ("parking:" + parking_type[new.index]).str.rstrip(":"),
+                                            new["category"].astype(str)),
+        np.where(np.isfinite(spaces), spaces, cfg.default_capacity), False, new["name"], 0.0, np.nan,
+        new.geometry, crs)]
+    for use in (c.split(":", 1)[1] for c in cfg.candidates if c.startswith("landuse:")):
+        land = area.landuse[area.landuse["landuse"] == use] if len(area.landuse) else area.landuse
+        frames.append(_charging_frame(
+            land["osm_id"].astype(str), f"landuse:{use}",
+            np.maximum(land.geometry.area.to_numpy() / 1e4 * cfg.landuse_spaces_per_ha, 1.0), False,
+            pd.Series([None] * len(land), dtype=object), 0.0, np.nan, land.geometry.representative_point(), crs))
+    old = pois[fixed]
+    frames.append(_charging_frame(
+        old["osm_id"].astype(str), old["category"].astype(str), old["capacity"].to_numpy(dtype=float), True,
+        old["name"], _existing_piles(old, cfg.existing_piles_default), old["output_kw"].to_numpy(dtype=float),
+        old.geometry, crs))
+    if existing is not None and len(existing):
+        user = existing.to_crs(crs)
+        frames.append(_charging_frame(
+            "existing/" + user["site_id"].astype(str), "existing", user["capacity"].to_numpy(dtype=float), True,
+            user["name"], _existing_piles(user, cfg.existing_piles_default), np.nan, user.geometry, crs))
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(["fixed", "candidate_id"], ascending=[False, True], kind="mergesort")
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=crs)
+
+
+#: parking=* values of street parking (old ``lane``/``inline`` tagging included) [A] (OSMW)
+_STREET_PARKING = ("street_side", "lane", "inline", "on_street", "layby")
+
+
+def _parking_type(values: pd.Series) -> pd.Series:
+    """``parking=*`` per POI: '' when untagged, street parking as ``street_side``."""
+    kind = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+    kind = kind.where(~kind.isin(["nan", "None"]), "")
+    return kind.where(~kind.isin(_STREET_PARKING), "street_side")
+
+
+def _existing_piles(frame: pd.DataFrame, default: int) -> np.ndarray:
+    """Piles of existing stations: sockets, else piles, else capacity, else ``default``."""
+    piles = np.full(len(frame), np.nan)
+    for column in ("capacity", "piles", "sockets"):  # later columns win
+        if column in frame:
+            value = frame[column].to_numpy(dtype=float)
+            piles = np.where(np.isfinite(value) & (value > 0), value, piles)
+    return np.where(np.isfinite(piles), np.ceil(piles), default).astype(int)
+
+
+def _charging_frame(ids, source, capacity, fixed: bool, names, piles, output_kw, geometry,
+                    crs: str) -> gpd.GeoDataFrame:
+    n = len(geometry)
+    return gpd.GeoDataFrame({
+        "candidate_id": np.asarray(ids, dtype=object),
+        "source": np.broadcast_to(np.asarray(source, dtype=object), (n,)),
+        "height_m": np.zeros(n),
+        "cost": np.ones(n),
+        "fixed": np.full(n, fixed, dtype=bool),
+        "capacity": np.broadcast_to(np.asarray(capacity, dtype=float), (n,)),
+        "name": np.asarray(names, dtype=object),
+        "piles": np.broadcast_to(np.asarray(piles), (n,)).astype(int),
+        "output_kw": np.broadcast_to(np.asarray(output_kw, dtype=float), (n,)),
+    }, geometry=np.asarray(geometry), crs=crs)
