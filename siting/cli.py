@@ -190,6 +190,21 @@ def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), dis
     typer.echo(report.message(), err=quiet)
 
 
+@app.command("map")
+def map_command(
+    out_dir: Path = typer.Argument(..., help="output folder of a 'siting plan' run (summary.json, *.geojson, layers.gpkg)"),
+    tiles: str = typer.Option("osm", "--tiles", help="base map: osm, none (fully offline), tianditu (needs "
+                              "SITING_TIANDITU_KEY) or amap (data drawn in GCJ-02)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default OUT_DIR/map.html)"),
+) -> None:
+    """Redraw the HTML map from a plan's written outputs, without planning again."""
+    from siting.maps import plan_map, read_outputs, write_map
+
+    layers, summary = read_outputs(out_dir)
+    path = write_map(plan_map(layers, summary, tiles=tiles), out or out_dir / "map.html")
+    typer.echo(f"map written: {path}")
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Console entry point: run the app, mapping user errors to exit status 2."""
     try:

@@ -200,3 +200,55 @@ def test_layer_without_crs_is_refused():
     layers["gaps"] = layers["gaps"].set_crs(None, allow_override=True)
     with pytest.raises(InputError, match="no CRS"):
         render(layers)
+
+
+@pytest.fixture()
+def written_plan(tmp_path):
+    from siting.io.export import write_plan
+    from siting.result import PlanResult
+
+    out = tmp_path / "plan"
+    write_plan(PlanResult(kind="5g", area_slug="test", crs=CRS, layers=synthetic_layers(7), summary=SUMMARY), out)
+    return out
+
+
+def test_siting_map_redraws_from_written_outputs(written_plan, capsys):
+    from siting.cli import main
+
+    main(["map", str(written_plan), "--tiles", "none", "--out", str(written_plan / "again.html")])
+    text = (written_plan / "again.html").read_text(encoding="utf-8")
+    assert "map written" in capsys.readouterr().out
+    assert fetched_urls(text) == [] and "L.tileLayer" not in text
+    proposed = _layer_data(text, "Proposed sites")["features"]
+    assert [f["properties"]["rank"] for f in proposed] == list(range(1, 8))
+    assert '"Demand (250 m squares)"' in text  # demand comes back from layers.gpkg
+    assert len(_layer_data(text, "Coverage gaps")["features"]) == 2
+
+
+def test_siting_map_without_gpkg_uses_geojson(written_plan):
+    from siting.maps import read_outputs
+
+    (written_plan / "layers.gpkg").unlink()
+    layers, summary = read_outputs(written_plan)
+    assert {"sites", "coverage", "gaps", "boundary"} <= set(layers) and "demand" not in layers
+    assert summary["kind"] == "5g" and len(layers["sites"]) == 10
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty", "holds no summary.json"),
+    ("tianditu", "Tianditu tiles need a key"),
+    ("bad_tiles", "unknown tiles 'bing'"),
+])
+def test_siting_map_user_errors_exit_2(written_plan, tmp_path, capsys, monkeypatch, case, message):
+    from siting.cli import main
+
+    monkeypatch.delenv("SITING_TIANDITU_KEY", raising=False)
+    args = {"empty": ["map", str(tmp_path / "nothing")],
+            "tianditu": ["map", str(written_plan), "--tiles", "tianditu"],
+            "bad_tiles": ["map", str(written_plan), "--tiles", "bing"]}[case]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("siting: error: ") and message in err and err.count("\n") == 1
+    assert not (written_plan / "map.html").exists()
