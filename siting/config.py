@@ -25,18 +25,74 @@ class Section(BaseModel):
 
 
 class DemandParams(Section):
-    """Demand surface (``DOMAIN.md`` §5)."""
+    """Demand surface (``DOMAIN.md`` §4-5): dasymetric population, road demand, environment classes."""
 
-    cell_size_m: float = Field(100.0, gt=0, description="demand grid cell size [A]")
-    grid: str = Field("square", pattern="^(square|h3)$", description="grid kind")
+    cell_size_m: float = Field(100.0, gt=0, description="demand grid cell size; cells align to multiples of it in the area CRS [A]")
+    grid: str = Field("square", pattern="^(square|h3)$", description="grid kind (h3 is not implemented yet) [A]")
     storey_height_m: float = Field(3.0, gt=0, description="metres per floor, residential [A] (§5: 3 m/floor)")
     floor_efficiency: float = Field(0.8, gt=0, le=1, description="net/gross floor area ratio [A] (§5: 0.75-0.85)")
     m2_per_person: float = Field(36.52, gt=0, description="urban housing floor area per person [CENSUS2020]")
     m2_per_worker: float = Field(20.0, gt=0, description="office/commercial floor area per worker [A]")
+    m2_per_worker_industrial: float = Field(100.0, gt=0, description="industrial/warehouse floor area per worker [A]")
+    default_floors: dict[str, float] = Field(
+        default_factory=lambda: {
+            "yes": 6.0, "residential": 6.0, "apartments": 6.0, "dormitory": 5.0, "house": 2.0,
+            "detached": 2.0, "semidetached_house": 2.0, "terrace": 2.0, "villa": 2.0, "bungalow": 1.0,
+            "commercial": 4.0, "retail": 2.0, "office": 10.0, "hotel": 8.0, "industrial": 1.0,
+            "warehouse": 1.0, "school": 4.0, "university": 5.0, "hospital": 6.0, "public": 4.0,
+            "civic": 4.0, "government": 5.0, "train_station": 2.0, "transportation": 2.0,
+        },
+        description="floors by building type when levels and height are unknown and the neighbourhood gives none; "
+                    "other types use 'yes' [A] (§4.1: Chinese city blocks, 6-storey walk-ups)")
+    fixed_floor_types: tuple[str, ...] = Field(
+        ("house", "detached", "semidetached_house", "terrace", "villa", "bungalow", "industrial", "warehouse",
+         "garage", "garages", "shed", "hut", "roof", "kiosk"),
+        description="types whose floors never come from neighbouring towers (a bungalow stays low) [A]")
+    residential_types: tuple[str, ...] = Field(
+        ("residential", "apartments", "house", "detached", "semidetached_house", "terrace", "villa",
+         "bungalow", "dormitory", "dwelling_house", "farm"),
+        description="building types whose floor area is housing [OSMW Key:building]")
+    worker_types: tuple[str, ...] = Field(
+        ("commercial", "retail", "office", "hotel", "industrial", "warehouse", "school", "university",
+         "college", "hospital", "public", "civic", "government", "train_station", "transportation", "supermarket"),
+        description="building types whose floor area is workplace (daytime population) [OSMW Key:building]")
+    industrial_types: tuple[str, ...] = Field(("industrial", "warehouse"), description="worker types counted with m2_per_worker_industrial [A]")
+    untyped_residential_share: float = Field(
+        0.7, ge=0, le=1,
+        description="share of an untyped building's floor area that is housing outside residential/commercial landuse; "
+                    "the rest is workplace [A] (§5: building=yes inside landuse=residential is residential)")
+    worker_share: float = Field(0.5, ge=0, description="weight of a worker relative to a resident in cell demand [A]")
+    context_window_m: float = Field(300.0, gt=0, description="neighbourhood for context floors and environment classes [A]")
+    landuse_residents_per_km2: float = Field(
+        10000.0, ge=0, description="residents per km² of landuse=residential where buildings are unmapped [A]")
+    landuse_workers_per_km2: float = Field(
+        5000.0, ge=0, description="workers per km² of landuse=commercial/retail/industrial where buildings are unmapped [A]")
+    mapped_cover_min: float = Field(
+        0.02, ge=0, le=1,
+        description="below this neighbourhood building cover a cell counts as unmapped and landuse fills in [A] (§4.2 HERFORT)")
     road_point_spacing_m: float = Field(100.0, gt=0, description="spacing of road demand points [A]")
+    road_weight_per_km: dict[str, float] = Field(
+        default_factory=lambda: {
+            "motorway": 200.0, "trunk": 200.0, "primary": 100.0, "secondary": 60.0, "tertiary": 40.0,
+            "unclassified": 20.0, "residential": 20.0, "living_street": 10.0, "service": 10.0,
+        },
+        description="road demand in resident-equivalents per km by highway class (*_link as its class); classes not "
+                    "listed give no road points [A] (PLANS: Shiyan asks for continuous road coverage)")
     priority_weight: float = Field(2.0, ge=1, description="demand multiplier near priority places [A]")
     priority_radius_m: float = Field(300.0, ge=0, description="radius of a priority place's influence [A]")
-    population: float | None = Field(None, description="calibration total (e.g. census figure); None keeps the estimate")
+    priority_categories: tuple[str, ...] = Field(
+        ("transport_hub", "industrial", "scenic", "public_place", "hospital"),
+        description="POI categories that raise priority (PLANS: transport hubs, important public places, industrial "
+                    "parks, scenic areas; hospitals [A])")
+    priority_landuse: tuple[str, ...] = Field(("industrial",), description="landuse polygons that raise priority (industrial parks) [PLANS]")
+    dense_urban_cover: float = Field(0.25, ge=0, le=1, description="building cover ratio for dense urban (with dense_urban_floors) [A]")
+    dense_urban_floors: float = Field(7.0, gt=0, description="footprint-weighted mean floors for dense urban [A] (§1.9 UMa dense urban)")
+    urban_cover: float = Field(0.12, ge=0, le=1, description="building cover ratio for urban [A]")
+    urban_road_km_per_km2: float = Field(12.0, ge=0, description="road density that alone makes a cell urban [A]")
+    suburban_cover: float = Field(0.03, ge=0, le=1, description="building cover ratio for suburban [A]")
+    suburban_road_km_per_km2: float = Field(4.0, ge=0, description="road density that alone makes a cell suburban [A]")
+    population: float | None = Field(
+        None, gt=0, description="calibration total of residents (e.g. a census figure); None keeps the estimate [CENSUS2020]")
 
 
 class BatchParams(Section):

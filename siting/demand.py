@@ -1,0 +1,390 @@
+"""The demand surface: where people and traffic are, on a square grid and along roads.
+
+:func:`build_demand` turns an :class:`~siting.area.Area` into a :class:`Demand`:
+
+- **residents** per cell by dasymetric allocation from building footprints
+  (footprint × floors × floor efficiency × residential share / m² per person,
+  ``DOMAIN.md`` §5), or from a population raster, or from ``landuse=residential``
+  where buildings are unmapped, or spread along roads when only roads exist;
+- **workers** per cell from the floor area of offices, shops and industry;
+- calibration to a census total (``params.population``);
+- **road demand** points every ``road_point_spacing_m`` along drivable roads;
+- a **priority** multiplier near transport hubs, industrial parks, scenic areas,
+  important public places;
+- an **environment class** per cell (dense_urban / urban / suburban / rural) from the
+  building cover, floors and road density of its neighbourhood.
+
+Everything is vectorised over buildings, cells and road samples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import ndimage
+
+from siting.area import Area
+from siting.config import DemandParams
+from siting.errors import ConfigError, InputError
+from siting.io.raster import GridSpec, apply_affine, read_population
+
+#: environment classes, sparsest first (the radio model maps them to RMa / UMa / UMi)
+ENV_CLASSES: tuple[str, ...] = ("rural", "suburban", "urban", "dense_urban")
+#: columns of :attr:`Demand.points`, in order (``docs/interfaces.md``)
+POINT_COLUMNS: tuple[str, ...] = ("demand_id", "kind", "residents", "workers", "road_m", "building_cover",
+                                  "env_class", "priority", "weight", "source", "geometry")
+#: road classes with their own length column in the grid (``road_m_<class>``); the rest is ``minor``
+ROAD_GROUPS: tuple[str, ...] = ("motorway", "trunk", "primary", "secondary", "tertiary", "minor")
+#: where residents can come from
+SOURCES: tuple[str, ...] = ("buildings", "raster", "landuse", "roads")
+#: landuse values that hold workplaces where buildings are unmapped
+WORK_LANDUSE: tuple[str, ...] = ("commercial", "retail", "industrial")
+
+
+@dataclass(frozen=True)
+class Demand:
+    """The demand surface of one area.
+
+    ``points``: the optimisers' demand points (:data:`POINT_COLUMNS`): one per cell with
+    residents or workers (``kind="cell"``, at the cell centre, ``road_m`` 0) and one per
+    road sample (``kind="road"``, ``road_m`` = road length it stands for).
+    ``grid``: every cell touching the area, with ``row``, ``col``, ``residents``,
+    ``workers``, ``road_m``, ``road_m_<class>`` (:data:`ROAD_GROUPS`), ``building_cover``,
+    ``floors``, ``env_class``, ``priority``, ``weight``, ``source`` (``"none"`` when empty)
+    and the cell polygon. ``spec``: the grid's CRS, transform and shape (for GeoTIFFs).
+    ``info``: demand source, totals, calibration factor, counts per environment class.
+    """
+
+    points: gpd.GeoDataFrame
+    grid: gpd.GeoDataFrame
+    spec: GridSpec
+    info: dict
+
+
+def build_demand(area: Area, params: DemandParams, raster: str | Path | None = None) -> Demand:
+    """The demand surface of ``area`` (see the module docstring).
+
+    ``raster``: a population GeoTIFF (WorldPop, GHS-POP) whose values replace the
+    building estimate of residents; ``params.population`` then rescales it.
+    Raises :class:`~siting.errors.InputError` for an unusable raster or when a
+    population total is given for an area with nothing to put it on.
+    """
+    if params.grid != "square":
+        raise ConfigError(f"demand grid '{params.grid}' is not available yet: use 'grid: square'")
+    spec = GridSpec.covering(area.boundary, area.crs, params.cell_size_m)
+    ncell = spec.shape[0] * spec.shape[1]
+    rows, cols = np.divmod(np.arange(ncell), spec.shape[1])
+    cell_geoms = spec.boxes(rows, cols)
+    in_area = shapely.intersects(cell_geoms, area.boundary)
+    cell_area = np.where(in_area, shapely.area(shapely.intersection(cell_geoms, area.boundary)), 0.0)
+
+    roads = _drivable_roads(area.road_edges, params)
+    road_by_group = _road_length_by_group(roads, spec, area.boundary)
+    road_m = road_by_group.sum(axis=1)
+    bld = _buildings(area.buildings, area.landuse, spec, params)
+    cover = np.divide(bld["footprint"], cell_area, out=np.zeros(ncell), where=cell_area > 0).clip(0, 1)
+
+    window = _window_cells(params.context_window_m, params.cell_size_m)
+    cover_ctx = _ratio(_smooth(bld["footprint"], spec, window), _smooth(cell_area, spec, window))
+    floors_ctx = _ratio(_smooth(bld["footprint"] * bld["floors"], spec, window), _smooth(bld["footprint"], spec, window))
+    road_density_ctx = 1000.0 * _ratio(_smooth(road_m, spec, window), _smooth(cell_area, spec, window))
+    env = _env_class(cover_ctx, floors_ctx, road_density_ctx, params)
+
+    sources = {s: np.zeros(ncell) for s in SOURCES}
+    # landuse fills cells without buildings in neighbourhoods where buildings are barely mapped
+    unmapped = (cover_ctx < params.mapped_cover_min) & (bld["footprint"] == 0)
+    lu_res, lu_work = _landuse_people(area.landuse, spec, params)
+    if raster is not None:
+        sources["raster"] = read_population(raster, spec, area.boundary).ravel()
+    else:
+        sources["buildings"] = bld["residents"]
+        sources["landuse"] = np.where(unmapped, lu_res, 0.0)
+    workers = bld["workers"] + np.where(unmapped, lu_work, 0.0)
+    estimate = sum(sources.values())
+
+    factor = 1.0
+    if params.population is not None:
+        if estimate.sum() <= 0:
+            weights = _road_person_weights(road_by_group, params)
+            if weights.sum() <= 0:
+                raise InputError(f"area '{area.name}' has no buildings, residential landuse or drivable roads to put "
+                                 f"population={params.population:g} on: give a population raster or a larger area")
+            sources["roads"] = weights
+            estimate = weights
+        factor = params.population / float(estimate.sum())
+        sources = {s: v * factor for s, v in sources.items()}
+        if raster is None:
+            workers = workers * factor
+    residents = sum(sources.values())
+    stacked = np.stack([sources[s] for s in SOURCES])
+    cell_source = np.where(stacked.max(axis=0) > 0, np.array(SOURCES)[stacked.argmax(axis=0)], "none")
+
+    cx, cy = spec.centres(rows, cols)
+    priority = _priority(np.asarray(cx), np.asarray(cy), area, params)
+    cell_weight = (residents + params.worker_share * workers) * priority
+
+    grid = gpd.GeoDataFrame({
+        "row": rows, "col": cols, "residents": residents, "workers": workers, "road_m": road_m,
+        **{f"road_m_{g}": road_by_group[:, i] for i, g in enumerate(ROAD_GROUPS)},
+        "building_cover": cover, "floors": bld["floors"], "env_class": np.array(ENV_CLASSES)[env],
+        "priority": priority, "weight": cell_weight, "source": cell_source,
+    }, geometry=cell_geoms, crs=area.crs)[in_area].reset_index(drop=True)
+
+    points = _points(grid, roads, spec, env, cover, area, params)
+    info = {
+        "demand_source": _main_source(sources),
+        "residents_by_source": {s: float(v.sum()) for s, v in sources.items()},
+        "residents_total": float(residents.sum()),
+        "workers_total": float(workers.sum()),
+        "residents_estimate": float(estimate.sum()),
+        "calibration": "population" if params.population is not None else ("raster" if raster is not None else None),
+        "calibration_factor": factor,
+        "buildings": int(len(area.buildings)),
+        "cells": int(in_area.sum()),
+        "cell_points": int((points["kind"] == "cell").sum()),
+        "road_points": int((points["kind"] == "road").sum()),
+        "road_km": float(road_m.sum() / 1000.0),
+        "env_classes": {c: int((grid["env_class"] == c).sum()) for c in ENV_CLASSES},
+        "cell_size_m": params.cell_size_m,
+        "grid": params.grid,
+    }
+    return Demand(points=points, grid=grid, spec=spec, info=info)
+
+
+# --------------------------------------------------------------------------- buildings
+
+def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: GridSpec,
+               params: DemandParams) -> dict[str, np.ndarray]:
+    """Per-cell footprint (m²), footprint-weighted floors, residents and workers from buildings."""
+    ncell = spec.shape[0] * spec.shape[1]
+    geoms = buildings.geometry.to_numpy()
+    bi, cell, share = polygon_cell_areas(geoms, spec)
+    footprint = np.bincount(cell, share, minlength=ncell)
+
+    btype = buildings["building"].fillna("yes").astype(str).str.lower().to_numpy()
+    levels = pd.to_numeric(buildings["levels"], errors="coerce").to_numpy(dtype=float)
+    height = pd.to_numeric(buildings["height_m"], errors="coerce").to_numpy(dtype=float)
+    known = np.where(levels >= 1, levels, np.where(height > 0, np.maximum(1.0, np.round(height / params.storey_height_m)), np.nan))
+
+    # context: footprint-weighted known floors of the neighbourhood
+    has = ~np.isnan(known[bi])
+    window = _window_cells(params.context_window_m, params.cell_size_m)
+    ctx_den = _smooth(np.bincount(cell[has], share[has], minlength=ncell), spec, window)
+    ctx = _ratio(_smooth(np.bincount(cell[has], share[has] * known[bi][has], minlength=ncell), spec, window), ctx_den)
+    ctx_weight = np.bincount(bi, share * (ctx_den[cell] > 0), minlength=len(geoms))
+    ctx_b = _ratio(np.bincount(bi, share * ctx[cell], minlength=len(geoms)), ctx_weight)
+    contextual = (ctx_weight > 0) & ~np.isin(btype, params.fixed_floor_types)
+    default = pd.Series(btype).map(params.default_floors).fillna(params.default_floors.get("yes", 1.0)).to_numpy(dtype=float)
+    floors = np.where(~np.isnan(known), known, np.where(contextual, ctx_b, default))
+
+    res_share, work_share = _use_shares(buildings, btype, landuse, params)
+    per_worker = np.where(np.isin(btype, params.industrial_types), params.m2_per_worker_industrial, params.m2_per_worker)
+    floor_area = share * floors[bi] * params.floor_efficiency
+    return {
+        "footprint": footprint,
+        "floors": _ratio(np.bincount(cell, share * floors[bi], minlength=ncell), footprint),
+        "residents": np.bincount(cell, floor_area * res_share[bi] / params.m2_per_person, minlength=ncell),
+        "workers": np.bincount(cell, floor_area * work_share[bi] / per_worker[bi], minlength=ncell),
+    }
+
+
+def _use_shares(buildings: gpd.GeoDataFrame, btype: np.ndarray, landuse: gpd.GeoDataFrame,
+                params: DemandParams) -> tuple[np.ndarray, np.ndarray]:
+    """Housing and workplace shares of each building's floor area, by type and landuse."""
+    residential = np.isin(btype, params.residential_types)
+    work = np.isin(btype, params.worker_types)
+    untyped = btype == "yes"
+    lu = _landuse_at(buildings.geometry.to_numpy(), landuse)
+    res_share = np.where(residential, 1.0, 0.0)
+    res_share = np.where(untyped, np.select([lu == "residential", np.isin(lu, WORK_LANDUSE)],
+                                            [1.0, 0.0], params.untyped_residential_share), res_share)
+    work_share = np.where(work, 1.0, np.where(untyped, 1.0 - res_share, 0.0))
+    return res_share, work_share
+
+
+def _landuse_at(geoms: np.ndarray, landuse: gpd.GeoDataFrame) -> np.ndarray:
+    """The landuse value under each geometry's representative point ("" where none)."""
+    out = np.full(len(geoms), "", dtype=object)
+    if len(geoms) == 0 or len(landuse) == 0:
+        return out
+    tree = shapely.STRtree(landuse.geometry.to_numpy())
+    src, hit = tree.query(shapely.point_on_surface(geoms), predicate="within")
+    first = np.unique(src, return_index=True)[1]
+    out[src[first]] = landuse["landuse"].astype(str).to_numpy()[hit[first]]
+    return out
+
+
+def polygon_cell_areas(geoms: np.ndarray, spec: GridSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(polygon index, flat cell index, intersection area m²) for every polygon-cell overlap.
+
+    Polygons inside one cell take their whole area without any intersection; only the
+    rest are cut by the cells their bounding box spans. Parts off the grid are dropped.
+    """
+    nrows, ncols = spec.shape
+    if len(geoms) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    b = shapely.bounds(geoms)
+    c0, r0 = apply_affine(~spec.transform, b[:, 0], b[:, 3])
+    c1, r1 = apply_affine(~spec.transform, b[:, 2], b[:, 1])
+    c0, r0, c1, r1 = (np.floor(v).astype(np.int64) for v in (c0, r0, c1, r1))
+    single = (c0 == c1) & (r0 == r1) & (c0 >= 0) & (c0 < ncols) & (r0 >= 0) & (r0 < nrows)
+    c0, c1 = np.clip(c0, 0, ncols - 1), np.clip(c1, 0, ncols - 1)
+    r0, r1 = np.clip(r0, 0, nrows - 1), np.clip(r1, 0, nrows - 1)
+    idx1 = np.flatnonzero(single)
+    area1 = shapely.area(geoms[idx1])
+    multi = np.flatnonzero(~single)
+    nc, nr = c1[multi] - c0[multi] + 1, r1[multi] - r0[multi] + 1
+    count = nc * nr
+    idx2 = np.repeat(multi, count)
+    local = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    rr = np.repeat(r0[multi], count) + local // np.repeat(nc, count)
+    cc = np.repeat(c0[multi], count) + local % np.repeat(nc, count)
+    area2 = shapely.area(shapely.intersection(geoms[idx2], spec.boxes(rr, cc)))
+    keep = area2 > 0
+    return (np.concatenate([idx1, idx2[keep]]),
+            np.concatenate([r0[idx1] * ncols + c0[idx1], (rr * ncols + cc)[keep]]),
+            np.concatenate([area1, area2[keep]]))
+
+
+def _landuse_people(landuse: gpd.GeoDataFrame, spec: GridSpec, params: DemandParams) -> tuple[np.ndarray, np.ndarray]:
+    """Residents and workers per cell from landuse polygons at the configured densities."""
+    ncell = spec.shape[0] * spec.shape[1]
+    if len(landuse) == 0:
+        return np.zeros(ncell), np.zeros(ncell)
+    kind = landuse["landuse"].astype(str).to_numpy()
+    li, cell, share = polygon_cell_areas(landuse.geometry.to_numpy(), spec)
+    res = np.bincount(cell, share * (kind[li] == "residential") * params.landuse_residents_per_km2 / 1e6, minlength=ncell)
+    work = np.bincount(cell, share * np.isin(kind[li], WORK_LANDUSE) * params.landuse_workers_per_km2 / 1e6, minlength=ncell)
+    return res, work
+
+
+# --------------------------------------------------------------------------- roads
+
+def _drivable_roads(edges: gpd.GeoDataFrame, params: DemandParams) -> gpd.GeoDataFrame:
+    """One row per road (two directions of a two-way road counted once) with ``road_class``."""
+    road_class = edges["highway"].astype(str).str.removesuffix("_link")
+    roads = gpd.GeoDataFrame({"road_class": road_class.to_numpy()}, geometry=edges.geometry.to_numpy(), crs=edges.crs)
+    roads = roads[roads["road_class"].isin(list(params.road_weight_per_km)) & ~roads.geometry.is_empty]
+    key = pd.Series(shapely.to_wkb(shapely.normalize(roads.geometry.to_numpy())), index=roads.index)
+    return roads[~key.duplicated().to_numpy()].reset_index(drop=True)
+
+
+def sample_lines(geoms: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points every ~``step`` metres along lines, centred in equal pieces.
+
+    Returns (line index, point geometries, metres of line each point stands for); the
+    lengths of one line's points add up to its length.
+    """
+    length = shapely.length(geoms)
+    n = np.maximum(np.ceil(length / step), 1).astype(np.int64)
+    line = np.repeat(np.arange(len(geoms)), n)
+    piece = np.repeat(length / n, n)
+    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    pts = shapely.line_interpolate_point(geoms[line], (k + 0.5) * piece)
+    return line, pts, piece
+
+
+def _road_length_by_group(roads: gpd.GeoDataFrame, spec: GridSpec, boundary: shapely.Geometry) -> np.ndarray:
+    """Road metres per cell and :data:`ROAD_GROUPS` column, inside the boundary."""
+    ncell = spec.shape[0] * spec.shape[1]
+    out = np.zeros((ncell, len(ROAD_GROUPS)))
+    if len(roads) == 0:
+        return out
+    line, pts, piece = sample_lines(roads.geometry.to_numpy(), spec.cell_size / 10.0)
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    cell = spec.cell_of(x, y)
+    keep = (cell >= 0) & shapely.contains_xy(boundary, x, y)
+    names = roads["road_class"].to_numpy()[line]
+    group = np.where(np.isin(names, ROAD_GROUPS[:-1]), names, "minor")
+    gi = pd.Categorical(group, categories=ROAD_GROUPS).codes
+    flat = cell[keep] * len(ROAD_GROUPS) + gi[keep]
+    return np.bincount(flat, piece[keep], minlength=ncell * len(ROAD_GROUPS)).reshape(ncell, len(ROAD_GROUPS))
+
+
+def _road_person_weights(road_by_group: np.ndarray, params: DemandParams) -> np.ndarray:
+    """Per-cell share of roads-only population: road length weighted like road demand."""
+    w = params.road_weight_per_km
+    group_w = np.array([w.get(g, 0.0) for g in ROAD_GROUPS[:-1]] + [w.get("residential", 0.0)])
+    return road_by_group @ group_w
+
+
+# --------------------------------------------------------------------------- classes, priority, points
+
+def _window_cells(window_m: float, cell_size: float) -> int:
+    """Odd neighbourhood width in cells (at least 1)."""
+    k = max(int(round(window_m / cell_size)), 1)
+    return k if k % 2 else k + 1
+
+
+def _smooth(values: np.ndarray, spec: GridSpec, window: int) -> np.ndarray:
+    """Neighbourhood sum over ``window × window`` cells (zero outside the grid), flattened."""
+    if window <= 1:
+        return np.asarray(values, dtype=float)
+    grid = np.asarray(values, dtype=float).reshape(spec.shape)
+    return ndimage.uniform_filter(grid, size=window, mode="constant", cval=0.0).ravel() * window * window
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 1e-9)
+
+
+def _env_class(cover: np.ndarray, floors: np.ndarray, road_density: np.ndarray, params: DemandParams) -> np.ndarray:
+    """Index into :data:`ENV_CLASSES` per cell from neighbourhood cover, floors and road km/km²."""
+    return np.select(
+        [(cover >= params.dense_urban_cover) & (floors >= params.dense_urban_floors),
+         (cover >= params.urban_cover) | (road_density >= params.urban_road_km_per_km2),
+         (cover >= params.suburban_cover) | (road_density >= params.suburban_road_km_per_km2)],
+        [3, 2, 1], 0)
+
+
+def _priority(x: np.ndarray, y: np.ndarray, area: Area, params: DemandParams) -> np.ndarray:
+    """``priority_weight`` within ``priority_radius_m`` of a priority POI or landuse, else 1."""
+    places = np.concatenate([
+        area.pois.geometry.to_numpy()[area.pois["category"].isin(params.priority_categories).to_numpy()],
+        area.landuse.geometry.to_numpy()[area.landuse["landuse"].isin(params.priority_landuse).to_numpy()],
+    ])
+    out = np.ones(len(x))
+    if len(places) == 0 or len(x) == 0:
+        return out
+    hit, _ = shapely.STRtree(places).query(shapely.points(x, y), predicate="dwithin", distance=params.priority_radius_m)
+    out[np.unique(hit)] = params.priority_weight
+    return out
+
+
+def _points(grid: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, spec: GridSpec, env: np.ndarray,
+            cover: np.ndarray, area: Area, params: DemandParams) -> gpd.GeoDataFrame:
+    """Cell points (cells with people) followed by road points inside the area."""
+    cells = grid[(grid["residents"] + grid["workers"]) > 0]
+    cx, cy = spec.centres(cells["row"].to_numpy(), cells["col"].to_numpy())
+    cell_pts = pd.DataFrame({
+        "kind": "cell", "residents": cells["residents"].to_numpy(), "workers": cells["workers"].to_numpy(),
+        "road_m": 0.0, "building_cover": cells["building_cover"].to_numpy(), "env_class": cells["env_class"].to_numpy(),
+        "priority": cells["priority"].to_numpy(), "weight": cells["weight"].to_numpy(),
+        "source": cells["source"].to_numpy(), "geometry": shapely.points(cx, cy),
+    })
+    line, pts, piece = sample_lines(roads.geometry.to_numpy(), params.road_point_spacing_m)
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    cell = spec.cell_of(x, y)
+    keep = (cell >= 0) & shapely.contains_xy(area.boundary, x, y)
+    line, x, y, piece, cell = line[keep], x[keep], y[keep], piece[keep], cell[keep]
+    priority = _priority(x, y, area, params)
+    per_m = roads["road_class"].map(params.road_weight_per_km).to_numpy(dtype=float)[line] / 1000.0
+    road_pts = pd.DataFrame({
+        "kind": "road", "residents": 0.0, "workers": 0.0, "road_m": piece, "building_cover": cover[cell],
+        "env_class": np.array(ENV_CLASSES)[env[cell]], "priority": priority, "weight": per_m * piece * priority,
+        "source": "roads", "geometry": shapely.points(x, y),
+    })
+    both = pd.concat([cell_pts, road_pts], ignore_index=True)
+    both.insert(0, "demand_id", np.arange(len(both), dtype=np.int64))
+    return gpd.GeoDataFrame(both[list(POINT_COLUMNS)], geometry="geometry", crs=area.crs)
+
+
+def _main_source(sources: dict[str, np.ndarray]) -> str:
+    """The source carrying most residents; ``"roads"`` when there are none."""
+    totals = {s: float(v.sum()) for s, v in sources.items()}
+    best = max(SOURCES, key=lambda s: totals[s])
+    return best if totals[best] > 0 else "roads"

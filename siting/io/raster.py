@@ -1,0 +1,187 @@
+"""Population rasters: read a WorldPop / GHS-POP GeoTIFF onto the demand grid, write the grid back.
+
+Reading is *sum-preserving*: every valid source pixel is split into ``k × k`` sub-pixels
+that carry ``value / k²`` each, their centres are projected into the grid's CRS and
+summed per cell (``k`` is chosen so that a sub-pixel is at most half a cell wide). The
+total of the result is therefore the raster's own total over the area, whatever the
+two grids' CRS, resolution and alignment; resampling by interpolation would not keep it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+from affine import Affine
+from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
+
+from siting.errors import InputError
+from siting.io.export import atomic_path
+
+if TYPE_CHECKING:
+    from siting.demand import Demand
+
+#: nodata value of the population GeoTIFFs siting writes (cells outside the area)
+NODATA = -9999.0
+#: at most this many sub-pixels per source pixel side
+MAX_SPLIT = 8
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """A square grid in a metric CRS: ``transform`` maps (col, row) to the cell's north-west corner."""
+
+    crs: str
+    transform: Affine
+    shape: tuple[int, int]  # (rows, cols)
+
+    @property
+    def cell_size(self) -> float:
+        return float(self.transform.a)
+
+    @classmethod
+    def covering(cls, boundary: shapely.Geometry, crs: str, cell_size: float) -> GridSpec:
+        """The grid aligned to multiples of ``cell_size`` that covers ``boundary``'s bounds."""
+        minx, miny, maxx, maxy = boundary.bounds
+        x0, y0 = np.floor(minx / cell_size) * cell_size, np.floor(miny / cell_size) * cell_size
+        x1, y1 = np.ceil(maxx / cell_size) * cell_size, np.ceil(maxy / cell_size) * cell_size
+        ncols = max(int(round((x1 - x0) / cell_size)), 1)
+        nrows = max(int(round((y1 - y0) / cell_size)), 1)
+        return cls(crs, Affine(cell_size, 0.0, x0, 0.0, -cell_size, y0 + nrows * cell_size), (nrows, ncols))
+
+    def boxes(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Cell polygons for the given rows and columns."""
+        x0, y1 = apply_affine(self.transform, cols, rows)
+        return shapely.box(x0, y1 - self.cell_size, x0 + self.cell_size, y1)
+
+    def centres(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return apply_affine(self.transform, cols + 0.5, rows + 0.5)
+
+    def cell_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Flat cell index of points (-1 where off the grid)."""
+        col, row = apply_affine(~self.transform, x, y)
+        col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
+        on = (col >= 0) & (col < self.shape[1]) & (row >= 0) & (row < self.shape[0])
+        return np.where(on, row * self.shape[1] + col, -1)
+
+
+def read_population(path: str | Path, grid: GridSpec, boundary: BaseGeometry | None = None) -> np.ndarray:
+    """Population per grid cell, shape ``grid.shape``, from a population GeoTIFF.
+
+    ``boundary`` (in ``grid.crs``) keeps only the population inside the area. Nodata,
+    non-finite and negative pixels count as no population. Raises
+    :class:`~siting.errors.InputError` if the file is missing or unreadable, has no CRS,
+    or does not overlap the grid (or the boundary).
+    """
+    import rasterio
+    from rasterio.errors import RasterioIOError, WindowError
+    from rasterio.warp import transform_bounds
+    from rasterio.windows import Window, from_bounds
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"population raster {path} does not exist: check the path")
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError:
+        raise InputError(f"population raster {path} is not a readable GeoTIFF: pass a WorldPop or GHS-POP GeoTIFF") from None
+    with src:
+        if src.crs is None:
+            raise InputError(f"population raster {path.name} has no CRS: assign one "
+                             f"(e.g. gdal_edit.py -a_srs EPSG:4326 {path.name}) and retry")
+        nrows, ncols = grid.shape
+        left, top = apply_affine(grid.transform, 0, 0)
+        right, bottom = apply_affine(grid.transform, ncols, nrows)
+        bounds = transform_bounds(grid.crs, src.crs, left, bottom, right, top, densify_pts=21)
+        full = Window(0, 0, src.width, src.height)
+        exact = from_bounds(*bounds, transform=src.transform)
+        col0, row0 = np.floor(exact.col_off), np.floor(exact.row_off)
+        window = Window(col0, row0, np.ceil(exact.col_off + exact.width) - col0 + 1,
+                        np.ceil(exact.row_off + exact.height) - row0 + 1)
+        try:
+            window = window.intersection(full)
+        except WindowError:  # disjoint
+            window = None
+        if window is None or window.width < 1 or window.height < 1:
+            raise _no_overlap(path)
+        data = src.read(1, window=window, masked=True)
+        win_transform = src.transform @ Affine.translation(window.col_off, window.row_off)
+        to_grid = Transformer.from_crs(src.crs, grid.crs, always_xy=True)
+        values = np.ma.filled(data.astype("float64"), np.nan)
+
+    rows, cols = np.indices(values.shape)
+    cx, cy = to_grid.transform(*apply_affine(win_transform, cols.ravel() + 0.5, rows.ravel() + 0.5))
+    if not _any_inside(np.asarray(cx), np.asarray(cy), grid, boundary):
+        raise _no_overlap(path)
+
+    valid = np.isfinite(values) & (values > 0)
+    r, c, v = rows[valid], cols[valid], values[valid]
+    k = _split_factor(win_transform, to_grid, values.shape, abs(grid.transform.a))
+    offsets = (np.arange(k) + 0.5) / k
+    sub_c = (c[:, None, None] + offsets[None, None, :]).repeat(k, axis=1).ravel()
+    sub_r = (r[:, None, None] + offsets[None, :, None]).repeat(k, axis=2).ravel()
+    sub_v = np.repeat(v / (k * k), k * k)
+    x, y = to_grid.transform(*apply_affine(win_transform, sub_c, sub_r))
+    return cell_sums(np.asarray(x), np.asarray(y), sub_v, grid, boundary)
+
+
+def cell_sums(x: np.ndarray, y: np.ndarray, values: np.ndarray, grid: GridSpec,
+              boundary: BaseGeometry | None = None) -> np.ndarray:
+    """Sum ``values`` at points ``(x, y)`` per grid cell (points outside grid or boundary dropped)."""
+    cell = grid.cell_of(x, y)
+    keep = cell >= 0
+    if boundary is not None:
+        keep &= shapely.contains_xy(boundary, x, y)
+    return np.bincount(cell[keep], weights=values[keep], minlength=grid.shape[0] * grid.shape[1]).reshape(grid.shape)
+
+
+def write_population_tif(path: str | Path, demand: Demand) -> None:
+    """Write the residents per grid cell of ``demand`` as a float32 GeoTIFF, atomically.
+
+    Cells outside the area are nodata (:data:`NODATA`). Same demand, same bytes.
+    """
+    import rasterio
+
+    spec = demand.spec
+    values = np.full(spec.shape, NODATA, dtype="float32")
+    values[demand.grid["row"].to_numpy(), demand.grid["col"].to_numpy()] = demand.grid["residents"].to_numpy()
+    profile = {
+        "driver": "GTiff", "dtype": "float32", "count": 1, "width": spec.shape[1], "height": spec.shape[0],
+        "crs": spec.crs, "transform": spec.transform, "nodata": NODATA, "compress": "deflate",
+    }
+    with atomic_path(path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(values, 1)
+            dst.update_tags(units="residents per cell", source="siting demand")
+
+
+def apply_affine(transform: Affine, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """``transform`` applied to coordinate arrays (``x`` = column, ``y`` = row for a raster transform)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    t = transform
+    return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
+
+
+def _no_overlap(path: Path) -> InputError:
+    return InputError(f"population raster {path.name} does not overlap the area: use a raster that covers it "
+                      f"(check its CRS and extent with gdalinfo)")
+
+
+def _any_inside(x: np.ndarray, y: np.ndarray, grid: GridSpec, boundary: BaseGeometry | None) -> bool:
+    """Whether any source pixel centre lies on the grid (and inside the boundary)."""
+    on_grid = grid.cell_of(x, y) >= 0
+    if boundary is not None and on_grid.any():
+        on_grid[on_grid] = shapely.contains_xy(boundary, x[on_grid], y[on_grid])
+    return bool(on_grid.any())
+
+
+def _split_factor(win_transform: Affine, to_grid: Transformer, shape: tuple[int, int], cell_size: float) -> int:
+    """Sub-pixels per side so that one sub-pixel is at most half a grid cell wide."""
+    h, w = shape
+    xs, ys = apply_affine(win_transform, [0, w, 0, w], [0, 0, h, h])
+    gx, gy = to_grid.transform(xs, ys)
+    pixel = max(np.ptp(gx) / max(w, 1), np.ptp(gy) / max(h, 1))
+    return int(np.clip(np.ceil(2 * pixel / cell_size), 1, MAX_SPLIT))

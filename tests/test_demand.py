@@ -1,0 +1,341 @@
+"""Demand surface: dasymetric population, calibration, rasters, roads, priority, environment classes."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from shapely.geometry import LineString, Point, box
+
+from siting.area import Area
+from siting.config import DemandParams, load_params
+from siting.demand import POINT_COLUMNS, build_demand
+from siting.errors import ConfigError, InputError
+from siting.io.raster import read_population, write_population_tif
+
+CRS = "EPSG:32650"  # UTM 50N: Nanjing, Wuhan
+X0, Y0 = 500_000.0, 3_500_000.0  # a corner of the test areas, on the 100 m grid
+P = DemandParams()
+
+
+def make_area(size: float = 1000.0, buildings=(), roads=(), pois=(), landuse=(), boundary=None) -> Area:
+    """A synthetic Area in UTM 50N whose south-west corner is (X0, Y0).
+
+    ``buildings``: (polygon, building type, levels, height_m); ``roads``: (line, highway);
+    ``pois``: (point, category); ``landuse``: (polygon, landuse).
+    """
+    boundary = boundary if boundary is not None else box(X0, Y0, X0 + size, Y0 + size)
+    b = list(buildings)
+    bgdf = gpd.GeoDataFrame({
+        "osm_id": [f"way/{i}" for i in range(len(b))], "building": [t for _, t, _, _ in b],
+        "levels": np.array([lv for _, _, lv, _ in b], dtype=float), "height_m": np.array([h for *_, h in b], dtype=float),
+        "name": [None] * len(b)}, geometry=[g for g, *_ in b], crs=CRS)
+    r = list(roads)
+    edges = gpd.GeoDataFrame({
+        "u": np.arange(len(r)), "v": np.arange(len(r)) + 1000, "key": 0, "highway": [h for _, h in r],
+        "length_m": [g.length for g, _ in r], "oneway": False, "maxspeed_kmh": np.nan, "name": None},
+        geometry=[g for g, _ in r], crs=CRS)
+    nodes = gpd.GeoDataFrame({"x": [], "y": []}, geometry=[], crs=CRS)
+    pois = list(pois)
+    pgdf = gpd.GeoDataFrame({"osm_id": [f"node/{i}" for i in range(len(pois))], "category": [c for _, c in pois]},
+                            geometry=[g for g, _ in pois], crs=CRS)
+    lu = list(landuse)
+    lgdf = gpd.GeoDataFrame({"osm_id": [f"way/l{i}" for i in range(len(lu))], "landuse": [k for _, k in lu]},
+                            geometry=[g for g, _ in lu], crs=CRS)
+    wgs = gpd.GeoSeries([boundary], crs=CRS).to_crs("EPSG:4326").iloc[0]
+    return Area(name="test", slug="test", crs=CRS, boundary=boundary, boundary_wgs84=wgs, boundary_origin="bbox",
+                buildings=bgdf, road_nodes=nodes, road_edges=edges, pois=pgdf, landuse=lgdf, source="synthetic",
+                source_hash="0")
+
+
+def persons(footprint_m2: float, floors: float, params: DemandParams = P) -> float:
+    """DOMAIN.md §5 by hand: footprint × floors × efficiency / m² per person."""
+    return footprint_m2 * floors * params.floor_efficiency / params.m2_per_person
+
+
+def cell(demand, x: float, y: float):
+    """The grid row of the cell containing (x, y)."""
+    g = demand.grid
+    return g[g.geometry.contains(Point(x, y))].iloc[0]
+
+
+# ------------------------------------------------------------------ dasymetric population
+
+def test_residents_from_levels_height_and_type():
+    area = make_area(buildings=[
+        (box(X0 + 10, Y0 + 10, X0 + 30, Y0 + 30), "apartments", 5, np.nan),      # 400 m², 5 floors
+        (box(X0 + 210, Y0 + 10, X0 + 240, Y0 + 20), "residential", np.nan, 30.0),  # 300 m², 30 m -> 10 floors
+        (box(X0 + 410, Y0 + 10, X0 + 430, Y0 + 20), "house", np.nan, np.nan),      # 200 m², default 2 floors
+        (box(X0 + 610, Y0 + 10, X0 + 630, Y0 + 30), "office", 10, np.nan),         # workers only
+    ])
+    d = build_demand(area, P)
+    assert cell(d, X0 + 20, Y0 + 20)["residents"] == pytest.approx(persons(400, 5))
+    assert cell(d, X0 + 220, Y0 + 15)["residents"] == pytest.approx(persons(300, 10))
+    assert cell(d, X0 + 420, Y0 + 15)["residents"] == pytest.approx(persons(200, 2))
+    office = cell(d, X0 + 620, Y0 + 20)
+    assert office["residents"] == 0
+    assert office["workers"] == pytest.approx(400 * 10 * P.floor_efficiency / P.m2_per_worker)
+    assert d.info["demand_source"] == "buildings"
+    assert d.info["residents_total"] == pytest.approx(persons(400, 5) + persons(300, 10) + persons(200, 2))
+
+
+def test_building_across_cells_is_split_by_area():
+    # 40 x 40 m centred on the grid corner (X0+100, Y0+100): a quarter in each of four cells
+    area = make_area(buildings=[(box(X0 + 80, Y0 + 80, X0 + 120, Y0 + 120), "apartments", 6, np.nan)])
+    d = build_demand(area, P)
+    quarters = [cell(d, X0 + 100 + dx, Y0 + 100 + dy)["residents"] for dx in (-5, 5) for dy in (-5, 5)]
+    assert quarters == pytest.approx([persons(1600, 6) / 4] * 4)
+    assert d.grid["residents"].sum() == pytest.approx(persons(1600, 6))
+    assert cell(d, X0 + 95, Y0 + 95)["building_cover"] == pytest.approx(400 / 10_000)
+
+
+def test_untyped_building_takes_floors_from_its_tower_neighbours_but_a_bungalow_does_not():
+    towers = [(box(X0 + x, Y0 + y, X0 + x + 30, Y0 + y + 30), "apartments", 20, np.nan)
+              for x in (100, 200, 300) for y in (100, 300)]
+    area = make_area(buildings=towers + [
+        (box(X0 + 210, Y0 + 210, X0 + 230, Y0 + 230), "yes", np.nan, np.nan),
+        (box(X0 + 260, Y0 + 260, X0 + 270, Y0 + 270), "bungalow", np.nan, np.nan),
+        (box(X0 + 850, Y0 + 850, X0 + 870, Y0 + 870), "yes", np.nan, np.nan),   # far from towers: default
+    ])
+    d = build_demand(area, P)
+    share = P.untyped_residential_share  # untyped, outside any landuse
+    assert cell(d, X0 + 220, Y0 + 220)["residents"] == pytest.approx(share * persons(400, 20) + persons(100, 1))
+    assert cell(d, X0 + 860, Y0 + 860)["residents"] == pytest.approx(share * persons(400, P.default_floors["yes"]))
+
+
+def test_untyped_building_use_follows_landuse():
+    area = make_area(
+        buildings=[(box(X0 + 10, Y0 + 10, X0 + 30, Y0 + 30), "yes", 4, np.nan),
+                   (box(X0 + 510, Y0 + 10, X0 + 530, Y0 + 30), "yes", 4, np.nan),
+                   (box(X0 + 510, Y0 + 810, X0 + 530, Y0 + 830), "yes", 4, np.nan)],
+        landuse=[(box(X0, Y0, X0 + 300, Y0 + 300), "residential"), (box(X0 + 400, Y0, X0 + 700, Y0 + 300), "commercial")])
+    d = build_demand(area, P)
+    fa = 400 * 4 * P.floor_efficiency
+    assert cell(d, X0 + 20, Y0 + 20)[["residents", "workers"]].tolist() == pytest.approx([fa / P.m2_per_person, 0])
+    assert cell(d, X0 + 520, Y0 + 20)[["residents", "workers"]].tolist() == pytest.approx([0, fa / P.m2_per_worker])
+    mixed = P.untyped_residential_share
+    assert cell(d, X0 + 520, Y0 + 820)[["residents", "workers"]].tolist() == pytest.approx(
+        [mixed * fa / P.m2_per_person, (1 - mixed) * fa / P.m2_per_worker])
+
+
+# ------------------------------------------------------------------ calibration
+
+@pytest.mark.parametrize("total", [12_345.0, 7.5])
+def test_calibration_conserves_the_census_total(total):
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 960, size=(300, 2))
+    area = make_area(buildings=[(box(X0 + x, Y0 + y, X0 + x + 25, Y0 + y + 15), "residential", lv, np.nan)
+                                for (x, y), lv in zip(xy, rng.integers(1, 30, 300))])
+    estimate = build_demand(area, P).info["residents_total"]
+    d = build_demand(area, P.model_copy(update={"population": total}))
+    assert d.grid["residents"].sum() == pytest.approx(total, rel=1e-3)
+    cells = d.points[d.points["kind"] == "cell"]
+    assert cells["residents"].sum() == pytest.approx(total, rel=1e-3)
+    assert d.info["calibration_factor"] == pytest.approx(total / estimate)
+
+
+def test_negative_population_total_is_a_config_error_with_exit_status_2():
+    with pytest.raises(ConfigError, match="demand.population") as exc:
+        load_params(overrides={"demand.population": -5000})
+    assert exc.value.exit_code == 2
+
+
+# ------------------------------------------------------------------ sparse areas
+
+def test_roads_only_area_has_road_demand_and_no_building_population():
+    area = make_area(roads=[(LineString([(X0, Y0 + 500), (X0 + 1000, Y0 + 500)]), "trunk"),
+                            (LineString([(X0 + 1000, Y0 + 500), (X0, Y0 + 500)]), "trunk"),   # other direction
+                            (LineString([(X0 + 500, Y0), (X0 + 500, Y0 + 1000)]), "residential")])
+    d = build_demand(area, P)
+    assert d.info["demand_source"] == "roads"
+    assert d.info["residents_total"] == 0
+    roads = d.points[d.points["kind"] == "road"]
+    assert len(roads) == 20 and (d.points["kind"] == "cell").sum() == 0
+    assert roads["road_m"].sum() == pytest.approx(2000)
+    trunk = roads[roads.geometry.y == Y0 + 500]
+    assert trunk["weight"].sum() == pytest.approx(P.road_weight_per_km["trunk"] * 1.0)
+    assert set(roads["source"]) == {"roads"}
+    assert d.grid["road_m"].sum() == pytest.approx(2000, rel=1e-6)
+    assert d.grid["road_m_trunk"].sum() == pytest.approx(1000, rel=1e-6)
+
+    spread = build_demand(area, P.model_copy(update={"population": 3000}))
+    assert spread.info["demand_source"] == "roads"
+    assert spread.grid["residents"].sum() == pytest.approx(3000)
+    assert set(spread.grid.loc[spread.grid["residents"] > 0, "source"]) == {"roads"}
+
+
+def test_landuse_fills_in_where_buildings_are_unmapped():
+    area = make_area(landuse=[(box(X0, Y0, X0 + 200, Y0 + 200), "residential"),
+                              (box(X0 + 600, Y0 + 600, X0 + 800, Y0 + 700), "commercial")])
+    d = build_demand(area, P)
+    assert d.info["demand_source"] == "landuse"
+    assert d.grid["residents"].sum() == pytest.approx(0.04 * P.landuse_residents_per_km2)
+    assert d.grid["workers"].sum() == pytest.approx(0.02 * P.landuse_workers_per_km2)
+    assert set(d.points.loc[d.points["residents"] > 0, "source"]) == {"landuse"}
+
+
+def test_empty_area_with_a_population_total_is_a_user_error():
+    with pytest.raises(InputError, match="population raster"):
+        build_demand(make_area(), P.model_copy(update={"population": 100}))
+
+
+# ------------------------------------------------------------------ priority, classes, points
+
+def test_priority_places_raise_weight_within_the_radius():
+    area = make_area(buildings=[(box(X0 + 10, Y0 + 10, X0 + 30, Y0 + 30), "apartments", 5, np.nan),
+                                (box(X0 + 810, Y0 + 810, X0 + 830, Y0 + 830), "apartments", 5, np.nan)],
+                     pois=[(Point(X0 + 60, Y0 + 60), "transport_hub"), (Point(X0 + 900, Y0 + 100), "shop")])
+    d = build_demand(area, P)
+    near, far = cell(d, X0 + 20, Y0 + 20), cell(d, X0 + 820, Y0 + 820)
+    assert near["priority"] == P.priority_weight and far["priority"] == 1
+    assert near["weight"] == pytest.approx(P.priority_weight * far["weight"])
+
+
+def test_environment_classes_need_a_dense_neighbourhood():
+    block = [(box(X0 + x + 20, Y0 + y + 20, X0 + x + 80, Y0 + y + 80), "apartments", 20, np.nan)
+             for x in range(0, 500, 100) for y in range(0, 500, 100)]          # 36 % cover, 20 floors
+    lone = [(box(X0 + 2520, Y0 + 2520, X0 + 2580, Y0 + 2580), "apartments", 30, np.nan)]
+    area = make_area(size=3000, buildings=block + lone)
+    d = build_demand(area, P)
+    assert cell(d, X0 + 250, Y0 + 250)["env_class"] == "dense_urban"
+    assert cell(d, X0 + 2550, Y0 + 2550)["env_class"] != "dense_urban"
+    assert cell(d, X0 + 1550, Y0 + 1550)["env_class"] == "rural"
+    assert sum(d.info["env_classes"].values()) == len(d.grid) == 900
+
+
+def test_points_follow_the_interface_and_are_reproducible():
+    area = make_area(buildings=[(box(X0 + 10, Y0 + 10, X0 + 30, Y0 + 30), "apartments", 5, np.nan)],
+                     roads=[(LineString([(X0, Y0 + 50), (X0 + 1000, Y0 + 50)]), "motorway_link")])
+    a, b = build_demand(area, P), build_demand(area, P)
+    assert tuple(a.points.columns) == POINT_COLUMNS
+    assert a.points["demand_id"].tolist() == list(range(len(a.points)))
+    assert a.points.crs == CRS and a.points.equals(b.points)
+    assert set(a.points["env_class"]) <= {"dense_urban", "urban", "suburban", "rural"}
+    assert (a.points["priority"] >= 1).all()
+    # grid aligned to multiples of the cell size, whatever the boundary
+    shifted = build_demand(make_area(boundary=box(X0 + 37, Y0 + 11, X0 + 963, Y0 + 989)), P)
+    minx, miny, *_ = shifted.grid.total_bounds
+    assert (minx % 100, miny % 100) == (0, 0)
+
+
+def test_h3_grid_is_refused_clearly():
+    with pytest.raises(ConfigError, match="square"):
+        build_demand(make_area(), P.model_copy(update={"grid": "h3"}))
+
+
+# ------------------------------------------------------------------ rasters
+
+def write_raster(path: Path, values: np.ndarray, transform: Affine, crs: str | None, nodata: float = -3.4e38) -> Path:
+    profile = {"driver": "GTiff", "dtype": "float32", "count": 1, "height": values.shape[0], "width": values.shape[1],
+               "transform": transform, "nodata": nodata}
+    if crs:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values.astype("float32"), 1)
+    return path
+
+
+def lonlat_area(lon0: float, lat0: float, lon1: float, lat1: float) -> Area:
+    """An empty area whose boundary is a lon/lat box, projected (densified) to UTM 50N."""
+    poly = gpd.GeoSeries([box(lon0, lat0, lon1, lat1).segmentize(0.0005)], crs="EPSG:4326").to_crs(CRS).iloc[0]
+    return make_area(boundary=poly)
+
+
+def test_raster_alone_is_sum_preserving(tmp_path):
+    res = 1 / 1200  # ~90 m pixels, like WorldPop
+    values = np.random.default_rng(3).uniform(0, 20, size=(60, 60))
+    values[5, 7] = -3.4e38   # nodata
+    values[9, 9] = np.nan
+    lon0, lat1 = 118.78, 32.06
+    tif = write_raster(tmp_path / "pop.tif", values, Affine(res, 0, lon0, 0, -res, lat1), "EPSG:4326")
+    # boundary on pixel edges: rows/cols 10..49 inside
+    area = lonlat_area(lon0 + 10 * res, lat1 - 50 * res, lon0 + 50 * res, lat1 - 10 * res)
+    d = build_demand(area, P, raster=tif)
+    inside = values[10:50, 10:50]
+    expected = inside[np.isfinite(inside) & (inside > 0)].sum()
+    assert d.grid["residents"].sum() == pytest.approx(expected, rel=1e-3)
+    assert d.info["demand_source"] == "raster"
+    calibrated = build_demand(area, P.model_copy(update={"population": 1000}), raster=tif)
+    assert calibrated.grid["residents"].sum() == pytest.approx(1000, rel=1e-3)
+
+
+def test_raster_without_crs_or_elsewhere_is_refused(tmp_path):
+    area = lonlat_area(118.78, 32.02, 118.80, 32.04)
+    values = np.ones((10, 10))
+    no_crs = write_raster(tmp_path / "nocrs.tif", values, Affine(0.001, 0, 118.78, 0, -0.001, 32.04), None)
+    far = write_raster(tmp_path / "far.tif", values, Affine(0.001, 0, 10.0, 0, -0.001, 50.0), "EPSG:4326")
+    with pytest.raises(InputError, match="no CRS") as exc:
+        build_demand(area, P, raster=no_crs)
+    assert exc.value.exit_code == 2
+    with pytest.raises(InputError, match="does not overlap"):
+        build_demand(area, P, raster=far)
+    with pytest.raises(InputError, match="does not exist"):
+        build_demand(area, P, raster=tmp_path / "missing.tif")
+
+
+def test_population_tif_round_trips_and_is_byte_identical(tmp_path):
+    area = make_area(buildings=[(box(X0 + 10, Y0 + 10, X0 + 30, Y0 + 30), "apartments", 5, np.nan)])
+    d = build_demand(area, P)
+    a, b = tmp_path / "a" / "population.tif", tmp_path / "b" / "population.tif"
+    write_population_tif(a, d)
+    write_population_tif(b, d)
+    assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+    with rasterio.open(a) as src:
+        assert src.crs.to_epsg() == 32650 and src.res == (100.0, 100.0)
+        assert src.read(1, masked=True).sum() == pytest.approx(persons(400, 5), rel=1e-6)
+    # and reading it back onto the same grid gives the same cells
+    back = read_population(a, d.spec, area.boundary)
+    assert back[d.grid["row"], d.grid["col"]] == pytest.approx(d.grid["residents"].to_numpy(), rel=1e-6)
+
+
+WUHAN = "raster/wuhan_worldpop/pop_30_m_wuhan.tif"
+
+
+def test_wuhan_worldpop_window_sum_is_kept(shared_data):
+    path = shared_data / WUHAN
+    with rasterio.open(path) as src:
+        res, (lon0, lat1) = src.res[0], (src.bounds.left, src.bounds.top)
+        r0, c0, n = 700, 800, 60   # a 60 x 60 pixel window (~5 x 5 km) in central Wuhan
+        window = src.read(1, window=((r0, r0 + n), (c0, c0 + n)), masked=True)
+        own = float(window.sum())
+    area = lonlat_area(lon0 + c0 * res, lat1 - (r0 + n) * res, lon0 + (c0 + n) * res, lat1 - r0 * res)
+    d = build_demand(area, P, raster=path)
+    assert own > 100
+    assert d.grid["residents"].sum() == pytest.approx(own, rel=0.01)
+
+
+# ------------------------------------------------------------------ real OSM areas (need siting.io.osm)
+
+def _load(source: Path) -> Area:
+    osm = pytest.importorskip("siting.io.osm")
+    return osm.load_area(source)
+
+
+def _centre_classes(source: Path):
+    """Environment classes of the cells within 500 m of the area's centre."""
+    area = _load(source)
+    grid = build_demand(area, P).grid
+    return grid.loc[grid.geometry.centroid.distance(area.boundary.centroid) < 500, "env_class"]
+
+
+def test_nanjing_centre_is_denser_than_ninghua(shared_data):
+    ranks = {"rural": 0, "suburban": 1, "urban": 2, "dense_urban": 3}
+    nanjing = _centre_classes(shared_data / "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml")
+    ninghua = _centre_classes(shared_data / "osm/fujian_ninghua_osm/map.osm")
+    assert nanjing.map(ranks).mean() > ninghua.map(ranks).mean() + 0.5
+    assert (nanjing == "dense_urban").mean() > 0.5     # Xinjiekou: towers on most blocks
+    assert (ninghua == "dense_urban").sum() == 0       # a county town with five mapped buildings
+
+
+def test_fengxian_roads_only(shared_data):
+    d = build_demand(_load(shared_data / "osm/shanghai_fengxian_roads_osm/map.osm"), P)
+    assert d.info["demand_source"] == "roads"
+    assert d.info["residents_by_source"]["buildings"] == 0
+    roads = d.points[d.points["kind"] == "road"]
+    assert len(roads) > 0 and roads["weight"].sum() > 0
+
