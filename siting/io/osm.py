@@ -422,13 +422,13 @@ def _read_pbf(src: _Source) -> _Raw:
     import pyrosm
 
     try:
-        osm = pyrosm.OSM(str(src.path))
-        # one query per key: pyrosm drops some matches when keys are combined in one filter
-        parts = [osm.get_data_by_custom_criteria(custom_filter={k: v}, filter_type="keep")
-                 for k, v in FEATURE_TAGS.items()]
-        network = osm.get_network("all", nodes=True)
-    except InputError:
-        raise
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Could not find any OSM data", category=UserWarning)
+            osm = pyrosm.OSM(str(src.path))
+            # one query per key: pyrosm drops some matches when keys are combined in one filter
+            parts = [osm.get_data_by_custom_criteria(custom_filter={k: v}, filter_type="keep")
+                     for k, v in FEATURE_TAGS.items()]
+            network = osm.get_network("all", nodes=True)
     except Exception as exc:  # pyrosm raises many types on corrupt input
         raise InputError(f"{src.path.name} is not a readable OSM PBF file ({type(exc).__name__}: "
                          f"{_short(exc)}): re-export or re-download it") from None
@@ -445,11 +445,8 @@ def _read_pbf(src: _Source) -> _Raw:
     graph = None
     if network is not None and network[1] is not None and len(network[1]):
         graph = _graph_from_segments(network[0], _expand_pyrosm_tags(pd.DataFrame(network[1])))
-    bounds = None
-    with contextlib.suppress(Exception):
-        b = osm._data_bounding_box  # header bbox of the PBF, when the writer set one
-        if b is not None and _valid_box(tuple(b)):
-            bounds = box(*b)
+    header = getattr(osm, "_data_bounding_box", None)  # the PBF header's bbox, when the writer set one
+    bounds = box(*header.bounds) if isinstance(header, BaseGeometry) and _valid_box(header.bounds) else None
     return _Raw(features, graph, bounds, notes)
 
 
@@ -778,7 +775,8 @@ def _write_processed(path: Path, area: Area, key: str) -> None:
         "source_hash": [area.source_hash], "boundary_wgs84": [area.boundary_wgs84.wkb_hex],
         "info": [json.dumps(area.info, sort_keys=True)],
     }, geometry=gpd.GeoSeries([area.boundary], crs=area.crs))
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*extension", category=RuntimeWarning)
         tmp.unlink()
         for layer in _LAYERS:
             gdf = getattr(area, layer)
