@@ -35,6 +35,10 @@ EARTH_RADIUS_M = 6_371_000.0
 C_M_S = 3.0e8
 #: Knife-edge parameter below which P.526's J(nu) is zero.
 NU_MIN = -0.78
+#: Excess loss [dB] and Fresnel clearance [share of r1] below which the terrain's effect
+#: is rounding of the float32 DEM (a millimetre on a metre-wide zone), not an obstacle.
+EXCESS_TOL_DB = 0.01
+CLEARANCE_TOL = 1e-3
 #: Samples (pairs x points) processed at once; bounds memory to a few hundred MB.
 CHUNK_SAMPLES = 2_000_000
 
@@ -160,11 +164,20 @@ def terrain_loss_db(
     clutter: np.ndarray | None = None,
     k_factor: float = _DEFAULTS.k_factor,
     fresnel_clearance: float = _DEFAULTS.fresnel_clearance,
+    excess: bool = False,
 ) -> TerrainLoss:
     """Diffraction loss and line of sight of each tx->rx path over the DEM.
 
     Antenna heights are above the ground at each end (ground from the DEM). ``method`` is
     ``"deygout"`` (P.526, up to three edges), ``"bullington"`` or ``"single"`` (worst edge).
+
+    With ``excess=True`` the result is what the terrain adds to a path over smooth Earth
+    between the same two ground points (the reference of empirical models such as TR
+    38.901, which already include the ground's own effect): ``loss_db`` is the loss over
+    the profile minus the loss over the smooth profile (never negative; differences
+    below :data:`EXCESS_TOL_DB` are rounding and count as 0), and ``los`` is False only
+    where the terrain both fails the Fresnel criterion and clears less than smooth Earth
+    would (by more than :data:`CLEARANCE_TOL`).
     """
     if method not in ("deygout", "bullington", "single"):
         raise ValueError(f"unknown diffraction method {method!r}")
@@ -180,6 +193,7 @@ def terrain_loss_db(
     samples = sample_counts(dist[order], step)
     loss = np.zeros(n)
     clear = np.full(n, np.inf)
+    smooth_clear = np.full(n, np.inf)
     start = 0
     while start < n:
         stop = min(n, start + max(1, CHUNK_SAMPLES // samples[start]))
@@ -188,8 +202,18 @@ def terrain_loss_db(
         prof = profiles(dem, tx[idx], rx[idx], n_samples=samples[start:stop], clutter=clutter,
                         k_factor=k_factor)
         loss[idx], clear[idx] = _path_loss(prof, h_tx[idx], h_rx[idx], wavelength, method)
+        if excess:
+            ends = prof.elevation_m[:, [0, -1]]
+            chord = ends[:, :1] + (ends[:, 1:] - ends[:, :1]) * prof.fraction
+            smooth = Profiles(prof.distance_m, prof.fraction, chord, k_factor)
+            smooth_loss, smooth_clear[idx] = _path_loss(smooth, h_tx[idx], h_rx[idx], wavelength, method)
+            loss[idx] -= smooth_loss
         start = stop
-    return TerrainLoss(loss, clear >= fresnel_clearance, clear)
+    los = clear >= fresnel_clearance
+    if excess:
+        loss = np.where(loss > EXCESS_TOL_DB, loss, 0.0)
+        los |= clear >= smooth_clear - CLEARANCE_TOL
+    return TerrainLoss(loss, los, clear)
 
 
 def _path_loss(prof: Profiles, h_tx: np.ndarray, h_rx: np.ndarray, wavelength: float,
@@ -265,11 +289,12 @@ def pair_terrain(
 
     The site (candidate, antenna ``h_bs`` above its ground) transmits to the demand point
     (``h_ut`` above ground). Subtract ``extra_loss_db`` from the link margin and treat
-    pairs with ``terrain_los`` False as NLOS.
+    pairs with ``terrain_los`` False as NLOS. Both are relative to smooth Earth
+    (``excess=True`` of :func:`terrain_loss_db`), so a flat DEM changes nothing.
     """
     res = terrain_loss_db(dem, candidate_xy, h_bs, demand_xy, h_ut, fc_ghz, params.method,
                           step_m=params.step_m, clutter=clutter, k_factor=params.k_factor,
-                          fresnel_clearance=params.fresnel_clearance)
+                          fresnel_clearance=params.fresnel_clearance, excess=True)
     return res.loss_db, res.los
 
 
@@ -297,20 +322,21 @@ def terrain_summary(dem: Dem, extra_loss_db: np.ndarray, terrain_los: np.ndarray
 def building_grid(dem: Dem, buildings, storey_height_m: float = 3.0) -> np.ndarray:
     """Building heights above ground [m] rasterised on the DEM grid (0 where there is none).
 
-    ``buildings`` follows the Area contract (``height_m``, ``levels``, polygons in ``dem.crs``);
-    a building's height is ``height_m``, else ``levels * storey_height_m``; buildings with
-    neither are left out (DOMAIN §4.1). The tallest building wins where several meet a cell.
+    ``buildings`` follows the Area contract (polygons in ``dem.crs``); heights come from
+    :func:`siting.radio.building_heights_m` (``height_m``, else levels x storey height;
+    buildings with neither are left out, DOMAIN §4.1). The tallest building wins a cell.
     """
     from rasterio.features import rasterize
 
-    height = buildings["height_m"].to_numpy(dtype=float)
-    height = np.where(np.isfinite(height), height, buildings["levels"].to_numpy(dtype=float) * storey_height_m)
-    keep = np.isfinite(height) & (height > 0)
-    order = np.argsort(height[keep], kind="stable")
-    shapes = zip(buildings.geometry.to_numpy()[keep][order], height[keep][order])
-    grid = rasterize(shapes, out_shape=dem.elevation.shape, transform=dem.transform, fill=0.0,
-                     dtype="float32") if keep.any() else np.zeros(dem.elevation.shape, "float32")
-    return grid
+    from siting.radio import building_heights_m
+
+    height = building_heights_m(buildings, storey_height_m)
+    keep = np.flatnonzero(np.isfinite(height) & (height > 0))
+    if keep.size == 0:
+        return np.zeros(dem.elevation.shape, "float32")
+    keep = keep[np.argsort(height[keep], kind="stable")]        # paint low first: the tallest wins
+    return rasterize(zip(buildings.geometry.to_numpy()[keep], height[keep]), out_shape=dem.elevation.shape,
+                     transform=dem.transform, fill=0.0, dtype="float32")
 
 
 def hillshade(dem: Dem, azimuth_deg: float = 315.0, altitude_deg: float = 45.0,
