@@ -1,0 +1,452 @@
+"""EV charging, battery-swap and hydrogen plans: demand, sites, piles, capacity.
+
+``plan_charging`` chains the stages for one facility kind (``DOMAIN.md`` §3):
+
+1. demand in sessions per day: residents × car ownership × EV share × sessions per
+   EV, plus workplace sessions and sessions attracted by POIs (malls, offices,
+   transport hubs; depots and industry for swap and hydrogen);
+2. candidates (:func:`siting.candidates.candidates_charging`), existing stations fixed;
+3. road-network service matrix (:mod:`siting.access`), radius by environment class;
+4. site choice with the shared optimisers (MCLP for ``count``/``piles``, set cover
+   for ``target``);
+5. piles per station from the sessions a capacitated assignment (a transportation
+   LP solved by HiGHS) sends to it, with the kind's fast/slow mix and the car park's
+   spaces as the cap; a plan in piles ends with exactly that many piles
+   (bounded largest-remainder apportionment); the final assignment never sends a
+   station more sessions than its piles can serve.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.spatial import cKDTree
+
+from siting.access import Access, network_access, radius_by_env, road_network, service_areas
+from siting.area import Area
+from siting.config import CHARGING_KINDS, ChargingParams, FacilityKind, Params
+from siting.errors import PlanError
+from siting.result import SITE_COLUMNS, PlanResult
+
+#: an existing pile at or above this output (kW) counts as fast DC [A] (DOMAIN §3.3: AC 7 kW, DC 25-120 kW)
+FAST_KW = 22.0
+#: columns of the charging ``sites`` layer
+CHARGING_SITE_COLUMNS = SITE_COLUMNS + ("piles", "piles_fast", "piles_slow", "sessions", "capacity", "spaces",
+                                        "name")
+
+
+def kind_config(params: ChargingParams, kind: str) -> FacilityKind:
+    """The configuration of charging facility ``kind``; PlanError for an unknown kind."""
+    if kind not in CHARGING_KINDS:
+        raise PlanError(f"unknown charging kind '{kind}': use one of {', '.join(CHARGING_KINDS)}")
+    return params.kind(kind)
+
+
+def charging_demand(points: gpd.GeoDataFrame, pois: gpd.GeoDataFrame, cfg: FacilityKind,
+                    params: ChargingParams) -> gpd.GeoDataFrame:
+    """Charging sessions per day at each demand point and at attracting POIs.
+
+    Columns: ``demand_id``, ``kind`` (``cell``/``road``/``poi``), ``residents``,
+    ``workers``, ``env_class``, ``evs``, ``sessions`` (= ``weight``), ``source``,
+    geometry. Only points with sessions > 0 are kept.
+    """
+    ev_per_person = params.car_ownership_per_person * params.ev_share
+    residents = points["residents"].to_numpy(dtype=float)
+    workers = points["workers"].to_numpy(dtype=float)
+    evs = residents * ev_per_person
+    sessions = evs * cfg.sessions_per_ev_day + workers * ev_per_person * cfg.sessions_per_worker_ev_day
+    base = pd.DataFrame({"kind": points["kind"].to_numpy(), "residents": residents, "workers": workers,
+                         "env_class": points["env_class"].to_numpy(), "evs": evs, "sessions": sessions,
+                         "source": points["source"].to_numpy()})
+    frames = [gpd.GeoDataFrame(base, geometry=points.geometry.to_numpy(), crs=points.crs)]
+    attract = pois[pois["category"].isin(list(cfg.poi_sessions_day))] if len(pois) else pois
+    if len(attract):
+        xy = np.column_stack([attract.geometry.x, attract.geometry.y])
+        env = np.full(len(attract), "urban", dtype=object)
+        if len(points):
+            _, nearest = cKDTree(np.column_stack([points.geometry.x, points.geometry.y])).query(xy)
+            env = points["env_class"].to_numpy()[nearest]
+        category = attract["category"].astype(str)
+        frames.append(gpd.GeoDataFrame({
+            "kind": "poi", "residents": 0.0, "workers": 0.0, "env_class": env, "evs": 0.0,
+            "sessions": category.map(cfg.poi_sessions_day).to_numpy(dtype=float),
+            "source": ("poi:" + category).to_numpy()}, geometry=attract.geometry.to_numpy(), crs=points.crs))
+    out = pd.concat(frames, ignore_index=True)
+    out = out[out["sessions"] > 0].reset_index(drop=True)
+    out.insert(0, "demand_id", np.arange(len(out)))
+    out["weight"] = out["sessions"]
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=points.crs)
+
+
+def pile_throughput(cfg: FacilityKind, fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+    """Sessions per day that ``fast`` + ``slow`` piles serve."""
+    return fast * cfg.sessions_per_fast_pile_day + slow * cfg.sessions_per_slow_pile_day
+
+
+def split_piles(piles: np.ndarray, fast_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fast and slow piles of stations with ``piles`` piles (fast rounded half up)."""
+    piles = np.asarray(piles, dtype=int)
+    fast = np.minimum(np.floor(piles * fast_share + 0.5).astype(int), piles)
+    return fast, piles - fast
+
+
+def apportion(weights: np.ndarray, total: int, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Integers within [lower, upper] summing exactly to ``total``, proportional to
+    ``weights`` as far as the bounds allow (water-filling, then largest remainder;
+    ties go to the earlier position)."""
+    weights = np.maximum(np.asarray(weights, dtype=float), 0.0) + 1e-12
+    lower = np.asarray(lower, dtype=float)
+    upper = np.asarray(upper, dtype=float)
+    if lower.sum() > total or upper.sum() < total:
+        raise PlanError(f"{total} piles cannot be spread over stations holding {int(lower.sum())} "
+                        f"to {int(upper.sum())} piles")
+    lo, hi = 0.0, float(total) / weights.min() + 1.0
+    for _ in range(200):  # bisection on the scale: sum(clip(scale * w)) == total
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.clip(mid * weights, lower, upper).sum() < total else (lo, mid)
+    ideal = np.clip(hi * weights, lower, upper)
+    base = np.minimum(np.floor(ideal + 1e-9), upper).astype(int)
+    short = int(total - base.sum())
+    room = np.flatnonzero(base < upper)
+    order = room[np.argsort(-(ideal[room] - base[room]), kind="stable")]
+    if short > 0:
+        base[order[:short]] += 1
+    elif short < 0:  # float slack: take back from the smallest remainders
+        give = np.flatnonzero(base > lower)
+        base[give[np.argsort(ideal[give] - base[give], kind="stable")[:-short]]] -= 1
+    return base
+
+
+def assign_sessions(distance: sparse.csr_matrix, sessions: np.ndarray, capacity: np.ndarray,
+                    radius: np.ndarray) -> sparse.csr_matrix:
+    """Capacitated assignment: sessions per (demand, station) pair, as many as possible,
+    nearer stations first, never more than a station's ``capacity`` or a point's
+    ``sessions``. A transportation LP over the pairs within reach, solved by HiGHS."""
+    coo = distance.tocoo()
+    n_pairs = coo.nnz
+    n_d, n_s = distance.shape
+    if n_pairs == 0:
+        return sparse.csr_matrix(distance.shape)
+    # maximise served sessions; a small preference for short trips breaks ties
+    cost = -(1.0 - 1e-3 * coo.data / np.maximum(radius[coo.row], 1.0))
+    pair = np.arange(n_pairs)
+    a_ub = sparse.csr_matrix((np.ones(2 * n_pairs), (np.r_[coo.row, n_d + coo.col], np.r_[pair, pair])),
+                             shape=(n_d + n_s, n_pairs))
+    result = linprog(cost, A_ub=a_ub, b_ub=np.r_[sessions, capacity], bounds=(0, None), method="highs")
+    if result.status != 0:
+        raise PlanError(f"the capacitated assignment failed ({result.message}): report this as a bug")
+    flow = np.clip(result.x, 0.0, None)
+    return sparse.csr_matrix((flow, (coo.row, coo.col)), shape=distance.shape)
+
+
+def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.GeoDataFrame | None = None,
+                  count: int | None = None, piles: int | None = None, target: float | None = None) -> PlanResult:
+    """Plan charging facilities of ``kind`` (charging, basic, depot, swap, hydrogen).
+
+    ``demand`` is a :class:`siting.demand.Demand` (or its ``points``). Give at most one
+    of ``count`` (stations in total, existing included), ``piles`` (piles in total,
+    existing included: the plan ends with exactly that many) or ``target`` (share of
+    the day's sessions served within a station's radius and within its piles'
+    capacity); none means ``params.charging.target``.
+
+    New stations are chosen by MCLP (:func:`siting.optimize.solve_mclp`) on the
+    sessions that the stations already chosen cannot serve at their full size, so
+    demand next to a saturated existing station still draws a new one; a target
+    plan repeats such rounds until the target is served or nothing more can be.
+    """
+    cp = params.charging
+    cfg = kind_config(cp, kind)
+    if sum(x is not None for x in (count, piles, target)) > 1:
+        raise PlanError("give only one of --count, --piles or --target")
+    if target is not None and not 0 < target <= 1:
+        raise PlanError(f"--target {target} is outside (0, 1]: give a share of sessions such as 0.9")
+    points = charging_demand(getattr(demand, "points", demand), area.pois, cfg, cp)
+    if len(points) == 0:
+        if cp.ev_share == 0:
+            raise PlanError(f"charging.ev_share is 0, so there is no {kind} demand: set it above 0 "
+                            "(e.g. 0.06) in the config")
+        raise PlanError(f"no {kind} demand in area '{area.name}': it has no residents, workers or "
+                        f"POIs ({', '.join(cfg.poi_sessions_day) or 'none configured'}) that need it")
+    from siting.candidates import candidates_charging
+
+    candidates = candidates_charging(area, kind, cp, existing=existing)
+    net = road_network(area, cp)
+    radius = radius_by_env(points["env_class"].to_numpy(), cfg.radius_m)
+    access = network_access(None, _xy(points), _xy(candidates), radius, cp, net)
+    no_road = ~access.on_network & ~candidates["fixed"].to_numpy(dtype=bool)
+    if no_road.any():
+        keep = np.flatnonzero(~no_road)
+        candidates = candidates.iloc[keep].reset_index(drop=True)
+        access = Access(access.matrix[:, keep], access.distance[:, keep], access.demand_snap_m,
+                        access.candidate_snap_m[keep], access.on_network[keep], access.reachable)
+    if len(candidates) == 0:
+        raise PlanError(f"no {kind} candidate sites with road access in area '{area.name}': "
+                        f"the kind needs {', '.join(cfg.candidates)} in the OSM data")
+    st = _Stations(access, points["sessions"].to_numpy(dtype=float), radius,
+                   _station_sizes(candidates, cfg), cfg, params.seed)
+    fixed = np.flatnonzero(candidates["fixed"].to_numpy(dtype=bool))
+    if piles is not None:
+        choice, pile_plan = _choose_for_piles(st, fixed, piles)
+    elif count is not None:
+        if count > len(candidates):
+            raise PlanError(f"--count {count} exceeds the {len(candidates)} {kind} candidate sites: "
+                            "ask for fewer sites or use --target")
+        choice, pile_plan = _grow(st, _Choice.of(st, fixed), count, st.weights.sum()), None
+    else:
+        target = cp.target if target is None else target
+        choice = _grow(st, _Choice.of(st, fixed), len(candidates), target * st.weights.sum())
+        pile_plan = None
+    squares = (params.demand.cell_size_m, params.demand.road_point_spacing_m)
+    result = _result(area, kind, cp, points, candidates, net, st, choice, fixed, pile_plan,
+                     int(no_road.sum()), squares)
+    s = result.summary
+    s["request"] = {"count": count, "piles": piles, "target": target}
+    s["request_met"] = bool(s["sites_total"] == count if count is not None else
+                            s["piles_total"] == piles if piles is not None else s["served_ratio"] >= target - 1e-6)
+    return result
+
+
+def _xy(frame: gpd.GeoDataFrame) -> np.ndarray:
+    return np.column_stack([frame.geometry.x, frame.geometry.y]) if len(frame) else np.zeros((0, 2))
+
+
+def _station_sizes(candidates: gpd.GeoDataFrame, cfg: FacilityKind) -> dict[str, np.ndarray]:
+    """Pile limits and existing piles of every candidate."""
+    is_fixed = candidates["fixed"].to_numpy(dtype=bool)
+    piles = np.where(is_fixed, candidates["piles"].to_numpy(dtype=int), 0)
+    spaces = candidates["capacity"].to_numpy(dtype=float)
+    spaces = np.where(np.isfinite(spaces), spaces, np.where(is_fixed, piles, cfg.default_capacity))
+    cap = np.clip(np.floor(spaces * cfg.parking_share + 1e-9), 1, cfg.max_piles).astype(int)
+    output = candidates["output_kw"].to_numpy(dtype=float)
+    fast, slow = split_piles(piles, cfg.fast_share)
+    known = is_fixed & np.isfinite(output)
+    fast = np.where(known, np.where(output >= FAST_KW, piles, 0), fast)
+    return {"fixed": is_fixed, "piles": piles, "cap": np.where(is_fixed, piles, cap), "spaces": spaces,
+            "fast": fast, "slow": piles - fast}
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """Stations chosen so far: fixed first, then new ones in the order of choice."""
+
+    sites: np.ndarray
+    gains: np.ndarray     # sessions each site added when chosen (existing: what they serve)
+    bound: float | None   # upper bound on the sessions the last round's new sites could cover
+    method: str
+    rounds: int
+
+    @classmethod
+    def of(cls, st: "_Stations", fixed: np.ndarray) -> "_Choice":
+        served = np.asarray(st.flow(fixed).sum(axis=0)).ravel()
+        return cls(np.asarray(fixed, dtype=int), served, None, "existing", 0)
+
+
+@dataclass(frozen=True)
+class _Stations:
+    """What the choice and sizing of stations work on."""
+
+    access: Access
+    weights: np.ndarray   # sessions per demand point
+    radius: np.ndarray    # service radius per demand point
+    sizes: dict
+    cfg: FacilityKind
+    seed: int
+
+    def capacity(self, sites: np.ndarray, piles: np.ndarray) -> np.ndarray:
+        """Sessions per day of ``sites`` with ``piles`` piles (existing: their own mix)."""
+        fast, slow = split_piles(piles, self.cfg.fast_share)
+        existing = self.sizes["fixed"][sites]
+        fast = np.where(existing, self.sizes["fast"][sites], fast)
+        slow = np.where(existing, self.sizes["slow"][sites], slow)
+        return pile_throughput(self.cfg, fast, slow)
+
+    def flow(self, sites: np.ndarray, piles: np.ndarray | None = None) -> sparse.csr_matrix:
+        """Capacitated assignment to ``sites`` with ``piles`` (default: full size)."""
+        piles = self.sizes["cap"][sites] if piles is None else piles
+        return assign_sessions(self.access.distance[:, sites], self.weights, self.capacity(sites, piles),
+                               self.radius)
+
+    def extend(self, choice: _Choice, k: int, by_coverage: bool = False) -> _Choice:
+        """Add ``k`` new stations: MCLP over the other candidates on the sessions the
+        chosen stations cannot serve at full size (``by_coverage``: on all sessions)."""
+        from siting.optimize import solve_mclp
+
+        free = np.setdiff1d(np.arange(self.access.matrix.shape[1]), choice.sites)
+        k = min(k, len(free))
+        if k <= 0:
+            return choice
+        residual = self.weights - (0.0 if by_coverage else np.asarray(self.flow(choice.sites).sum(axis=1)).ravel())
+        residual = np.clip(residual, 0.0, None)
+        solution = solve_mclp(self.access.matrix[:, free], residual, k, seed=self.seed)
+        return _Choice(np.r_[choice.sites, free[np.asarray(solution.selected, dtype=int)]],
+                       np.r_[choice.gains, np.asarray(solution.gains, dtype=float)], float(solution.bound),
+                       solution.method, choice.rounds + 1)
+
+    def pile_throughput(self) -> float:
+        """Sessions per day of one new pile at the kind's fast/slow mix."""
+        return float(pile_throughput(self.cfg, self.cfg.fast_share, 1.0 - self.cfg.fast_share))
+
+
+def _grow(st: _Stations, choice: _Choice, max_sites: int, goal: float) -> _Choice:
+    """Rounds of new stations until ``goal`` sessions are served, ``max_sites`` stations
+    stand, or no candidate reaches unserved demand any more."""
+    per_station = st.cfg.typical_piles * st.pile_throughput()
+    while len(choice.sites) < max_sites:
+        served = float(st.flow(choice.sites).sum())
+        if served >= goal - 1e-9:
+            break
+        k = min(max_sites - len(choice.sites), max(1, math.ceil((goal - served) / per_station)))
+        grown = st.extend(choice, k)
+        if grown.gains[len(choice.sites):].sum() <= 1e-9:  # nothing unserved within reach
+            break
+        choice = grown
+    return choice
+
+
+def _choose_for_piles(st: _Stations, fixed: np.ndarray, piles: int) -> tuple[_Choice, dict[int, int]]:
+    """New stations for exactly ``piles`` piles in total, and the new piles of each."""
+    if piles < 1:
+        raise PlanError(f"--piles {piles} is not a pile count: give a positive number")
+    existing_piles = int(st.sizes["piles"][fixed].sum())
+    if piles < existing_piles:
+        raise PlanError(f"--piles {piles} is below the {existing_piles} piles at the {len(fixed)} existing "
+                        f"stations: ask for at least {existing_piles}")
+    new_piles = piles - existing_piles
+    n_new = st.access.matrix.shape[1] - len(fixed)
+    base = _Choice.of(st, fixed)
+    if new_piles == 0:
+        return base, {}
+    if n_new == 0:
+        raise PlanError(f"--piles asks for {new_piles} new piles but there are no candidate sites for new stations")
+    stations = min(max(math.ceil(new_piles / st.cfg.typical_piles), 1), n_new, new_piles)
+    while True:
+        choice = _grow(st, base, len(fixed) + stations, st.weights.sum())
+        if len(choice.sites) == len(fixed):  # no demand left to serve: spread by coverage alone
+            choice = st.extend(base, stations, by_coverage=True)
+        new = choice.sites[len(fixed):]
+        room = int(st.sizes["cap"][new].sum())
+        if room >= new_piles:
+            break
+        if len(new) < stations or stations >= n_new:
+            raise PlanError(f"--piles asks for {new_piles} new piles but the {len(new)} candidate sites that reach "
+                            f"unserved demand hold at most {room} (car park spaces x parking_share): ask for fewer "
+                            "piles or raise charging.<kind>.parking_share")
+        stations = min(n_new, stations + math.ceil((new_piles - room) / st.cfg.typical_piles))
+    drawn = np.asarray(st.flow(choice.sites).sum(axis=0)).ravel()[len(fixed):]
+    plan = apportion(drawn / st.pile_throughput(), new_piles, np.ones(len(new)), st.sizes["cap"][new])
+    return choice, dict(zip(new.tolist(), plan.tolist()))
+
+
+def _result(area: Area, kind: str, cp: ChargingParams, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
+            net, st: _Stations, choice: _Choice, fixed: np.ndarray, pile_plan: dict[int, int] | None,
+            dropped: int, squares: tuple[float, float]) -> PlanResult:
+    """Size the chosen stations, assign sessions within capacity, build layers and summary."""
+    from siting.layers import gap_polygons
+
+    cfg, sizes, access, weights, radius = st.cfg, st.sizes, st.access, st.weights, st.radius
+    selected = choice.sites
+    is_fixed = sizes["fixed"][selected]
+    if pile_plan is None:  # piles for the sessions drawn at full size
+        drawn = np.asarray(st.flow(selected).sum(axis=0)).ravel()
+        cap = sizes["cap"][selected]
+        need = np.ceil(drawn / st.pile_throughput() - 1e-9).astype(int)
+        piles = np.where(is_fixed, sizes["piles"][selected], np.clip(need, np.minimum(cfg.min_piles, cap), cap))
+    else:
+        piles = np.array([pile_plan.get(s, sizes["piles"][s]) for s in selected.tolist()], dtype=int)
+    fast, slow = split_piles(piles, cfg.fast_share)
+    fast = np.where(is_fixed, sizes["fast"][selected], fast)
+    slow = np.where(is_fixed, sizes["slow"][selected], slow)
+    capacity = st.capacity(selected, piles)
+    flow = st.flow(selected, piles)
+    sessions = np.asarray(flow.sum(axis=0)).ravel()
+    served = np.asarray(flow.sum(axis=1)).ravel()
+    before = _covered(access.matrix, fixed)
+    after = _covered(access.matrix, selected)
+    gains = choice.gains
+    site_xy = _xy(candidates.iloc[selected])
+    _, nearest = cKDTree(_xy(points)).query(site_xy) if len(selected) else (None, np.zeros(0, dtype=int))
+    site_radius = radius[nearest] if len(selected) else np.zeros(0)
+    chosen = candidates.iloc[selected].reset_index(drop=True)
+    sites = gpd.GeoDataFrame({
+        "site_id": chosen["candidate_id"].to_numpy(),
+        "status": np.where(is_fixed, "existing", "proposed"),
+        "rank": np.where(is_fixed, 0, np.cumsum(~is_fixed)),
+        "source": chosen["source"].to_numpy(),
+        "height_m": chosen["height_m"].to_numpy(dtype=float),
+        "served_demand": np.round(sessions, 3),
+        "marginal_gain": np.round(gains, 3),
+        "piles": piles, "piles_fast": fast, "piles_slow": slow,
+        "sessions": np.round(sessions, 3), "capacity": np.round(capacity, 3),
+        "spaces": sizes["spaces"][selected], "name": chosen["name"].to_numpy(),
+    }, geometry=chosen.geometry.to_numpy(), crs=area.crs)
+    demand_layer = points.copy()
+    demand_layer["radius_m"] = radius
+    demand_layer["reachable"] = access.reachable
+    demand_layer["covered_before"] = before
+    demand_layer["covered_after"] = after
+    demand_layer["served"] = np.round(served, 6)
+    areas = service_areas(None, site_xy, site_radius, cp, net, crs=area.crs)
+    residents = points["residents"].to_numpy(dtype=float)
+    cover = access.matrix[:, selected]
+    areas["site_id"] = sites["site_id"].to_numpy()
+    areas["layer"] = "service_area"
+    areas["population"] = np.asarray(cover.T @ residents).ravel() if len(selected) else 0.0
+    areas["demand"] = np.asarray(cover.T @ weights).ravel() if len(selected) else 0.0
+    cols = ["layer", "state", "site_id", "population", "demand", "radius_m", "area_km2", "geometry"]
+    coverage = pd.concat([areas[is_fixed].assign(state="before"), areas.assign(state="after")], ignore_index=True)
+    layers = {
+        "sites": sites[list(CHARGING_SITE_COLUMNS) + ["geometry"]],
+        "coverage": gpd.GeoDataFrame(coverage[cols], geometry="geometry", crs=area.crs),
+        "gaps": gap_polygons(points, after, squares[0], squares[1], area.crs),
+        "demand": demand_layer,
+    }
+    total = float(weights.sum())
+    unreachable = ~access.reachable
+    summary = {
+        "kind": kind,
+        "area": {"name": area.name, "slug": area.slug, "crs": area.crs, "area_km2": round(area.area_km2, 4)},
+        "sites_existing": int(is_fixed.sum()),
+        "sites_proposed": int((~is_fixed).sum()),
+        "sites_total": int(len(selected)),
+        "piles_total": int(piles.sum()),
+        "piles_existing": int(piles[is_fixed].sum()),
+        "piles_proposed": int(piles[~is_fixed].sum()),
+        "piles_fast": int(fast.sum()),
+        "piles_slow": int(slow.sum()),
+        "candidates": {str(k): int(v) for k, v in candidates["source"].value_counts().sort_index().items()},
+        "candidates_without_road_access": dropped,
+        "demand_points": int(len(points)),
+        "demand_total": round(total, 3),
+        "demand_covered": round(float(weights[after].sum()), 3),
+        "demand_covered_before": round(float(weights[before].sum()), 3),
+        "demand_served": round(float(served.sum()), 3),
+        "coverage_ratio": round(float(weights[after].sum()) / total, 6),
+        "coverage_ratio_before": round(float(weights[before].sum()) / total, 6),
+        "served_ratio": round(float(served.sum()) / total, 6),
+        "evs_total": round(float(points["evs"].sum()), 1),
+        "population_total": round(float(residents.sum()), 1),
+        "population_covered": round(float(residents[after].sum()), 1),
+        "unreachable_demand": round(float(weights[unreachable].sum()), 3),
+        "unreachable_points": int(unreachable.sum()),
+        "bound": _rounded(choice.bound, 3),
+        "solver": choice.method,
+        "selection_rounds": choice.rounds,
+        "gaps": int(len(layers["gaps"])),
+        "parameters": {"charging": cp.model_dump(exclude=set(CHARGING_KINDS) - {kind}, mode="json")},
+    }
+    return PlanResult(kind=kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)
+
+
+def _covered(matrix: sparse.csr_matrix, cols: np.ndarray) -> np.ndarray:
+    if len(cols) == 0:
+        return np.zeros(matrix.shape[0], dtype=bool)
+    return np.asarray(matrix[:, np.asarray(cols)].sum(axis=1)).ravel() > 0
+
+
+def _rounded(value, digits: int) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), digits)
