@@ -356,6 +356,8 @@ def summary_rows(summary: dict, sites: gpd.GeoDataFrame | None) -> list[tuple[st
     provenance = summary.get("provenance") or {}
     if provenance.get("plan_id"):
         rows.append(("Plan", str(provenance["plan_id"])))
+    if summary.get("piles_total"):
+        rows.append(("Charging piles", str(summary["piles_total"])))
     if "gaps" in summary:
         rows.append(("Coverage gaps", str(summary["gaps"])))
     if provenance.get("created"):
@@ -364,12 +366,15 @@ def summary_rows(summary: dict, sites: gpd.GeoDataFrame | None) -> list[tuple[st
 
 
 def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "osm",
-             params: MapParams | None = None) -> folium.Map:
+             params: MapParams | None = None,
+             images: dict[str, tuple[np.ndarray, tuple]] | None = None) -> folium.Map:
     """One switchable-layer map of a plan (layers of :class:`~siting.result.PlanResult`, any CRS).
 
     Layers drawn: ``boundary``, ``demand`` (summed on squares), ``coverage`` (one layer
     per ``layer``/``state``), ``gaps``, ``capacity_gaps``, any other extra, and
     ``sites`` (existing as grey dots, proposed numbered by rank, clustered when many).
+    ``images`` maps a layer name to ``(rgba, ((south, west), (north, east)))`` in WGS-84
+    on a Web-Mercator grid, e.g. :func:`siting.terrain.hillshade`; they are embedded as PNG.
     """
     params = params or MapParams()
     source = tile_source(tiles, params)
@@ -416,6 +421,8 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "o
               tooltip=[("gap_id", "Gap"), ("population", "Residents uncovered"), ("workers", "Workers"),
                        ("demand", "Demand uncovered"), ("area_km2", "Area (km²)")])
         b.legend.append(_legend_item(GAP_STYLE["fillColor"], "Coverage gap (tooltip: residents)"))
+    for name, (rgba, box) in sorted((images or {}).items()):
+        _add_image(b, name, rgba, box)
     known = {"boundary", "demand", "coverage", "gaps", "sites"}
     for name in sorted(set(layers) - known):
         _add_extra(b, name, layers[name])
@@ -428,6 +435,21 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "o
     panel = _panel_html(title, summary_rows(summary, layers.get("sites")),
                         _flatten(provenance.get("parameters") or {}))
     return _finish(m, b.bounds, b.legend, panel)
+
+
+def _add_image(b: _Builder, name: str, rgba: np.ndarray, box: tuple) -> None:
+    """An RGBA image overlay (hillshade...) embedded as a PNG data URI; shifted with the data for GCJ-02."""
+    (south, west), (north, east) = box
+    if b.gcj02:  # the GCJ-02 offset varies by metres across a district: shift by its value at the centre
+        from siting.io.sites import wgs84_to_gcj02
+
+        lon, lat = wgs84_to_gcj02((west + east) / 2, (south + north) / 2)
+        dlon, dlat = float(lon) - (west + east) / 2, float(lat) - (south + north) / 2
+        south, north, west, east = south + dlat, north + dlat, west + dlon, east + dlon
+    folium.raster_layers.ImageOverlay(np.asarray(rgba), bounds=[[south, west], [north, east]],
+                                      name=name.replace("_", " ").capitalize(), mercator_project=False,
+                                      overlay=True, show=False).add_to(b.m)
+    b.bounds.append(np.array([west, south, east, north]))
 
 
 def _add_extra(b: _Builder, name: str, gdf: gpd.GeoDataFrame) -> None:

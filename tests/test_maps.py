@@ -252,3 +252,19 @@ def test_siting_map_user_errors_exit_2(written_plan, tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert err.startswith("siting: error: ") and message in err and err.count("\n") == 1
     assert not (written_plan / "map.html").exists()
+
+
+def test_hillshade_image_is_embedded_and_follows_gcj02():
+    from siting.io.sites import wgs84_to_gcj02
+
+    rgba = np.zeros((8, 8, 4), dtype=np.uint8)
+    rgba[..., 3] = 120
+    box = ((32.0, 118.7), (32.1, 118.8))
+    plain = render(synthetic_layers(2), images={"hillshade": (rgba, box)})
+    assert '"Hillshade"' in plain and "data:image/png;base64," in plain and fetched_urls(plain) == []
+    assert "[[32.0, 118.7], [32.1, 118.8]]" in plain
+    shifted = render(synthetic_layers(2), tiles="amap", images={"hillshade": (rgba, box)})
+    lon, lat = wgs84_to_gcj02(118.75, 32.05)
+    bounds = json.loads(re.search(r'L\.imageOverlay\(\s*"[^"]+",\s*(\[\[.*?\]\])', shifted).group(1))
+    np.testing.assert_allclose(bounds, [[32.0 + lat - 32.05, 118.7 + lon - 118.75],
+                                        [32.1 + lat - 32.05, 118.8 + lon - 118.75]], atol=1e-12)
