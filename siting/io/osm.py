@@ -232,12 +232,20 @@ def parse_height_m(values: pd.Series) -> pd.Series:
     return _parse_numbers(values, _LENGTH_UNITS, MAX_HEIGHT_M)
 
 
+def _strings(values: Any) -> np.ndarray:
+    """Object array of ``str``, None where a value is missing."""
+    arr = np.asarray(values, dtype=object)
+    missing = pd.isna(arr)
+    out = arr.astype(str).astype(object)
+    out[missing] = None
+    return out
+
+
 def _tag(df: pd.DataFrame, key: str) -> pd.Series:
     """Column ``key`` as strings (None where absent), all-None if the column is missing."""
     if key not in df.columns:
         return pd.Series(None, index=df.index, dtype=object)
-    col = df[key].astype(object)
-    return col.where(col.notna(), None).map(lambda v: v if v is None else str(v))
+    return pd.Series(_strings(df[key]), index=df.index, dtype=object)
 
 
 def _first(values: pd.Series) -> pd.Series:
@@ -659,7 +667,7 @@ def _pois(features: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
         "osm_id": f["osm_id"].astype(str).to_numpy(),
         "category": category.astype(str),
         "name": _tag(f, "name").to_numpy(),
-        "parking": _tag(f, "parking").str.lower().to_numpy(),
+        "parking": _strings(_tag(f, "parking").str.lower()),
         "capacity": _parse_numbers(_tag(f, "capacity"), {"": 1.0}, 1e5).to_numpy(),
         "height_m": parse_height_m(_tag(f, "height")).to_numpy(),
         "operator": _tag(f, "operator").to_numpy(),
@@ -699,8 +707,7 @@ def _roads(graph: Any, crs: str, clip: BaseGeometry | None) -> tuple[gpd.GeoData
         "oneway": _first(edges["oneway"]).astype(bool).to_numpy(),
         "maxspeed_kmh": _parse_numbers(_first(edges["maxspeed"]) if "maxspeed" in edges else
                                        pd.Series(None, index=edges.index, dtype=object), _SPEED_UNITS, 300).to_numpy(),
-        "name": _first(edges["name"]).where(edges["name"].notna(), None).to_numpy() if "name" in edges
-        else np.full(len(edges), None, dtype=object),
+        "name": _strings(_first(edges["name"])) if "name" in edges else np.full(len(edges), None, dtype=object),
     }, geometry=gpd.GeoSeries(edges.geometry.to_numpy(), crs=crs))
     out_edges = out_edges.sort_values(["u", "v", "key"], ignore_index=True)
     out_nodes = gpd.GeoDataFrame({"x": nodes["x"].astype(float), "y": nodes["y"].astype(float)},
@@ -803,7 +810,7 @@ def _read_processed(path: Path, key: str) -> Area | None:
         gdf = layers[layer]
         for col in gdf.columns:
             if gdf[col].dtype == object and col != "geometry":
-                gdf[col] = gdf[col].where(gdf[col].notna(), None)
+                gdf[col] = _strings(gdf[col])
     nodes = layers["road_nodes"].set_index("osmid")
     nodes.index = nodes.index.astype("int64")
     layers["road_nodes"] = nodes
