@@ -281,6 +281,8 @@ class RadioParams(Section):
                                        "edge margin, DOMAIN §1.8) or expected (LOS-probability weighted, §1.5)")
     los_from_buildings: bool = Field(False, description="decide LOS per pair by ray sampling over rasterised "
                                                         "building heights (DOMAIN §2); off by default")
+    los_fresnel_clearance: float = Field(0.6, ge=0, description="share of the first Fresnel zone the LOS ray "
+                                                                "must clear (DOMAIN §2: 0.6 r1)")
     los_cell_m: float = Field(5.0, gt=0, description="building-height raster cell for the LOS test [A] "
                                                      "(DOMAIN §2: sample every <= grid step)")
     los_max_reach_m: float = Field(2000.0, gt=0, description="pair search cap when LOS pairs may reach beyond the "

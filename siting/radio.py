@@ -523,13 +523,15 @@ def building_height_grid(buildings, cell_m: float = 5.0, storey_height_m: float 
 
 
 def line_of_sight(grid: HeightGrid, tx_xy, tx_h, rx_xy, rx_h, step_m: float | None = None,
-                  max_samples: int = 2_000_000) -> np.ndarray:
+                  fresnel_clearance: float = 0.0, fc_ghz: float = 3.5, max_samples: int = 2_000_000) -> np.ndarray:
     """Deterministic LOS per pair over flat ground (§2): clear if every sample of the
     straight TX→RX ray is above the buildings under it.
 
     ``tx_xy``/``rx_xy`` are (n, 2) arrays, heights above ground. Samples every
     ``step_m`` (default: the grid cell); samples inside the building a ray starts or
     ends in are ignored (a rooftop mast, an indoor user: O2I loss covers that wall).
+    With ``fresnel_clearance`` > 0 the ray must also clear that share of the first
+    Fresnel zone radius ``sqrt(λ·d1·d2/(d1+d2))`` at ``fc_ghz`` (§2: 0.6·r1).
     Pairs are processed sorted by length in chunks of at most ``max_samples`` samples.
     """
     tx_xy = np.atleast_2d(np.asarray(tx_xy, dtype=float))
@@ -555,6 +557,9 @@ def line_of_sight(grid: HeightGrid, tx_xy, tx_h, rx_xy, rx_h, step_m: float | No
         x = tx_xy[idx, 0, None] + s * (rx_xy[idx, 0] - tx_xy[idx, 0])[:, None]
         y = tx_xy[idx, 1, None] + s * (rx_xy[idx, 1] - tx_xy[idx, 1])[:, None]
         ray = tx_h[idx, None] + s * (rx_h[idx] - tx_h[idx])[:, None]
+        if fresnel_clearance > 0:
+            wavelength = C_LIGHT / (fc_ghz * 1e9)
+            ray = ray - fresnel_clearance * np.sqrt(wavelength * s * (1.0 - s) * length[idx, None])
         h, bid = grid.sample(x, y)
         own = (bid == tx_id[idx, None]) | (bid == rx_id[idx, None])
         clear[idx] = ~np.any((h > ray) & ~own & (j < k), axis=1)
@@ -574,4 +579,6 @@ def buildings_los(buildings, tx_xy, tx_h, rx_xy, params=None, storey_height_m: f
     xy = np.vstack([tx_xy, rx_xy])
     bounds = (*(xy.min(axis=0) - cell), *(xy.max(axis=0) + cell))
     grid = building_height_grid(buildings, cell, storey_height_m, default_h, bounds=bounds)
-    return line_of_sight(grid, tx_xy, tx_h, rx_xy, rx_h)
+    clearance = 0.0 if params is None else params.los_fresnel_clearance
+    fc = BANDS["n78" if params is None else params.band].fc_ghz
+    return line_of_sight(grid, tx_xy, tx_h, rx_xy, rx_h, fresnel_clearance=clearance, fc_ghz=fc)

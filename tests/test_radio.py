@@ -237,3 +237,15 @@ def test_los_chunking_matches_single_pass():
         h, bid = grid.sample(x, y)
         own = (bid == grid.sample(*tx[k])[1]) | (bid == grid.sample(*rx[k])[1])
         assert one[k] == (not np.any((h > 30.0 + s * (1.5 - 30.0)) & ~own))
+
+
+def test_fresnel_clearance_blocks_a_grazing_ray():
+    # ray 25 m -> 1.5 m crosses the 10 m-wide wall at about 13.3-12.1 m; a 12 m wall just clears
+    grid = radio.building_height_grid(_wall(12.0), 0.5)
+    tx, rx = np.array([[0.0, 0.0]]), np.array([[200.0, 0.0]])
+    assert radio.line_of_sight(grid, tx, 25.0, rx, 1.5).tolist() == [True]
+    # 0.6 r1 at 3.5 GHz mid-path is about 0.6*sqrt(0.0857*100*100/200) = 1.24 m: blocked
+    assert radio.line_of_sight(grid, tx, 25.0, rx, 1.5, fresnel_clearance=0.6, fc_ghz=3.5).tolist() == [False]
+    assert radio.buildings_los(_wall(12.0), tx, 25.0, rx, RadioParams(los_cell_m=0.5)).tolist() == [False]
+    assert radio.buildings_los(_wall(12.0), tx, 25.0, rx,
+                               RadioParams(los_cell_m=0.5, los_fresnel_clearance=0.0)).tolist() == [True]
