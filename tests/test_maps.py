@@ -18,11 +18,12 @@ CRS = "EPSG:32650"  # UTM 50N: Nanjing
 X0, Y0 = 668_000.0, 3_547_000.0  # about 118.78 E, 32.04 N
 
 
-def synthetic_layers(n_proposed: int = 12, n_existing: int = 3, seed: int = 0) -> dict[str, gpd.GeoDataFrame]:
-    """A small plan in the area's metric CRS, shaped like PlanResult.layers."""
+def synthetic_layers(n_proposed: int = 12, n_existing: int = 3, seed: int = 0,
+                     extent_m: float = 3000.0) -> dict[str, gpd.GeoDataFrame]:
+    """A plan on an ``extent_m`` square in the area's metric CRS, shaped like PlanResult.layers."""
     rng = np.random.default_rng(seed)
     n = n_existing + n_proposed
-    xy = np.column_stack([X0 + rng.uniform(0, 3000, n), Y0 + rng.uniform(0, 3000, n)])
+    xy = np.column_stack([X0 + rng.uniform(0, extent_m, n), Y0 + rng.uniform(0, extent_m, n)])
     status = np.array(["existing"] * n_existing + ["proposed"] * n_proposed)
     sites = gpd.GeoDataFrame({
         "site_id": [f"s{i}" for i in range(n)], "status": status,
@@ -31,7 +32,7 @@ def synthetic_layers(n_proposed: int = 12, n_existing: int = 3, seed: int = 0) -
         "height_m": rng.uniform(15, 40, n).round(1), "served_demand": rng.uniform(100, 900, n).round(3),
         "marginal_gain": rng.uniform(10, 400, n).round(3), "name": ["<b>Tower</b> & co"] + [""] * (n - 1),
     }, geometry=shapely.points(xy), crs=CRS)
-    gx, gy = np.meshgrid(np.arange(X0, X0 + 3000, 100) + 50, np.arange(Y0, Y0 + 3000, 100) + 50)
+    gx, gy = np.meshgrid(np.arange(X0, X0 + extent_m, 100) + 50, np.arange(Y0, Y0 + extent_m, 100) + 50)
     pts = shapely.points(gx.ravel(), gy.ravel())
     dist = np.min(np.hypot(gx.ravel()[:, None] - xy[None, :, 0], gy.ravel()[:, None] - xy[None, :, 1]), axis=1)
     before = np.min(np.hypot(gx.ravel()[:, None] - xy[None, :n_existing, 0],
@@ -48,10 +49,11 @@ def synthetic_layers(n_proposed: int = 12, n_existing: int = 3, seed: int = 0) -
         geometry=[discs["before"], discs["after"], discs["before"].buffer(-250), discs["after"].buffer(-250)], crs=CRS)
     gaps = gpd.GeoDataFrame({"gap_id": [1, 2], "population": [812.4, 95.0], "workers": [10.0, 1.0],
                              "demand": [900.0, 100.0], "area_km2": [0.09, 0.01]},
-                            geometry=[shapely.box(X0 + 3100, Y0, X0 + 3400, Y0 + 300),
-                                      shapely.box(X0 - 200, Y0 + 3100, X0 - 100, Y0 + 3200)], crs=CRS)
+                            geometry=[shapely.box(X0 + extent_m + 100, Y0, X0 + extent_m + 400, Y0 + 300),
+                                      shapely.box(X0 - 200, Y0 + extent_m + 100, X0 - 100, Y0 + extent_m + 200)],
+                            crs=CRS)
     boundary = gpd.GeoDataFrame({"name": ["Test district"]},
-                                geometry=[shapely.box(X0 - 300, Y0 - 300, X0 + 3500, Y0 + 3500)], crs=CRS)
+                                geometry=[shapely.box(X0 - 300, Y0 - 300, X0 + extent_m + 500, Y0 + extent_m + 500)], crs=CRS)
     return {"sites": sites, "demand": demand, "coverage": coverage, "gaps": gaps, "boundary": boundary}
 
 
