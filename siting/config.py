@@ -124,6 +124,9 @@ class TerrainParams(Section):
     resolution_m: float | None = Field(None, gt=0, description="DEM cell size after reprojection; None keeps the "
                                                                "native resolution (SRTM 1\" ~30 m, 3\" ~90 m) "
                                                                "(DOMAIN §2)")
+    bare_earth_m: float = Field(0.0, ge=0, description="radius of an opening+closing that strips building- and "
+                                                       "noise-sized bumps from a surface model such as SRTM; 0 = "
+                                                       "use the DEM as is, like SPLAT! [A] (DOMAIN §2)")
     buildings: bool = Field(False, description="add OSM building heights to the profile; off by default because "
                                                "the TR 38.901 NLOS law already includes building clutter [A] "
                                                "(DOMAIN §2, §4.1 heights)")

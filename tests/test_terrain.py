@@ -200,7 +200,7 @@ def _peer(dem: Dem, tx, h_tx, rx, h_rx, method: str, k: float = 4.0 / 3.0):
             loss = jp + (1 - math.exp(-jp / 6)) * (j_p526(nu_t) + j_p526(nu_r) + 10 + 0.04 * d / 1000)
         else:  # bullington
             hh = [g[i] + s[i] * (d - s[i]) / kr for i in range(n)]
-            stim = max((hh[i] - zt) / s[i] for i in range(1, n - 1))
+            stim = max(((hh[i] - zt) / s[i] for i in range(1, n - 1)), default=-math.inf)
             if stim < (zr - zt) / d:
                 loss = j_p526(nu_p)
             else:
@@ -279,6 +279,29 @@ def test_building_heights_block_a_path_over_flat_ground():
     bare = terrain_loss_db(dem, TX, 10.0, RX, 10.0, FC)
     built = terrain_loss_db(dem, TX, 10.0, RX, 10.0, FC, clutter=grid)
     assert bare.los[0] and not built.los[0] and built.loss_db[0] > 20.0
+
+
+def test_bare_earth_removes_building_spikes_and_keeps_hills():
+    from siting.terrain import bare_earth
+
+    res, n = 10.0, 101
+    c = (np.arange(n) + 0.5) * res
+    x, y = np.meshgrid(c, c[::-1])
+    hill = 80.0 * np.exp(-((x - 700.0) ** 2 + (y - 505.0) ** 2) / (2 * 250.0 ** 2))
+    z = hill.copy()
+    z[48:52, 28:32] += 40.0                                # a 40 m tower, 40 m wide, at x = 300 m
+    z[70, 80] -= 15.0                                      # a speckle pit
+    dem = make_dem(z, res)
+    out = bare_earth(dem, 60.0)
+    assert bare_earth(dem, 0.0) is dem
+    assert np.abs(out.elevation[48:52, 28:32] - hill[48:52, 28:32]).max() < 2.0   # the 40 m tower is gone
+    assert abs(out.elevation[70, 80] - hill[70, 80]) < 3.0      # the 15 m pit is filled
+    # the broad hill keeps its height up to its fall over one disc radius (80 m at the top, 77.7 m 60 m away)
+    assert out.elevation.max() > 80.0 * math.exp(-60.0 ** 2 / (2 * 250.0 ** 2)) - 0.5
+    assert "bare earth" in out.notes[-1]
+    tx, rx = np.array([[105.0, 505.0]]), np.array([[505.0, 505.0]])
+    assert not terrain_loss_db(dem, tx, 10.0, rx, 1.5, FC).los[0]
+    assert terrain_loss_db(out, tx, 10.0, rx, 1.5, FC).los[0]
 
 
 # --------------------------------------------------------------------------- summary and map
