@@ -1,0 +1,272 @@
+"""EV charging, swap and hydrogen plans (siting.charging, candidates_charging)."""
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+from scipy.sparse.csgraph import maximum_flow
+
+from siting.access import grid_area
+from siting.candidates import candidates_charging
+from siting.charging import apportion, assign_sessions, charging_demand, plan_charging, split_piles
+from siting.config import ChargingParams, Params, load_params
+from siting.coverage import coverage_from_radius
+from siting.errors import PlanError
+
+CRS = "EPSG:32650"
+
+
+def pois(rows):
+    """POIs in the Area column contract from (osm_id, category, x, y, extra) rows."""
+    base = {"name": None, "parking": None, "capacity": np.nan, "height_m": np.nan, "operator": None,
+            "sockets": np.nan, "output_kw": np.nan}
+    records = [{**base, "osm_id": i, "category": c, **extra} for i, c, _, _, extra in rows]
+    return gpd.GeoDataFrame(records, geometry=gpd.points_from_xy([r[2] for r in rows], [r[3] for r in rows]),
+                            crs=CRS)
+
+
+def demand_points(xy, residents=1000.0, env="urban"):
+    xy = np.asarray(xy, dtype=float)
+    n = len(xy)
+    return gpd.GeoDataFrame({"demand_id": np.arange(n), "kind": "cell", "residents": np.full(n, residents),
+                             "workers": np.zeros(n), "env_class": env, "source": "buildings"},
+                            geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=CRS)
+
+
+def river(x1, y1, x2, y2):
+    """A river between x=900 and x=1000, bridged only at y=0."""
+    return (np.minimum(x1, x2) == 900) & (np.maximum(x1, x2) == 1000) & (y1 > 0)
+
+
+@pytest.fixture(scope="module")
+def town():
+    """A 2 x 2 km grid town split by a river; car parks on both banks, one charging station east."""
+    rows = [(f"node/{i}", "parking", x, y, {"parking": "surface", "capacity": 200.0})
+            for i, (x, y) in enumerate([(300, 1500), (800, 1400), (300, 400), (1200, 1500), (1700, 600),
+                                        (1500, 1800)])]
+    rows.append(("node/90", "charging_station", 1100, 1500, {"sockets": 4.0, "output_kw": 60.0}))
+    rows.append(("node/99", "parking", 9000, 9000, {"parking": "surface"}))  # no road within reach
+    return grid_area(20, 20, 100.0, drop=river, pois=pois(rows))
+
+
+@pytest.fixture(scope="module")
+def town_demand():
+    rng = np.random.default_rng(1)
+    return demand_points(rng.uniform(0, 1900, size=(150, 2)), residents=400.0)
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 100), st.integers(1, 3), st.integers(3, 30)), min_size=1, max_size=25),
+       st.data())
+def test_apportion_hits_the_total_within_bounds(rows, data):
+    weights, lower, upper = (np.array(c, dtype=float) for c in zip(*rows))
+    total = data.draw(st.integers(int(lower.sum()), int(upper.sum())))
+    got = apportion(weights, total, lower, upper)
+    assert got.sum() == total
+    assert np.all(got >= lower) and np.all(got <= upper)
+
+
+def test_apportion_is_proportional_when_bounds_do_not_bind():
+    got = apportion(np.array([1.0, 2.0, 3.0, 4.0]), 100, np.ones(4), np.full(4, 100))
+    assert got.tolist() == [10, 20, 30, 40]
+    got = apportion(np.array([1.0, 1.0, 1.0]), 10, np.ones(3), np.full(3, 10))
+    assert sorted(got.tolist()) == [3, 3, 4] and got.sum() == 10
+    with pytest.raises(PlanError, match="cannot be spread"):
+        apportion(np.ones(2), 9, np.ones(2), np.full(2, 4))
+
+
+def test_assignment_respects_capacity_and_serves_the_maximum():
+    rng = np.random.default_rng(5)
+    n_d, n_s = 40, 6
+    mask = rng.random((n_d, n_s)) < 0.3
+    r, c = np.nonzero(mask)
+    dist = sparse.csr_matrix((rng.uniform(10, 900, len(r)), (r, c)), shape=(n_d, n_s))
+    sessions = rng.integers(1, 10, n_d).astype(float)
+    capacity = rng.integers(5, 40, n_s).astype(float)
+    flow = assign_sessions(dist, sessions, capacity, np.full(n_d, 1000.0)).toarray()
+    assert np.all(flow.sum(axis=0) <= capacity + 1e-6) and np.all(flow.sum(axis=1) <= sessions + 1e-6)
+    assert np.all(flow[~mask] == 0)  # only pairs within reach
+    per_site = flow.sum(axis=0)
+    # independent check: integer max flow source -> demand -> station -> sink
+    n = n_d + n_s + 2
+    src, sink = n - 2, n - 1
+    rows = np.r_[np.full(n_d, src), r, n_d + np.arange(n_s)]
+    cols = np.r_[np.arange(n_d), n_d + c, np.full(n_s, sink)]
+    caps = np.r_[sessions, np.full(len(r), 10**6), capacity].astype(np.int32)
+    graph = sparse.csr_matrix((caps, (rows, cols)), shape=(n, n))
+    assert per_site.sum() == pytest.approx(maximum_flow(graph, src, sink).flow_value, abs=1e-6)
+
+
+def test_fast_and_slow_piles_add_up():
+    fast, slow = split_piles(np.array([1, 2, 3, 10]), 0.7)
+    assert fast.tolist() == [1, 1, 2, 7] and (fast + slow).tolist() == [1, 2, 3, 10]
+
+
+def test_demand_is_residents_times_ownership_times_ev_share_times_sessions():
+    cp = ChargingParams(car_ownership_per_person=0.2, ev_share=0.1)
+    cfg = cp.charging.model_copy(update={"sessions_per_ev_day": 0.5, "poi_sessions_day": {"mall": 20.0}})
+    pts = demand_points([[0, 0], [100, 0]], residents=1000.0)
+    mall = pois([("way/1", "mall", 50, 50, {}), ("node/2", "shop", 60, 60, {})])
+    out = charging_demand(pts, mall, cfg, cp)
+    assert out["sessions"].tolist() == pytest.approx([10.0, 10.0, 20.0])  # 1000 x 0.2 x 0.1 x 0.5; one mall
+    assert out["evs"].tolist() == pytest.approx([20.0, 20.0, 0.0])
+    assert out["kind"].tolist() == ["cell", "cell", "poi"] and out["env_class"].iloc[2] == "urban"
+
+
+def test_partial_kind_config_keeps_the_kinds_own_defaults():
+    params = load_params(overrides={"charging.hydrogen.fast_share": 1.0, "charging.swap.radius_m.urban": 2500})
+    assert params.charging.hydrogen.candidates == ChargingParams().hydrogen.candidates
+    assert params.charging.swap.radius_m.urban == 2500 and params.charging.swap.radius_m.rural == 10000
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def test_candidates_fixed_existing_and_street_parking_only_near_estates():
+    estate = gpd.GeoDataFrame({"osm_id": ["way/5"], "landuse": ["residential"]},
+                              geometry=[shapely.box(0, 0, 300, 300)], crs=CRS)
+    area = grid_area(10, 10, 100.0, landuse=estate, pois=pois([
+        ("node/1", "parking", 350, 100, {"parking": "street_side"}),   # 50 m from the estate
+        ("node/2", "parking", 800, 800, {"parking": "street_side"}),   # far from it
+        ("node/3", "parking", 500, 500, {"parking": "multi-storey", "capacity": 300.0}),
+        ("node/4", "charging_station", 600, 600, {"capacity": 6.0}),
+        ("node/5", "fuel", 700, 100, {})]))
+    user = gpd.GeoDataFrame({"site_id": ["A"], "name": ["depot A"], "height_m": [np.nan], "capacity": [np.nan],
+                             "piles": [12.0]}, geometry=[shapely.Point(100, 800)], crs=CRS).to_crs(4326)
+    cands = candidates_charging(area, "charging", ChargingParams(), existing=user)
+    assert cands["candidate_id"].tolist() == ["existing/A", "node/4", "node/1", "node/3", "node/5"]
+    assert cands["fixed"].tolist() == [True, True, False, False, False]
+    assert cands["piles"].tolist()[:2] == [12, 6]
+    assert cands.set_index("candidate_id").loc["node/3", "capacity"] == 300.0
+    basic = candidates_charging(area, "basic", ChargingParams())
+    assert "landuse:residential" in set(basic["source"]) and "node/5" not in set(basic["candidate_id"])
+    hydrogen = candidates_charging(area, "hydrogen", ChargingParams())
+    assert hydrogen["candidate_id"].tolist() == ["node/5"]  # charging stations are not hydrogen stations
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@pytest.mark.parametrize("total", [12, 37, 60])
+def test_pile_plans_end_with_exactly_the_piles_asked(town, town_demand, total):
+    result = plan_charging(town, town_demand, "charging", Params(), piles=total)
+    sites = result.layers["sites"]
+    assert sites["piles"].sum() == total == result.summary["piles_total"]
+    assert (sites["piles_fast"] + sites["piles_slow"] == sites["piles"]).all()
+    assert (sites["sessions"] <= sites["capacity"] + 1e-6).all()   # no station serves more than its piles can
+    old = sites[sites["status"] == "existing"]
+    assert old["site_id"].tolist() == ["node/90"] and old["piles"].tolist() == [4]
+    assert old["piles_fast"].tolist() == [4]  # 60 kW sockets are fast DC
+    assert result.summary["candidates_without_road_access"] == 1
+    assert "node/99" not in set(sites["site_id"])
+
+
+def test_pile_count_below_existing_piles_is_refused(town, town_demand):
+    with pytest.raises(PlanError, match="below the 4 piles at the 1 existing"):
+        plan_charging(town, town_demand, "charging", Params(), piles=3)
+
+
+def test_zero_ev_share_is_a_clear_error(town, town_demand):
+    params = load_params(overrides={"charging.ev_share": 0.0, "charging.charging.poi_sessions_day": {}})
+    with pytest.raises(PlanError, match="ev_share is 0"):
+        plan_charging(town, town_demand, "charging", params, count=3)
+
+
+def test_count_plan_has_that_many_stations_and_capacity_holds(town, town_demand):
+    result = plan_charging(town, town_demand, "charging", Params(), count=4)
+    sites = result.layers["sites"]
+    assert len(sites) == 4 and result.summary["sites_existing"] == 1 and result.summary["request_met"]
+    assert (sites["sessions"] <= sites["capacity"] + 1e-6).all()
+    demand = result.layers["demand"]
+    served = demand["served"].to_numpy()
+    assert np.all(served <= demand["sessions"].to_numpy() + 1e-6)
+    assert served.sum() == pytest.approx(sites["sessions"].sum(), rel=1e-6)
+
+
+def test_river_without_bridge_needs_a_station_on_its_own_bank(town):
+    west = demand_points([[800, 1500], [800, 1600]], residents=3000.0)
+    straight = coverage_from_radius(np.array([[800.0, 1500.0]]), np.array([[1100.0, 1500.0]]), 2000.0)
+    assert straight.nnz == 1  # the existing station is 300 m away as the crow flies ...
+    result = plan_charging(town, west, "charging", Params(), target=0.9)
+    demand = result.layers["demand"]
+    assert not demand["covered_before"].iloc[:2].any()  # ... but 3.2 km by road over the bridge at y=0
+    proposed = result.layers["sites"].query("status == 'proposed'")
+    assert len(proposed) >= 1 and (proposed.geometry.x < 950).all()
+    assert demand["covered_after"].iloc[:2].all()
+    coverage = result.layers["coverage"]
+    assert set(coverage["layer"]) == {"service_area"} and set(coverage["state"]) == {"before", "after"}
+    west_area = coverage[coverage["site_id"].isin(proposed["site_id"])].union_all()
+    assert west_area.contains(shapely.Point(800, 1500))
+    assert not west_area.contains(shapely.Point(1000, 1600))  # 100 m across the river, 3 km by road
+
+
+def test_disconnected_demand_is_reported_not_crashed_on():
+    island = lambda x1, y1, x2, y2: (np.maximum(x1, x2) >= 700) & (np.minimum(x1, x2) <= 700)  # noqa: E731
+    area = grid_area(10, 10, 100.0, drop=island, pois=pois([("node/1", "parking", 200, 200, {"capacity": 100.0})]))
+    pts = demand_points([[100, 100], [800, 800], [900, 900]], residents=1000.0)
+    result = plan_charging(area, pts, "charging", Params(), target=0.9)
+    s = result.summary
+    assert s["unreachable_points"] == 2 and s["coverage_ratio"] == pytest.approx(1 / 3, rel=1e-3)
+    assert s["request_met"] is False and len(result.layers["gaps"]) >= 1
+    assert result.layers["gaps"]["population"].sum() == pytest.approx(2000.0)
+
+
+def test_plan_is_deterministic(town, town_demand):
+    a = plan_charging(town, town_demand, "charging", Params(), piles=30)
+    b = plan_charging(town, town_demand, "charging", Params(), piles=30)
+    pd.testing.assert_frame_equal(pd.DataFrame(a.layers["sites"]), pd.DataFrame(b.layers["sites"]))
+    assert json.dumps(a.summary, sort_keys=True, default=str) == json.dumps(b.summary, sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------- real data
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from siting.demand import build_demand
+    from siting.io.osm import load_area
+
+    area = load_area("demo", cache_dir=None, processed_dir=None)
+    return area, build_demand(area, Params().demand)
+
+
+def test_demo_keeps_its_four_charging_stations_and_uses_its_car_parks(demo):
+    area, demand = demo
+    cands = candidates_charging(area, "charging", ChargingParams())
+    assert int(cands["fixed"].sum()) == 4
+    parking = area.pois[area.pois["category"] == "parking"]
+    assert len(parking) == 43
+    street = parking["parking"].astype(str).isin(["inline", "lane", "street_side"])
+    assert cands["source"].str.startswith("parking").sum() == 43 - street.sum()
+    result = plan_charging(area, demand, "charging", Params(), piles=80)
+    sites = result.layers["sites"]
+    assert sites["piles"].sum() == 80 and (sites["status"] == "existing").sum() == 4
+    assert (sites["sessions"] <= sites["capacity"] + 1e-6).all()
+    assert result.summary["demand_served"] == pytest.approx(sites["sessions"].sum(), rel=1e-6)
+    assert sites.loc[sites["status"] == "proposed", "sessions"].sum() > sites["capacity"][sites["status"] == "existing"].sum()
+
+
+def test_nanjing_plans_for_every_kind(shared_data):
+    from siting.demand import build_demand
+    from siting.io.osm import load_area
+
+    area = load_area(shared_data / "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml", cache_dir=None, processed_dir=None)
+    demand = build_demand(area, Params().demand)
+    charging = plan_charging(area, demand, "charging", Params(), target=0.5)
+    assert charging.summary["served_ratio"] >= 0.5 and charging.summary["coverage_ratio"] > 0.9
+    sites = charging.layers["sites"]
+    assert (sites["sessions"] <= sites["capacity"] + 1e-6).all()
+    hydrogen = plan_charging(area, demand, "hydrogen", Params(), count=1)
+    assert hydrogen.layers["sites"]["source"].tolist() == ["fuel"]  # the one fuel station of Xinjiekou
+    basic = plan_charging(area, demand, "basic", Params(), piles=150)
+    assert basic.summary["piles_total"] == 150 and basic.summary["piles_fast"] == 0
