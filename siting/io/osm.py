@@ -157,6 +157,9 @@ def _resolve(source: Any) -> _Source:
             west, south, east, north = (float(v) for v in source)
         except (TypeError, ValueError):
             raise InputError("a bbox must be four numbers (west, south, east, north) in degrees") from None
+        if west > east and -180 <= east < 0 < west <= 180:
+            raise InputError(f"bbox {tuple(source)} crosses the antimeridian (180°): "
+                             "split it into an eastern and a western part")
         if not (west < east and south < north) or not np.all(np.isfinite([west, south, east, north])):
             raise InputError(f"bbox {tuple(source)} is empty: give (west, south, east, north) with west < east, south < north")
         key = hashlib.sha256(json.dumps([west, south, east, north]).encode()).hexdigest()
@@ -248,9 +251,9 @@ def _tag(df: pd.DataFrame, key: str) -> pd.Series:
     return pd.Series(_strings(df[key]), index=df.index, dtype=object)
 
 
-def _first(values: pd.Series) -> pd.Series:
-    """First value where osmnx merged several into a list (simplified edges)."""
-    return values.map(lambda v: v[0] if isinstance(v, list) and v else v)
+def _single(values: pd.Series) -> pd.Series:
+    """One value where osmnx merged several into a list: the smallest, so runs repeat exactly."""
+    return values.map(lambda v: min(v, key=str) if isinstance(v, list) and v else v)
 
 
 def _drivable(tags: pd.DataFrame) -> np.ndarray:
@@ -599,7 +602,7 @@ def _buildings(features: gpd.GeoDataFrame, crs: str) -> tuple[gpd.GeoDataFrame, 
     repaired = int((~shapely.is_valid(b.geometry.to_numpy()) & keep).sum())
     if repaired:
         notes["buildings_repaired"] = repaired
-    dropped = int((b.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy() & ~keep).sum())
+    dropped = int((~keep & ~b.geom_type.isin(["Point", "MultiPoint"]).to_numpy()).sum())
     if dropped:
         notes["buildings_dropped_degenerate"] = dropped
     b = b[keep]
@@ -691,7 +694,7 @@ def _roads(graph: Any, crs: str, clip: BaseGeometry | None) -> tuple[gpd.GeoData
     """Simplified, projected drivable network as (nodes, edges) per the Area contract."""
     import osmnx as ox
 
-    g = ox.simplify_graph(graph) if not graph.graph.get("simplified") else graph
+    g = ox.simplify_graph(graph, edge_attrs_differ=["highway", "oneway", "maxspeed"])
     g = ox.project_graph(g, to_crs=crs)
     nodes, edges = ox.convert.graph_to_gdfs(g)
     edges = edges.reset_index()
@@ -702,12 +705,12 @@ def _roads(graph: Any, crs: str, clip: BaseGeometry | None) -> tuple[gpd.GeoData
         "u": edges["u"].astype("int64").to_numpy(),
         "v": edges["v"].astype("int64").to_numpy(),
         "key": edges["key"].astype("int64").to_numpy(),
-        "highway": _first(edges["highway"]).astype(str).to_numpy(),
+        "highway": _single(edges["highway"]).astype(str).to_numpy(),
         "length_m": edges["length"].astype(float).to_numpy(),
-        "oneway": _first(edges["oneway"]).astype(bool).to_numpy(),
-        "maxspeed_kmh": _parse_numbers(_first(edges["maxspeed"]) if "maxspeed" in edges else
+        "oneway": _single(edges["oneway"]).astype(bool).to_numpy(),
+        "maxspeed_kmh": _parse_numbers(_single(edges["maxspeed"]) if "maxspeed" in edges else
                                        pd.Series(None, index=edges.index, dtype=object), _SPEED_UNITS, 300).to_numpy(),
-        "name": _strings(_first(edges["name"])) if "name" in edges else np.full(len(edges), None, dtype=object),
+        "name": _strings(_single(edges["name"])) if "name" in edges else np.full(len(edges), None, dtype=object),
     }, geometry=gpd.GeoSeries(edges.geometry.to_numpy(), crs=crs))
     out_edges = out_edges.sort_values(["u", "v", "key"], ignore_index=True)
     out_nodes = gpd.GeoDataFrame({"x": nodes["x"].astype(float), "y": nodes["y"].astype(float)},
