@@ -567,18 +567,28 @@ def line_of_sight(grid: HeightGrid, tx_xy, tx_h, rx_xy, rx_h, step_m: float | No
     return clear
 
 
-def buildings_los(buildings, tx_xy, tx_h, rx_xy, params=None, storey_height_m: float = 3.0) -> np.ndarray:
+def buildings_los(buildings, tx_xy, tx_h, rx_xy, params=None, storey_height_m: float = 3.0,
+                  test=None) -> np.ndarray:
     """LOS per pair from OSM building heights (``params.los_from_buildings``, §2):
-    rasterise the buildings around all pairs at ``params.los_cell_m`` and ray-test."""
+    rasterise the buildings around the pairs at ``params.los_cell_m`` and ray-test.
+
+    ``test`` (bool per pair) limits the ray test to the pairs whose LOS state can
+    change a decision, e.g. ``(margin if LOS >= 0) & (margin if NLOS < 0)``; the
+    others are returned as NLOS. Coverage decisions are then the same as testing all.
+    """
     cell = 5.0 if params is None else params.los_cell_m
     default_h = 9.0 if params is None else params.default_building_height_m
     rx_h = 1.5 if params is None else params.h_ut_m
-    tx_xy, rx_xy = np.atleast_2d(tx_xy), np.atleast_2d(rx_xy)
-    if len(tx_xy) == 0:
-        return np.zeros(0, dtype=bool)
-    xy = np.vstack([tx_xy, rx_xy])
+    tx_xy, rx_xy = np.broadcast_arrays(np.atleast_2d(tx_xy), np.atleast_2d(rx_xy))
+    tx_h = np.broadcast_to(np.asarray(tx_h, dtype=float), (len(tx_xy),))
+    los = np.zeros(len(tx_xy), dtype=bool)
+    idx = np.arange(len(tx_xy)) if test is None else np.flatnonzero(test)
+    if len(idx) == 0:
+        return los
+    xy = np.vstack([tx_xy[idx], rx_xy[idx]])
     bounds = (*(xy.min(axis=0) - cell), *(xy.max(axis=0) + cell))
     grid = building_height_grid(buildings, cell, storey_height_m, default_h, bounds=bounds)
     clearance = 0.0 if params is None else params.los_fresnel_clearance
     fc = BANDS["n78" if params is None else params.band].fc_ghz
-    return line_of_sight(grid, tx_xy, tx_h, rx_xy, rx_h, fresnel_clearance=clearance, fc_ghz=fc)
+    los[idx] = line_of_sight(grid, tx_xy[idx], tx_h[idx], rx_xy[idx], rx_h, fresnel_clearance=clearance, fc_ghz=fc)
+    return los

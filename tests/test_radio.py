@@ -249,3 +249,12 @@ def test_fresnel_clearance_blocks_a_grazing_ray():
     assert radio.buildings_los(_wall(12.0), tx, 25.0, rx, RadioParams(los_cell_m=0.5)).tolist() == [False]
     assert radio.buildings_los(_wall(12.0), tx, 25.0, rx,
                                RadioParams(los_cell_m=0.5, los_fresnel_clearance=0.0)).tolist() == [True]
+
+
+def test_buildings_los_limited_to_decisive_pairs():
+    tx = np.array([[0.0, 0.0], [0.0, 80.0], [0.0, 0.0]])
+    rx = np.array([[200.0, 0.0], [200.0, 80.0], [300.0, 0.0]])
+    full = radio.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0))
+    some = radio.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0),
+                               test=np.array([True, False, True]))
+    assert full.tolist() == [True, True, True] and some.tolist() == [True, False, True]
