@@ -82,6 +82,43 @@ def test_plan_map_draws_every_layer_offline(browser, tmp_path, tiles):
     assert (tmp_path / "map.png").stat().st_size > 10_000
 
 
+def test_popups_and_tooltips_show_what_planners_ask(browser, tmp_path):
+    from selenium.webdriver import ActionChains
+
+    layers = synthetic_layers(5)
+    path = write_map(plan_map(layers, SUMMARY, tiles="none"), tmp_path / "map.html")
+    assert open_map(browser, path) == []
+    first = [e for e in browser.find_elements("css selector", ".siting-rank") if e.text == "1"][0]
+    first.click()
+    popup = browser.find_element("css selector", ".leaflet-popup-content").text
+    site = layers["sites"][layers["sites"]["rank"] == 1].iloc[0]
+    assert site["site_id"] in popup and "Mounting height (m)" in popup and "Marginal gain" in popup
+    assert f"{site['height_m']:g}" in popup and "building" in popup
+    browser.find_element("css selector", ".leaflet-popup-close-button").click()
+    gap = browser.find_elements("css selector", "path.siting-gap")[0]
+    ActionChains(browser).move_to_element(gap).pause(0.2).perform()
+    tooltip = browser.find_element("css selector", ".leaflet-tooltip").text
+    assert "Residents uncovered" in tooltip and ("812" in tooltip or "95" in tooltip)
+
+
+def test_nanjing_plan_map_in_the_browser(browser, tmp_path, shared_data):
+    """The map ``siting plan`` writes for a real district: small, offline, every site drawn."""
+    from siting.cli import main
+
+    osm = shared_data / "osm" / "nanjing_xinjiekou_osm" / "osm_bbox.osm.xml"
+    main(["plan", str(osm), "--kind", "5g", "--count", "30", "--out", str(tmp_path / "nj"), "--quiet"])
+    main(["map", str(tmp_path / "nj"), "--tiles", "none", "--out", str(tmp_path / "nj" / "offline.html")])
+    for name in ("map.html", "offline.html"):
+        path = tmp_path / "nj" / name
+        assert path.stat().st_size < 5 * 1024 * 1024
+        assert open_map(browser, path) == []
+        names = layer_names(browser)
+        assert {"Boundary", "Coverage gaps", "Proposed sites"} <= set(names)
+        assert count(browser, ".siting-rank") + count(browser, ".marker-cluster") >= 1
+        assert count(browser, "path.siting-gap") >= 1
+    browser.save_screenshot(str(tmp_path / "nanjing.png"))
+
+
 def test_many_proposed_sites_are_clustered(browser, tmp_path):
     path = write_map(plan_map(synthetic_layers(80), SUMMARY, tiles="none"), tmp_path / "map.html")
     assert open_map(browser, path) == []
