@@ -90,7 +90,7 @@ def _report(outcome) -> None:
     s = outcome.summary
     typer.echo(f"{s['area']['name']} {s['kind']}: {s['sites_existing']} existing + {s['sites_proposed']} proposed "
                f"sites; coverage {s['coverage_ratio_before']:.1%} -> {s['coverage_ratio']:.1%} "
-               f"(bound {s['bound']:.4g}, gap {s['optimality_gap']:.2%}); {s['gaps']} gap areas")
+               f"({_optimality(s)}); {s['gaps']} gap areas")
     typer.echo(f"outputs: {outcome.out_dir}  map: {outcome.map_path}")
 
 
@@ -203,6 +203,14 @@ def map_command(
     layers, summary = read_outputs(out_dir)
     path = write_map(plan_map(layers, summary, tiles=tiles), out or out_dir / "map.html")
     typer.echo(f"map written: {path}")
+
+
+def _optimality(s: dict) -> str:
+    if s.get("min_sites_bound") is not None:
+        return f"no plan reaching the target has fewer than {s['min_sites_bound']} sites"
+    if s.get("optimality_gap") is not None:
+        return f"within {s['optimality_gap']:.2%} of the optimum"
+    return f"solver {s.get('solver')}"
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -64,29 +64,39 @@ def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame 
                          target=target)
 
 
-def radio_links(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, params: Params,
+def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, params: Params,
                 dem=None) -> RadioLinks:
-    """Link margins of every demand–candidate pair within the reach of the link budget."""
+    """Link margins of every demand–candidate pair within the reach of the link budget.
+
+    Per pair: the TR 38.901 scenario of the candidate, its mounting height, NLOS (or
+    LOS from building heights with ``radio.los_from_buildings``), indoor penetration
+    where the demand point's environment class needs deep coverage, and, with a DEM,
+    the terrain's diffraction loss.
+    """
     rp = params.radio
     budget = radio.link_budget(rp)
     demand_xy = np.column_stack([demand.geometry.x, demand.geometry.y])
     cand_xy = np.column_stack([candidates.geometry.x, candidates.geometry.y])
-    env = demand["env_class"].to_numpy()
-    scenario = radio.scenarios_for(candidates["source"].to_numpy(), rp)
-    reach = radio.max_reach_m(budget, scenario, candidates["height_m"].to_numpy(), rp)
+    h_bs = candidates["height_m"].to_numpy(dtype=float)
+    scenario = radio.scenarios_for(candidates["source"].to_numpy(), rp, candidates["env_class"].to_numpy())
+    reach = radio.max_reach_m(budget, scenario, h_bs, rp)
     cov.check_memory(demand_xy, cand_xy, reach, params.solver.memory_budget_gb)
     rows, cols, dist = cov.pairs_within(demand_xy, cand_xy, reach)
-    kwargs = dict(d2d_m=dist, scenario=scenario[cols], h_bs_m=candidates["height_m"].to_numpy()[cols],
-                  budget=budget, params=rp)
-    extra = 0.0
+    extra, los = 0.0, None
     if dem is not None:
         from siting import terrain
 
-        extra, _ = terrain.pair_terrain(dem, demand_xy[rows], cand_xy[cols],
-                                        candidates["height_m"].to_numpy()[cols], rp.h_ut_m, budget.fc_ghz)
+        extra, terrain_los = terrain.pair_terrain(dem, demand_xy[rows], cand_xy[cols], h_bs[cols], rp.h_ut_m,
+                                                  budget.fc_ghz, params.terrain)
+    if rp.los_from_buildings:
+        los = radio.buildings_los(area.buildings, cand_xy[cols], h_bs[cols], demand_xy[rows], rp,
+                                  params.demand.storey_height_m)
+        if dem is not None:
+            los &= terrain_los
+    kwargs = dict(d2d_m=dist, scenario=scenario[cols], h_bs_m=h_bs[cols], budget=budget, los=los, params=rp)
     outdoor = radio.link_margin_db(indoor=False, **kwargs) - extra
     indoor = radio.link_margin_db(indoor=True, **kwargs) - extra
-    needs_indoor = radio.indoor_required(env, rp)[rows]
+    needs_indoor = radio.indoor_required(demand["env_class"].to_numpy(), rp)[rows]
     return RadioLinks(rows, cols, outdoor, indoor, np.where(needs_indoor, indoor, outdoor))
 
 
@@ -94,10 +104,10 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
             count: int | None = None, target: float | None = None, dem=None) -> PlanResult:
     """5G base stations: TR 38.901 link budget per pair, then MCLP or set cover."""
     points = demand.points
-    candidates = candidates_5g(area, demand, params.candidates, existing=existing)
+    candidates = candidates_5g(area, demand, params, existing=existing)
     if len(candidates) == 0:
         raise PlanError("no candidate sites in the area: check the area boundary and OSM data")
-    links = radio_links(points, candidates, params, dem=dem)
+    links = radio_links(area, points, candidates, params, dem=dem)
     shape = (len(points), len(candidates))
     required = links.matrix(links.required_margin, shape)
     weights = points["weight"].to_numpy(dtype=float)
@@ -210,6 +220,7 @@ def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFr
         "bound": round(float(solution.bound), 3),
         "optimality_gap": round(float(solution.gap), 6),
         "solver": solution.method,
+        "min_sites_bound": solution.min_sites,
         "gaps": int(len(layers["gaps"])),
     }
     return PlanResult(kind=kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)

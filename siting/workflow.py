@@ -15,6 +15,8 @@ from siting.provenance import provenance
 
 PROCESSED = Path("data/processed")
 MAPS = Path("maps")
+#: DEM read beyond the area boundary so that profiles near the edge have ground [A]
+DEM_MARGIN_M = 1000.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def _read_existing(path: Path | None, crs: str, area):
 def _read_dem(paths: list[Path], area, params):
     from siting.io.dem import read_dem
 
-    return read_dem(list(paths), area.crs, tuple(area.boundary.buffer(params.terrain.margin_m).bounds))
+    return read_dem(list(paths), area.crs, tuple(area.boundary.buffer(DEM_MARGIN_M).bounds),
+                    params.terrain.resolution_m)
 
 
 def _map_html(result, tiles: str) -> str:
