@@ -525,7 +525,7 @@ def _read_overpass(src: _Source, cache_dir: Path | None) -> _Raw:
         features = list(_overpass._download_overpass_features(polygon, FEATURE_TAGS))
     except InputError:
         raise
-    except (requests.exceptions.RequestException, ox._errors.InsufficientResponseError, ConnectionError) as exc:
+    except (requests.exceptions.RequestException, ox._errors.InsufficientResponseError, OSError) as exc:
         raise InputError(f"cannot fetch '{src.text}' from OpenStreetMap and no cached copy exists "
                          f"({type(exc).__name__}): pass an OSM file, or go online") from None
     except ox._errors.ResponseStatusCodeError as exc:
