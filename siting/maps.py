@@ -199,15 +199,15 @@ def _drawable(gdf: gpd.GeoDataFrame, params: MapParams, gcj02: bool) -> gpd.GeoD
 
 
 def classify(values: np.ndarray, colours: tuple[str, ...]) -> tuple[np.ndarray, list[float]]:
-    """Quantile classes: a colour per value and the class upper bounds (for the legend)."""
+    """Quantile classes: a colour per value (None where missing) and the class upper bounds."""
     values = np.asarray(values, dtype=float)
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return np.full(values.shape, colours[0], dtype=object), []
-    bounds = np.unique(np.quantile(finite, np.linspace(0, 1, len(colours) + 1)[1:]))
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.full(values.shape, None, dtype=object), []
+    bounds = np.unique(np.quantile(values[finite], np.linspace(0, 1, len(colours) + 1)[1:]))
     index = np.clip(np.searchsorted(bounds, values, side="left"), 0, len(bounds) - 1)
     palette = np.array(colours, dtype=object)[np.linspace(0, len(colours) - 1, len(bounds)).round().astype(int)]
-    return palette[index], [float(b) for b in bounds]
+    return np.where(finite, palette[index], None), [float(b) for b in bounds]
 
 
 def aggregate_demand(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
@@ -397,7 +397,7 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "o
               {"stroke": False, "fillOpacity": 0.6, "className": "siting-demand"},
               [f for f, _ in fields] + ["_color"], tooltip=fields, show=False)
         lower = [0.0] + bounds[:-1]
-        palette = sorted(set(colours), key=DEMAND_COLOURS.index)
+        palette = sorted(set(colours) - {None}, key=DEMAND_COLOURS.index)
         b.legend += [_legend_item(c, f"demand {lo:,.0f}–{hi:,.0f}") for c, lo, hi in zip(palette, lower, bounds)]
     if "coverage" in layers:
         cov = layers["coverage"]
@@ -502,7 +502,9 @@ def city_map(districts: gpd.GeoDataFrame, rows: pd.DataFrame, links: dict[str, s
     fields = [key] + [c for c in rows.columns if c != key][:10]
     m = _base_map(source)
     b = _Builder(m, params, bool(source and source.gcj02), [], [])
-    coverage = next((c for c in rows.columns if "coverage" in c and pd.api.types.is_numeric_dtype(rows[c])), None)
+    numeric = [c for c in rows.columns if pd.api.types.is_numeric_dtype(rows[c])]
+    coverage = next((c for c in ("coverage_after", "coverage_ratio") if c in numeric),
+                    next((c for c in numeric if "coverage" in c), None))
     shown = True
     for column, label in (("quota", "Quota (sites)"), (coverage, f"Coverage ({coverage})")):
         if column is None or column not in merged:
@@ -510,12 +512,15 @@ def city_map(districts: gpd.GeoDataFrame, rows: pd.DataFrame, links: dict[str, s
         colours, bounds = classify(merged[column].to_numpy(float), DISTRICT_COLOURS)
         layer = merged.assign(_color=colours)
         b.add(layer, f"Districts by {label.split(' (')[0].lower()}",
-              {"color": "#08306b", "weight": 1.5, "fillOpacity": 0.6, "className": f"siting-district siting-by-{column}"},
+              {"color": "#08306b", "weight": 1.5, "fillColor": "#bdbdbd", "fillOpacity": 0.6,
+               "className": f"siting-district siting-by-{column}"},
               fields + ["_color", "_link"], tooltip=[(f, f.replace("_", " ")) for f in fields], show=shown)
         shown = False
         b.legend.append(f"<div><b>{html.escape(label)}</b></div>")
-        palette = sorted(set(colours), key=DISTRICT_COLOURS.index)
+        palette = sorted(set(colours) - {None}, key=DISTRICT_COLOURS.index)
         b.legend += [_legend_item(c, f"≤ {hi:,.3g}") for c, hi in zip(palette, bounds)]
+        if (colours == None).any():  # noqa: E711 (element-wise)
+            b.legend.append(_legend_item("#bdbdbd", "no result (district failed or not run)"))
     b.legend.append("<div>Click a district to open its map.</div>")
     rows_panel = [("Districts", str(len(merged))), ("Maps linked", str(int(merged["_link"].notna().sum())))]
     if "quota" in merged:

@@ -156,12 +156,19 @@ def test_city_map_links_each_district(browser, tmp_path):
     west, east = shapely.clip_by_rect(box, *box.bounds[:2], box.centroid.x, box.bounds[3]), \
         shapely.clip_by_rect(box, box.centroid.x, *box.bounds[1:])
     districts = gpd.GeoDataFrame({"district": ["West", "East"]}, geometry=[west, east], crs=layers["boundary"].crs)
-    rows = pd.DataFrame({"district": ["West", "East"], "quota": [10, 30], "coverage_ratio": [0.8, 0.95]})
+    rows = pd.DataFrame({"district": ["West", "East"], "status": ["done", "failed"], "quota": [10, 30],
+                         "proposed": [10, None], "coverage_before": [0.2, None], "coverage_after": [0.8, None]})
     write_map(plan_map(layers, SUMMARY, tiles="none"), tmp_path / "west" / "map.html")
     path = write_map(city_map(districts, rows, {"West": "west/map.html"}, tiles="none"), tmp_path / "city.html")
     assert open_map(browser, path) == []
     assert {"Districts by quota", "Districts by coverage"} <= set(layer_names(browser))
     assert count(browser, "path.siting-by-quota") == 2
+    [label] = [e for e in browser.find_elements("css selector", ".leaflet-control-layers label")
+               if e.text.strip() == "Districts by coverage"]
+    label.click()  # switch the coverage colouring on
+    fills = browser.execute_script("return Array.from(document.querySelectorAll('path.siting-by-coverage_after'))"
+                                   ".map(function (p) { return p.getAttribute('fill'); });")
+    assert sorted(fills) == ["#bdbdbd", "#eff3ff"]  # the failed district is grey, not the darkest class
     browser.save_screenshot(str(tmp_path / "city.png"))
     browser.execute_script(
         "var map = Object.values(window).find(function (v) { return v instanceof L.Map; });"
