@@ -270,3 +270,17 @@ def test_hillshade_image_is_embedded_and_follows_gcj02():
     bounds = json.loads(re.search(r'L\.imageOverlay\(\s*"[^"]+",\s*(\[\[.*?\]\])', shifted).group(1))
     np.testing.assert_allclose(bounds, [[32.0 + lat - 32.05, 118.7 + lon - 118.75],
                                         [32.1 + lat - 32.05, 118.8 + lon - 118.75]], atol=1e-12)
+
+
+def test_charging_map_shows_service_areas_and_piles():
+    layers = synthetic_layers(4)
+    sites = layers["sites"].assign(piles_fast=[2, 0, 0, 4, 6, 2, 1], piles_slow=[6, 0, 0, 8, 10, 4, 2],
+                                   sessions=[30.5, 0, 0, 50, 80, 20, 10])
+    cov = layers["coverage"].iloc[:2].assign(layer="service_area")
+    text = render({"sites": sites, "coverage": cov, "gaps": layers["gaps"]})
+    assert '"Charging service area before (existing sites)"' in text
+    assert '"Charging service area after (with proposed sites)"' in text
+    proposed = _layer_data(text, "Proposed sites")["features"]
+    assert [(f["properties"]["piles_fast"], f["properties"]["piles_slow"]) for f in proposed] == \
+        [(4, 8), (6, 10), (2, 4), (1, 2)]
+    assert '["piles_fast","Fast piles"]' in text and '["sessions","Sessions / day"]' in text
