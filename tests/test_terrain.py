@@ -154,6 +154,27 @@ def test_tilted_plane_adds_no_loss_but_a_ridge_adds_its_excess():
     assert ridge[0][0] == pytest.approx(absolute - smooth, abs=1e-9) and not ridge[1][0]
 
 
+def test_flat_dem_gives_the_same_plan_as_no_dem(demo_pbf):
+    import inspect
+
+    from siting.config import Params
+    from siting.io.osm import load_area
+    from siting.pipeline import plan_area
+
+    if "dem" not in inspect.signature(plan_area).parameters:
+        pytest.skip("the pipeline does not take a DEM yet")
+    area = load_area(demo_pbf)
+    minx, miny, maxx, maxy = area.boundary.bounds
+    cols, rows = int((maxx - minx) / 30.0) + 3, int((maxy - miny) / 30.0) + 3
+    flat = Dem(np.full((rows, cols), 37.0, "float32"), Affine(30.0, 0, minx - 30.0, 0, -30.0, maxy + 30.0),
+               area.crs, 30.0, 0, "flat")
+    plain = plan_area(area, "5g", Params(), count=3)
+    with_dem = plan_area(area, "5g", Params(), count=3, dem=flat)
+    assert plain.layers["sites"]["site_id"].tolist() == with_dem.layers["sites"]["site_id"].tolist()
+    assert plain.layers["sites"].geometry.equals(with_dem.layers["sites"].geometry)
+    assert plain.summary["demand_covered"] == with_dem.summary["demand_covered"] > 0
+
+
 def test_pair_terrain_uses_site_height_at_the_candidate_end():
     # a site on a hill top transmits over the valley; the same heights swapped are blocked
     xs = (np.arange(101) + 0.5) * 10.0
