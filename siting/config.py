@@ -328,9 +328,6 @@ class CandidateParams(Section):
 class MapParams(Section):
     """HTML maps (``siting/maps.py``, ``siting map``)."""
 
-    tiles: str = Field("osm", pattern="^(osm|none|tianditu|amap)$",
-                       description="base map: OpenStreetMap, none (fully offline), Tianditu (needs a key), "
-                                   "Amap (GCJ-02: drawn data is shifted to match) [A] (DOMAIN §4.2: GCJ-02)")
     tianditu_key: str | None = Field(None, description="Tianditu tile key; None reads the SITING_TIANDITU_KEY "
                                                        "environment variable [A]")
     simplify_m: float = Field(5.0, ge=0, description="polygon simplification tolerance on the map, metres; "

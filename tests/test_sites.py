@@ -1,9 +1,11 @@
 """Existing-sites reader and the GCJ-02 / BD-09 datum transforms."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from siting.io.sites import (
@@ -84,3 +86,143 @@ def test_outside_china_unchanged():
     np.testing.assert_array_equal(glat, lat)
     wlon, wlat = gcj02_to_wgs84(lon, lat)
     np.testing.assert_array_equal(wlon, lon)
+
+
+# ----------------------------------------------------------------------------- read_sites
+
+from types import SimpleNamespace  # noqa: E402
+import warnings  # noqa: E402
+
+from shapely.geometry import box  # noqa: E402
+
+from siting.errors import InputError  # noqa: E402
+from siting.io.sites import read_sites  # noqa: E402
+
+#: Nanjing Xinjiekou, WGS-84
+NANJING = SimpleNamespace(boundary_wgs84=box(118.76, 32.02, 118.80, 32.07))
+
+
+def write(tmp_path, name: str, text: str, encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_csv_wgs84_columns_and_values(tmp_path):
+    path = write(tmp_path, "sites.csv",
+                 "site_id,name,lon,lat,height,capacity,piles,operator\n"
+                 "A1,Xinjiekou,118.7843,32.0415,30 m,8,4,State Grid\n"
+                 "A2,Gulou,118.7785,32.0598,,,2,\n")
+    g = read_sites(path)
+    assert g.crs.to_epsg() == 4326
+    assert list(g.columns[:5]) == ["site_id", "name", "height_m", "capacity", "piles"]
+    assert list(g["site_id"]) == ["A1", "A2"] and g["name"].iloc[0] == "Xinjiekou"
+    assert g["height_m"].iloc[0] == 30 and np.isnan(g["height_m"].iloc[1])
+    assert g["capacity"].iloc[0] == 8 and list(g["piles"]) == [4, 2]
+    assert g["operator"].iloc[0] == "State Grid" and pd.isna(g["operator"].iloc[1])
+    assert g.geometry.x.tolist() == [118.7843, 118.7785] and g.geometry.y.tolist() == [32.0415, 32.0598]
+    assert "lon" not in g.columns
+
+
+def test_chinese_headers_gbk_and_gcj02(tmp_path):
+    # Amap (GCJ-02) coordinates of two points, in a GBK-encoded export with Chinese headers
+    wgs = np.array([[118.7843, 32.0415], [118.7785, 32.0598]])
+    gcj = np.column_stack(wgs84_to_gcj02(wgs[:, 0], wgs[:, 1]))
+    rows = "\n".join(f"站{i},{lon:.9f},{lat:.9f}" for i, (lon, lat) in enumerate(gcj))
+    path = write(tmp_path, "amap.csv", "名称,经度,纬度\n" + rows + "\n", encoding="gbk")
+    g = read_sites(path, crs="gcj02")
+    got = np.column_stack([g.geometry.x, g.geometry.y])
+    assert _metres(got[:, 0] - wgs[:, 0], got[:, 1] - wgs[:, 1], wgs[:, 1]).max() < 0.01
+    assert list(g["name"]) == ["站0", "站1"] and list(g["site_id"]) == ["site-1", "site-2"]
+    assert g.attrs["sites"]["datum"] == "gcj02"
+
+
+def test_bd09_input(tmp_path):
+    blon, blat = wgs84_to_bd09(118.7843, 32.0415)
+    path = write(tmp_path, "baidu.csv", f"lng,lat\n{float(blon):.10f},{float(blat):.10f}\n")
+    g = read_sites(path, crs="BD-09")
+    assert _metres(g.geometry.x.iloc[0] - 118.7843, g.geometry.y.iloc[0] - 32.0415, 32.04) < 0.01
+
+
+def test_text_in_coordinates_names_row_and_column(tmp_path):
+    path = write(tmp_path, "s.csv", "name,longitude,latitude\na,118.78,32.04\nb,118.79,北纬32度\n")
+    with pytest.raises(InputError, match=r"row 2, column 'latitude': '北纬32度' is not a number"):
+        read_sites(path)
+
+
+def test_no_usable_coordinates(tmp_path):
+    with pytest.raises(InputError, match="no longitude/latitude columns"):
+        read_sites(write(tmp_path, "s.csv", "name,address\na,Zhongshan Road 1\n"))
+    with pytest.raises(InputError, match="no rows with both longitude and latitude"):
+        read_sites(write(tmp_path, "t.csv", "name,lon,lat\na,,\nb,118.7,\n"))
+
+
+def test_rows_without_coordinates_skipped_with_warning(tmp_path):
+    path = write(tmp_path, "s.csv", "name,lon,lat\na,118.78,32.04\nb,,\n")
+    with pytest.warns(UserWarning, match="1 rows without coordinates skipped"):
+        g = read_sites(path)
+    assert list(g["name"]) == ["a"]
+
+
+def test_swapped_by_range(tmp_path):
+    path = write(tmp_path, "s.csv", "name,lat,lon\na,118.78,32.04\n")   # headers the wrong way round
+    with pytest.warns(UserWarning, match="longitude and latitude look swapped"):
+        g = read_sites(path)
+    assert (g.geometry.x.iloc[0], g.geometry.y.iloc[0]) == (118.78, 32.04)
+    assert g.attrs["sites"]["swapped"] is True
+
+
+def test_swapped_by_area(tmp_path):
+    # (lon, lat) = (30.5, 114.3) would be valid numbers, but only the swapped reading is in Wuhan
+    wuhan = SimpleNamespace(boundary_wgs84=box(114.2, 30.4, 114.4, 30.6))
+    path = write(tmp_path, "s.csv", "x,y\n30.5,114.3\n30.52,114.31\n")
+    with pytest.warns(UserWarning, match="swapped"):
+        g = read_sites(path, area=wuhan)
+    assert g.geometry.x.tolist() == [114.3, 114.31]
+    assert g.attrs["sites"]["outside_area"] == 0
+
+
+def test_outside_area_warning_with_count(tmp_path):
+    path = write(tmp_path, "s.csv", "lon,lat\n118.78,32.04\n118.90,32.04\n119.5,33.0\n")
+    with pytest.warns(UserWarning, match="2 of 3 sites lie outside the area"):
+        g = read_sites(path, area=NANJING)
+    assert len(g) == 3 and g.attrs["sites"]["outside_area"] == 2
+
+
+def test_out_of_range_coordinates(tmp_path):
+    with pytest.raises(InputError, match="row 2 has longitude 500"):
+        read_sites(write(tmp_path, "s.csv", "lon,lat\n118.78,32.04\n500,32\n"))
+
+
+def test_geojson_points(tmp_path):
+    path = write(tmp_path, "s.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "mast 1", "height": 35, "id": "M1"},
+         "geometry": {"type": "Point", "coordinates": [118.7843, 32.0415]}},
+        {"type": "Feature", "properties": {"name": "mast 2", "height": None, "id": "M2"},
+         "geometry": {"type": "Point", "coordinates": [118.7785, 32.0598]}}]}))
+    g = read_sites(path, area=NANJING)
+    assert list(g["site_id"]) == ["M1", "M2"] and g["height_m"].iloc[0] == 35
+    assert g.geometry.x.tolist() == [118.7843, 118.7785]
+
+
+def test_geojson_non_points_refused(tmp_path):
+    path = write(tmp_path, "s.geojson", json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "LineString", "coordinates": [[118, 32], [118.1, 32]]}}]}))
+    with pytest.raises(InputError, match="feature 1 is a LineString, not a point"):
+        read_sites(path)
+
+
+@pytest.mark.parametrize("name, content, kwargs, message", [
+    ("missing.csv", None, {}, "does not exist"),
+    ("sites.xlsx", b"PK", {}, "unsupported sites file type"),
+    ("empty.csv", b"", {}, "is empty"),
+    ("s.csv", b"lon,lat\n1,2\n", {"crs": "utm"}, "unknown coordinate datum"),
+    ("dup.csv", b"id,lon,lat\nA,118.7,32\nA,118.8,32\n", {}, "site id 'A' appears more than once"),
+    ("bad.geojson", b"{not json", {}, "not readable GeoJSON"),
+])
+def test_bad_sites_files(tmp_path, name, content, kwargs, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_sites(path, **kwargs)
