@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import geopandas as gpd

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 
