@@ -458,6 +458,21 @@ def test_bad_dems_give_one_line_errors(tmp_path, case, message):
     assert "\n" not in str(err.value) and ":" in str(err.value)
 
 
+def test_cli_bad_dem_exits_2_with_one_line(tmp_path, capsys):
+    from siting.cli import main
+
+    path = write_tif(tmp_path / "zeros.tif", np.zeros((50, 50), "float32"), from_origin(24.9, 60.2, 0.002, 0.001),
+                     crs="EPSG:4326")
+    with pytest.raises(SystemExit) as stop:
+        main(["plan", "demo", "--count", "2", "--dem", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    if "No such option" in err:
+        pytest.skip("the CLI has no --dem yet")
+    assert stop.value.code == 2
+    assert err.strip().splitlines()[-1].startswith("siting: error: DEM zeros.tif is all zeros")
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
 def test_dem_declared_in_feet_is_converted_with_a_warning(tmp_path):
     z, t = plane()
     path = write_tif(tmp_path / "feet.tif", np.full_like(z, 1000.0), t, units="ft")
