@@ -88,9 +88,11 @@ class DemandParams(Section):
     dense_urban_cover: float = Field(0.25, ge=0, le=1, description="building cover ratio for dense urban (with dense_urban_floors) [A]")
     dense_urban_floors: float = Field(7.0, gt=0, description="footprint-weighted mean floors for dense urban [A] (§1.9 UMa dense urban)")
     urban_cover: float = Field(0.12, ge=0, le=1, description="building cover ratio for urban [A]")
-    urban_road_km_per_km2: float = Field(12.0, ge=0, description="road density that alone makes a cell urban [A]")
+    urban_road_km_per_km2: float = Field(
+        16.0, ge=0, description="drivable road km/km² that alone makes a cell urban [A] (about twice the 8 km/km² "
+                                "central-area network density of Chinese planning norms: OSM counts dual carriageways and service roads)")
     suburban_cover: float = Field(0.03, ge=0, le=1, description="building cover ratio for suburban [A]")
-    suburban_road_km_per_km2: float = Field(4.0, ge=0, description="road density that alone makes a cell suburban [A]")
+    suburban_road_km_per_km2: float = Field(6.0, ge=0, description="drivable road km/km² that alone makes a cell suburban [A]")
     population: float | None = Field(
         None, gt=0, description="calibration total of residents (e.g. a census figure); None keeps the estimate [CENSUS2020]")
 

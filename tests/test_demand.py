@@ -339,3 +339,25 @@ def test_fengxian_roads_only(shared_data):
     roads = d.points[d.points["kind"] == "road"]
     assert len(roads) > 0 and roads["weight"].sum() > 0
 
+
+
+# ------------------------------------------------------------------ the command line
+
+@pytest.mark.parametrize("case, message", [("nocrs", "has no CRS"), ("far", "does not overlap"), ("negative", "population")])
+def test_plan_command_refuses_bad_demand_input_with_exit_status_2(tmp_path, capsys, case, message):
+    cli = pytest.importorskip("siting.cli")
+    pytest.importorskip("siting.workflow")
+    values = np.ones((10, 10))
+    args = ["--count", "3", "--out", str(tmp_path / "out"), "--quiet"]
+    if case == "nocrs":
+        args += ["--raster", str(write_raster(tmp_path / "r.tif", values, Affine(0.01, 0, 24.9, 0, -0.01, 60.2), None))]
+    elif case == "far":  # Wuhan, while the demo area is Helsinki
+        args += ["--raster", str(write_raster(tmp_path / "r.tif", values, Affine(0.01, 0, 114.2, 0, -0.01, 30.6), "EPSG:4326"))]
+    else:
+        args += ["--population", "-5000"]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["plan", "demo", *args])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.startswith("siting: error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
