@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from math import log10, pi
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
 
 from siting.errors import ConfigError
@@ -93,23 +94,31 @@ def _rma(d2, fc, h_bs, h_ut, h=RMA_BUILDING_H, w=RMA_STREET_W):
 _MODELS = {"UMa": _uma, "UMi": _umi, "RMa": _rma}
 
 
-def _check_scenario(scenario) -> np.ndarray:
-    s = np.asarray(scenario, dtype=object)
-    bad = set(np.unique(s).tolist()) - set(SCENARIOS)
-    if bad:
-        raise ConfigError(f"unknown radio scenario {sorted(map(str, bad))}: use one of {', '.join(SCENARIOS)}")
-    return s
+def scenario_codes(scenario) -> np.ndarray:
+    """Index into :data:`SCENARIOS` per entry (int8): a name, an array of names or of
+    codes. Convert once when the same pairs go through several functions."""
+    a = np.asarray(scenario)
+    if a.dtype.kind in "iu":
+        if a.size and (a.min() < 0 or a.max() >= len(SCENARIOS)):
+            raise ConfigError(f"scenario codes must lie in 0..{len(SCENARIOS) - 1} ({', '.join(SCENARIOS)})")
+        return a.astype(np.int8, copy=False)
+    codes = pd.Index(SCENARIOS).get_indexer(a.ravel().astype(object)).astype(np.int8).reshape(a.shape)
+    if (codes < 0).any():
+        bad = sorted(set(map(str, a[codes < 0].ravel().tolist())))
+        raise ConfigError(f"unknown radio scenario {bad}: use one of {', '.join(SCENARIOS)}")
+    return codes
 
 
 def _per_scenario(scenario, fn, *arrays):
     """Evaluate ``fn(name, *arrays_masked)`` per scenario over broadcast arrays."""
-    s = _check_scenario(scenario)
-    b = np.broadcast_arrays(s, *[np.asarray(a, dtype=float) for a in arrays])
-    s, arrays = b[0], b[1:]
-    out = np.empty(s.shape, dtype=float)
-    for name in SCENARIOS:
-        mask = s == name
-        if mask.any():
+    b = np.broadcast_arrays(scenario_codes(scenario), *[np.asarray(a, dtype=float) for a in arrays])
+    codes, arrays = b[0], b[1:]
+    out = np.empty(codes.shape, dtype=float)
+    for k, name in enumerate(SCENARIOS):
+        mask = codes == k
+        if mask.all():
+            out[...] = fn(name, *arrays)
+        elif mask.any():
             out[mask] = fn(name, *[a[mask] for a in arrays])
     return out
 
@@ -188,11 +197,11 @@ def o2i_loss_db(fc_ghz, model: str = "sub6", scenario="UMa"):
         raise ConfigError(f"unknown building loss model '{model}': use one of {', '.join(BUILDING_LOSS_MODELS)}")
     f = np.asarray(fc_ghz, dtype=float)
     if model == "sub6":
-        return np.full(np.broadcast(f, _check_scenario(scenario)).shape, 20.0 + 0.5 * 12.5)
+        return np.full(np.broadcast(f, scenario_codes(scenario)).shape, 20.0 + 0.5 * 12.5)
     l_glass, l_irr, l_conc = 2.0 + 0.2 * f, 23.0 + 0.3 * f, 5.0 + 4.0 * f
     low = 5.0 - 10.0 * np.log10(0.3 * 10 ** (-l_glass / 10) + 0.7 * 10 ** (-l_conc / 10))
     high = 5.0 - 10.0 * np.log10(0.7 * 10 ** (-l_irr / 10) + 0.3 * 10 ** (-l_conc / 10))
-    rural = _check_scenario(scenario) == "RMa"
+    rural = scenario_codes(scenario) == SCENARIOS.index("RMa")
     wall = low if model == "low" else np.where(rural, low, high)
     return wall + 0.5 * np.where(rural, 10.0 / 3.0, 25.0 / 3.0)
 
@@ -362,7 +371,7 @@ def _eirp_offset(scenario, params, eirp_offset_db):
         return np.asarray(eirp_offset_db, dtype=float)
     if params is None:
         return np.asarray(0.0)
-    return np.where(np.asarray(scenario, dtype=object) == "UMi", params.small_cell_eirp_offset_db, 0.0)
+    return np.where(scenario_codes(scenario) == SCENARIOS.index("UMi"), params.small_cell_eirp_offset_db, 0.0)
 
 
 def max_reach_m(budget: LinkBudget, scenario=SCENARIOS, h_bs_m=None, params=None) -> float:
@@ -409,6 +418,7 @@ def link_margin_db(d2d_m, scenario, h_bs_m, h_ut_m=None, budget: LinkBudget | No
     building_loss = (building_loss or ("sub6" if params is None else params.building_loss))
     if los is None and params is not None and params.los_model == "expected":
         los = "expected"
+    scenario = scenario_codes(scenario)
     d2 = np.asarray(d2d_m, dtype=float)
     fc = budget.fc_ghz
     if isinstance(los, str):

@@ -258,3 +258,14 @@ def test_buildings_los_limited_to_decisive_pairs():
     some = radio.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0),
                                test=np.array([True, False, True]))
     assert full.tolist() == [True, True, True] and some.tolist() == [True, False, True]
+
+
+def test_scenario_codes_accepted_everywhere():
+    codes = radio.scenario_codes(np.array(["UMa", "UMi", "RMa"], dtype=object))
+    assert codes.tolist() == [0, 1, 2]
+    d = np.array([300.0, 300.0, 300.0])
+    by_name = radio.link_margin_db(d, np.array(["UMa", "UMi", "RMa"]), 25.0, 1.5, radio.BANDS["n78"], True)
+    by_code = radio.link_margin_db(d, codes, 25.0, 1.5, radio.BANDS["n78"], True)
+    np.testing.assert_array_equal(by_name, by_code)
+    with pytest.raises(ConfigError, match="codes must lie"):
+        radio.scenario_codes(np.array([3]))
