@@ -290,8 +290,10 @@ def pair_terrain(
     The site (candidate, antenna ``h_bs`` above its ground) transmits to the demand point
     (``h_ut`` above ground). Subtract ``extra_loss_db`` from the link margin and treat
     pairs with ``terrain_los`` False as NLOS. Both are relative to smooth Earth
-    (``excess=True`` of :func:`terrain_loss_db`), so a flat DEM changes nothing.
+    (``excess=True`` of :func:`terrain_loss_db`), so a flat DEM changes nothing. The DEM
+    is first filtered with :func:`bare_earth` when ``params.bare_earth_m`` > 0.
     """
+    dem = bare_earth(dem, params.bare_earth_m)
     res = terrain_loss_db(dem, candidate_xy, h_bs, demand_xy, h_ut, fc_ghz, params.method,
                           step_m=params.step_m, clutter=clutter, k_factor=params.k_factor,
                           fresnel_clearance=params.fresnel_clearance, excess=True)
@@ -312,6 +314,7 @@ def terrain_summary(dem: Dem, extra_loss_db: np.ndarray, terrain_los: np.ndarray
         "notes": list(dem.notes),
         "method": params.method,
         "k_factor": round(params.k_factor, 4),
+        "bare_earth_m": params.bare_earth_m,
         "fresnel_clearance": params.fresnel_clearance,
         "pairs_tested": int(loss.size),
         "pairs_terrain_blocked": int(blocked.sum()),

@@ -323,6 +323,9 @@ def test_bare_earth_removes_building_spikes_and_keeps_hills():
     tx, rx = np.array([[105.0, 505.0]]), np.array([[505.0, 505.0]])
     assert not terrain_loss_db(dem, tx, 10.0, rx, 1.5, FC).los[0]
     assert terrain_loss_db(out, tx, 10.0, rx, 1.5, FC).los[0]
+    # the planner hook applies the filter from the parameters
+    assert not pair_terrain(dem, rx, tx, 10.0, 1.5, FC)[1][0]
+    assert pair_terrain(dem, rx, tx, 10.0, 1.5, FC, TerrainParams(bare_earth_m=60.0))[1][0]
 
 
 # --------------------------------------------------------------------------- summary and map
