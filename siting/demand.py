@@ -94,28 +94,18 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     road_density_ctx = 1000.0 * _ratio(_smooth(road_m, spec, window), _smooth(cell_area, spec, window))
     env = _env_class(cover_ctx, floors_ctx, road_density_ctx, params)
 
-    sources = {s: np.zeros(ncell) for s in SOURCES}
-    # landuse fills cells without buildings in neighbourhoods where buildings are barely mapped
-    unmapped = (cover_ctx < params.mapped_cover_min) & (bld["footprint"] == 0)
-    lu_res, lu_work = _landuse_people(area.landuse, spec, params)
-    if raster is not None:
-        sources["raster"] = read_population(raster, spec, area.boundary).ravel()
-    else:
-        sources["buildings"] = bld["residents"]
-        sources["landuse"] = np.where(unmapped, lu_res, 0.0)
-    workers = bld["workers"] + np.where(unmapped, lu_work, 0.0)
-    estimate = sum(sources.values())
-
+    sources, workers = _people(area, spec, bld, cover_ctx, raster, params)
+    sources = {s: np.where(in_area, v, 0.0) for s, v in sources.items()}  # buildings just outside the boundary
+    workers = np.where(in_area, workers, 0.0)
+    estimate = float(sum(v.sum() for v in sources.values()))
     factor = 1.0
     if params.population is not None:
-        if estimate.sum() <= 0:
-            weights = _road_person_weights(road_by_group, params)
-            if weights.sum() <= 0:
+        if estimate <= 0:
+            sources["roads"] = np.where(in_area, _road_person_weights(road_by_group, params), 0.0)
+            if sources["roads"].sum() <= 0:
                 raise InputError(f"area '{area.name}' has no buildings, residential landuse or drivable roads to put "
                                  f"population={params.population:g} on: give a population raster or a larger area")
-            sources["roads"] = weights
-            estimate = weights
-        factor = params.population / float(estimate.sum())
+        factor = params.population / float(sum(v.sum() for v in sources.values()))
         sources = {s: v * factor for s, v in sources.items()}
         if raster is None:
             workers = workers * factor
@@ -140,7 +130,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
         "residents_by_source": {s: float(v.sum()) for s, v in sources.items()},
         "residents_total": float(residents.sum()),
         "workers_total": float(workers.sum()),
-        "residents_estimate": float(estimate.sum()),
+        "residents_estimate": estimate,
         "calibration": "population" if params.population is not None else ("raster" if raster is not None else None),
         "calibration_factor": factor,
         "buildings": int(len(area.buildings)),
@@ -153,6 +143,26 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
         "grid": params.grid,
     }
     return Demand(points=points, grid=grid, spec=spec, info=info)
+
+
+def _people(area: Area, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: np.ndarray,
+            raster: str | Path | None, params: DemandParams) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Uncalibrated residents per cell by source (:data:`SOURCES`), and workers per cell.
+
+    Residents come from the raster when one is given, else from buildings, with landuse
+    filling the cells without buildings in neighbourhoods where buildings are barely
+    mapped (``mapped_cover_min``); the same landuse fill adds workers.
+    """
+    ncell = spec.shape[0] * spec.shape[1]
+    sources = {s: np.zeros(ncell) for s in SOURCES}
+    unmapped = (cover_ctx < params.mapped_cover_min) & (bld["footprint"] == 0)
+    lu_res, lu_work = _landuse_people(area.landuse, spec, params)
+    if raster is not None:
+        sources["raster"] = read_population(raster, spec, area.boundary).ravel()
+    else:
+        sources["buildings"] = bld["residents"]
+        sources["landuse"] = np.where(unmapped, lu_res, 0.0)
+    return sources, bld["workers"] + np.where(unmapped, lu_work, 0.0)
 
 
 def _cell_areas_inside(cells: np.ndarray, boundary: shapely.Geometry, cell_size: float) -> np.ndarray:

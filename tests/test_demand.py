@@ -139,6 +139,16 @@ def test_calibration_conserves_the_census_total(total):
     assert d.info["calibration_factor"] == pytest.approx(total / estimate)
 
 
+def test_calibration_on_an_l_shaped_area_ignores_buildings_outside_it():
+    l_shape = box(X0, Y0, X0 + 1000, Y0 + 500).union(box(X0, Y0, X0 + 500, Y0 + 1000))
+    inside = (box(X0 + 100, Y0 + 100, X0 + 120, Y0 + 120), "apartments", 6, np.nan)
+    outside = (box(X0 + 800, Y0 + 800, X0 + 820, Y0 + 820), "apartments", 6, np.nan)   # in the grid's bbox only
+    d = build_demand(make_area(buildings=[inside, outside], boundary=l_shape), P.model_copy(update={"population": 900}))
+    assert d.grid["residents"].sum() == pytest.approx(900)
+    assert cell(d, X0 + 110, Y0 + 110)["residents"] == pytest.approx(900)
+    assert len(d.grid) == 75 and d.info["residents_estimate"] == pytest.approx(persons(400, 6))
+
+
 def test_negative_population_total_is_a_config_error_with_exit_status_2():
     with pytest.raises(ConfigError, match="demand.population") as exc:
         load_params(overrides={"demand.population": -5000})
