@@ -341,9 +341,10 @@ def scenario_for(env_class, candidate_source):
     """
     env = np.asarray(env_class, dtype=object)
     src = np.asarray(candidate_source, dtype=object)
-    bad = set(np.unique(env).tolist()) - set(ENV_CLASSES)
-    if bad:
-        raise ConfigError(f"unknown environment class {sorted(map(str, bad))}: use one of {', '.join(ENV_CLASSES)}")
+    env_code = pd.Index(ENV_CLASSES).get_indexer(env.ravel()).reshape(env.shape)
+    if (env_code < 0).any():
+        bad = sorted(set(map(str, env[env_code < 0].ravel().tolist())))
+        raise ConfigError(f"unknown environment class {bad}: use one of {', '.join(ENV_CLASSES)}")
     out = np.where(src == "street_lamp", "UMi", np.where(env == "rural", "RMa", "UMa")).astype(object)
     return str(out) if out.ndim == 0 else out
 
@@ -362,7 +363,8 @@ def indoor_required(env_class, params=None) -> np.ndarray:
     ``params.indoor_env_classes`` (default dense_urban and urban, after TY5G §1.7:
     deep coverage in the central city, continuous outdoor coverage in suburbs/rural)."""
     classes = ("dense_urban", "urban") if params is None else params.indoor_env_classes
-    return np.isin(np.asarray(env_class, dtype=object), list(classes))
+    env = np.asarray(env_class, dtype=object)
+    return (pd.Index(list(classes)).get_indexer(env.ravel()) >= 0).reshape(env.shape)
 
 
 def _eirp_offset(scenario, params, eirp_offset_db):
