@@ -56,9 +56,11 @@ class TileSource:
 TILES: dict[str, TileSource | None] = {
     "osm": TileSource("OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                       "Tiles &copy; OpenStreetMap contributors", subdomains="abc"),
-    "tianditu": TileSource("Tianditu 天地图", "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk={key}",
+    "tianditu": TileSource("Tianditu 天地图",
+                           "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk={key}",
                            "Tiles &copy; 天地图 Tianditu (CGCS2000, WGS-84 within 1 m)", subdomains="01234567",
-                           max_zoom=18, labels_url="https://t{s}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk={key}"),
+                           max_zoom=18,
+                           labels_url="https://t{s}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk={key}"),
     "amap": TileSource("Amap 高德", "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
                        "&x={x}&y={y}&z={z}", "Tiles &copy; 高德地图 AutoNavi (GCJ-02)", subdomains="1234",
                        max_zoom=18, gcj02=True),
@@ -231,7 +233,7 @@ def aggregate_demand(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFram
     cells = frame.groupby(["ix", "iy"], sort=True).sum().reset_index()
     for state in ("covered_before", "covered_after"):
         if state in cells:
-            cells[state] = np.where(cells["demand"] > 0, cells[state] / cells["demand"].where(cells["demand"] > 0, 1), 0.0)
+            cells[state] = cells[state] / cells["demand"].where(cells["demand"] > 0, np.inf)  # 0 where no demand
     x0, y0 = cells["ix"].to_numpy() * cell_m, cells["iy"].to_numpy() * cell_m
     boxes = shapely.box(x0, y0, x0 + cell_m, y0 + cell_m)
     return gpd.GeoDataFrame(cells.drop(columns=["ix", "iy"]), geometry=boxes, crs=demand.crs)
@@ -291,7 +293,7 @@ def _base_map(source: TileSource | None) -> folium.Map:
 
 
 def _finish(m: folium.Map, bounds: list[np.ndarray], legend: list[str], panel: str) -> folium.Map:
-    """Panels, controls and attribution; fit the view; drop every CDN link."""
+    """Panels, controls, attribution and the layer control; fit the view to the drawn data."""
     legend_html = '<div class="siting-legend"><h4>Legend</h4>' + "".join(legend) + "</div>"
     code = [f"map.attributionControl.addAttribution({_js(OSM_ATTRIBUTION)});",
             "L.control.scale({imperial: false}).addTo(map);",
@@ -306,7 +308,7 @@ def _finish(m: folium.Map, bounds: list[np.ndarray], legend: list[str], panel: s
         box = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
         fit = _MapScript(f"map.fitBounds({_js(box)}, {{animate: false}});")
         m.add_child(fit, name="siting_fit")
-        m._children.move_to_end("siting_fit", last=False)
+        m._children.move_to_end("siting_fit", last=False)  # branca renders children in insertion order
     return m
 
 
@@ -345,9 +347,11 @@ def summary_rows(summary: dict, sites: gpd.GeoDataFrame | None) -> list[tuple[st
         rows.append(("Existing sites", str(int((sites["status"] == "existing").sum()))))
         rows.append(("Proposed sites", str(int((sites["status"] == "proposed").sum()))))
     if "coverage_ratio" in summary:
-        rows.append(("Demand covered", f"{_pct(summary.get('coverage_ratio_before', 0))} → {_pct(summary['coverage_ratio'])}"))
+        before, after = _pct(summary.get("coverage_ratio_before", 0)), _pct(summary["coverage_ratio"])
+        rows.append(("Demand covered", f"{before} → {after}"))
     if summary.get("population_total"):
-        rows.append(("Residents covered", f"{summary.get('population_covered', 0):,.0f} of {summary['population_total']:,.0f}"))
+        covered, total = summary.get("population_covered", 0), summary["population_total"]
+        rows.append(("Residents covered", f"{covered:,.0f} of {total:,.0f}"))
     request = summary.get("request") or {}
     for key, label in (("count", "Sites requested"), ("target", "Coverage target"), ("piles", "Piles requested")):
         if request.get(key) is not None:
@@ -413,7 +417,8 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "o
                      "fillOpacity": 0.2, "dashArray": "4 3" if layer == "indoor" else None,
                      "className": f"siting-coverage siting-{layer}-{state}"}
             b.add(part, label, style, ["layer", "state", "population", "demand", "area_km2"],
-                  tooltip=[("population", "Residents covered"), ("demand", "Demand covered"), ("area_km2", "Area (km²)")],
+                  tooltip=[("population", "Residents covered"), ("demand", "Demand covered"),
+                           ("area_km2", "Area (km²)")],
                   show=(state == "after" and layer in ("outdoor", "service_area")))
             b.legend.append(_legend_item(colour, label))
     if "gaps" in layers:
@@ -458,11 +463,13 @@ def _add_extra(b: _Builder, name: str, gdf: gpd.GeoDataFrame) -> None:
     label = name.replace("_", " ").capitalize()
     style = {"color": "#c51b7d", "weight": 1, "fillColor": "#de77ae", "fillOpacity": 0.4, "radius": 4,
              "className": f"siting-extra siting-{name}"}
-    score = next((c for c in ("score", "suitability", "value") if c in gdf and pd.api.types.is_numeric_dtype(gdf[c])), None)
+    numeric = [c for c in ("score", "suitability", "value") if c in gdf and pd.api.types.is_numeric_dtype(gdf[c])]
+    score = numeric[0] if numeric else None
     if score:
         gdf = gdf.assign(_color=classify(gdf[score].to_numpy(), DEMAND_COLOURS)[0])
         style.update(stroke=False, fillOpacity=0.5)
-    b.add(gdf, label, style, columns + (["_color"] if score else []), tooltip=[(c, c.replace("_", " ")) for c in columns],
+    b.add(gdf, label, style, columns + (["_color"] if score else []),
+          tooltip=[(c, c.replace("_", " ")) for c in columns],
           show=name == "capacity_gaps")
     b.legend.append(_legend_item(style["fillColor"], label))
 

@@ -89,14 +89,14 @@ def test_popups_and_tooltips_show_what_planners_ask(browser, tmp_path):
     assert open_map(browser, path) == []
     first = [e for e in browser.find_elements("css selector", ".siting-rank") if e.text == "1"][0]
     first.click()
-    popup = browser.find_element("css selector", ".leaflet-popup-content").text
+    popup = browser.find_element("css selector", ".leaflet-popup-content").get_attribute("textContent")
     site = layers["sites"][layers["sites"]["rank"] == 1].iloc[0]
     assert site["site_id"] in popup and "Mounting height (m)" in popup and "Marginal gain" in popup
     assert f"{site['height_m']:g}" in popup and "building" in popup
     browser.find_element("css selector", ".leaflet-popup-close-button").click()
     gap = browser.find_elements("css selector", "path.siting-gap")[0]
     ActionChains(browser).move_to_element(gap).pause(0.2).perform()
-    tooltip = browser.find_element("css selector", ".leaflet-tooltip").text
+    tooltip = browser.find_element("css selector", ".leaflet-tooltip").get_attribute("textContent")
     assert "Residents uncovered" in tooltip and ("812" in tooltip or "95" in tooltip)
 
 

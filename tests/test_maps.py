@@ -282,3 +282,17 @@ def test_charging_map_shows_service_areas_and_piles():
     assert [(f["properties"]["piles_fast"], f["properties"]["piles_slow"]) for f in proposed] == \
         [(4, 8), (6, 10), (2, 4), (1, 2)]
     assert '["piles_fast","Fast piles"]' in text and '["sessions","Sessions / day"]' in text
+
+
+def test_extra_layers_are_drawn_and_scored():
+    from siting.maps import DEMAND_COLOURS
+
+    layers = synthetic_layers(2)
+    cells = shapely.box(X0 + np.arange(5) * 200, Y0, X0 + np.arange(5) * 200 + 200, Y0 + 200)
+    layers["suitability"] = gpd.GeoDataFrame({"score": [0.1, 0.2, 0.3, 0.4, 0.5]}, geometry=cells, crs=CRS)
+    layers["capacity_gaps"] = layers["gaps"].iloc[:1].assign(sessions_unserved=12.0)
+    text = render(layers)
+    colours = [f["properties"]["_color"] for f in _layer_data(text, "Suitability")["features"]]
+    assert colours == list(DEMAND_COLOURS)  # five scores, five quantile classes, light to dark
+    capacity = _layer_data(text, "Capacity gaps")["features"]
+    assert capacity[0]["properties"]["sessions_unserved"] == 12.0
