@@ -7,16 +7,19 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import rasterio
 import shapely
+import shapely.affinity
 from affine import Affine
 from shapely.geometry import LineString, Point, box
 
 from siting.area import Area
 from siting.config import DemandParams, load_params
-from siting.demand import POINT_COLUMNS, build_demand
+from siting.demand import POINT_COLUMNS, build_demand, polygon_cell_areas
 from siting.errors import ConfigError, InputError
-from siting.io.raster import read_population, write_population_tif
+from siting.io.raster import GridSpec, read_population, write_population_tif
 
 CRS = "EPSG:32650"  # UTM 50N: Nanjing, Wuhan
 X0, Y0 = 500_000.0, 3_500_000.0  # a corner of the test areas, on the 100 m grid
@@ -123,6 +126,20 @@ def test_untyped_building_use_follows_landuse():
         [mixed * fa / P.m2_per_person, (1 - mixed) * fa / P.m2_per_worker])
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 900), st.floats(0, 900), st.floats(1, 450), st.floats(1, 300),
+                          st.floats(0, 90)), min_size=1, max_size=30),
+       st.sampled_from([25.0, 100.0, 250.0]))
+def test_allocation_to_cells_keeps_every_footprint(rects, cell_size):
+    """Rotated buildings of any size: their pieces over the cells add up to their areas."""
+    geoms = np.array([shapely.affinity.rotate(box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h), a) for x, y, w, h, a in rects])
+    spec = GridSpec.covering(box(X0 - 300, Y0 - 300, X0 + 1600, Y0 + 1600), CRS, cell_size)
+    idx, cells, areas = polygon_cell_areas(geoms, spec)
+    assert np.bincount(idx, areas, minlength=len(geoms)) == pytest.approx(shapely.area(geoms), rel=1e-9)
+    pieces = shapely.intersection(geoms[idx], spec.boxes(*np.divmod(cells, spec.shape[1])))
+    assert areas == pytest.approx(shapely.area(pieces), rel=1e-9, abs=1e-6)  # m²: GEOS at UTM magnitudes
+
+
 # ------------------------------------------------------------------ calibration
 
 @pytest.mark.parametrize("total", [12_345.0, 7.5])
@@ -199,11 +216,17 @@ def test_empty_area_with_a_population_total_is_a_user_error():
 def test_priority_places_raise_weight_within_the_radius():
     area = make_area(buildings=[(box(X0 + 10, Y0 + 10, X0 + 30, Y0 + 30), "apartments", 5, np.nan),
                                 (box(X0 + 810, Y0 + 810, X0 + 830, Y0 + 830), "apartments", 5, np.nan)],
-                     pois=[(Point(X0 + 60, Y0 + 60), "transport_hub"), (Point(X0 + 900, Y0 + 100), "shop")])
+                     pois=[(Point(X0 + 60, Y0 + 60), "transport_hub"), (Point(X0 + 900, Y0 + 100), "shop")],
+                     roads=[(LineString([(X0, Y0 + 60), (X0 + 1000, Y0 + 60)]), "primary")])
     d = build_demand(area, P)
     near, far = cell(d, X0 + 20, Y0 + 20), cell(d, X0 + 820, Y0 + 820)
     assert near["priority"] == P.priority_weight and far["priority"] == 1
     assert near["weight"] == pytest.approx(P.priority_weight * far["weight"])
+    road = d.points[d.points["kind"] == "road"]
+    near_hub = road.geometry.distance(Point(X0 + 60, Y0 + 60)) <= P.priority_radius_m
+    assert near_hub.sum() == 4   # road points at x = 50, 150, 250, 350 m
+    assert (road.loc[near_hub, "priority"] == P.priority_weight).all() and (road.loc[~near_hub, "priority"] == 1).all()
+    assert road.loc[~near_hub, "weight"].to_numpy() == pytest.approx([P.road_weight_per_km["primary"] * 0.1] * 6)
 
 
 def test_environment_classes_need_a_dense_neighbourhood():
