@@ -269,3 +269,21 @@ def test_scenario_codes_accepted_everywhere():
     np.testing.assert_array_equal(by_name, by_code)
     with pytest.raises(ConfigError, match="codes must lie"):
         radio.scenario_codes(np.array([3]))
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenario=st.sampled_from(["UMa", "UMi", "RMa"]), fc=st.sampled_from([0.7, 2.6, 3.5]),
+       h_bs=st.floats(10.0, 60.0), d=st.floats(10.0, 4000.0), threshold=st.floats(-120.0, -85.0),
+       indoor=st.booleans())
+def test_radius_is_where_the_margin_crosses_zero(scenario, fc, h_bs, d, threshold, indoor):
+    budget = radio.band_budget({0.7: "n28", 2.6: "n41", 3.5: "n78"}[fc], rsrp_threshold_dbm=threshold)
+    pl = radio.path_loss_db(scenario, [d, d * 1.05], fc, h_bs, 1.5, False)
+    assert pl[1] >= pl[0] - 0.05                           # loss grows with distance
+    assert pl[0] >= radio.path_loss_db(scenario, d, fc, h_bs, 1.5, True) - 1e-9   # NLOS >= LOS
+    r = radio.coverage_radius_m(budget, scenario, indoor, h_bs_m=h_bs)
+    if 10.0 < r < 5000.0:
+        m = radio.link_margin_db(np.array([r * 0.99, r * 1.01]), scenario, h_bs, 1.5, budget, indoor)
+        assert m[0] >= -1e-6 and m[1] < 1e-6
