@@ -292,8 +292,9 @@ def _base_map(source: TileSource | None) -> folium.Map:
     return m
 
 
-def _finish(m: folium.Map, bounds: list[np.ndarray], legend: list[str], panel: str) -> folium.Map:
-    """Panels, controls, attribution and the layer control; fit the view to the drawn data."""
+def _finish(m: folium.Map, bounds: list[np.ndarray], legend: list[str], title: str, panel: str) -> folium.Map:
+    """Page title, panels, controls, attribution and the layer control; fit the view to the drawn data."""
+    m.get_root().title = html.escape(title)
     legend_html = '<div class="siting-legend"><h4>Legend</h4>' + "".join(legend) + "</div>"
     code = [f"map.attributionControl.addAttribution({_js(OSM_ATTRIBUTION)});",
             "L.control.scale({imperial: false}).addTo(map);",
@@ -439,7 +440,9 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "o
     provenance = summary.get("provenance") or {}
     panel = _panel_html(title, summary_rows(summary, layers.get("sites")),
                         _flatten(provenance.get("parameters") or {}))
-    return _finish(m, b.bounds, b.legend, panel)
+    area = summary.get("area")
+    name = area.get("name") if isinstance(area, dict) else area
+    return _finish(m, b.bounds, b.legend, f"{title} — {name}" if name else title, panel)
 
 
 def _add_image(b: _Builder, name: str, rgba: np.ndarray, box: tuple) -> None:
@@ -532,7 +535,7 @@ def city_map(districts: gpd.GeoDataFrame, rows: pd.DataFrame, links: dict[str, s
     rows_panel = [("Districts", str(len(merged))), ("Maps linked", str(int(merged["_link"].notna().sum())))]
     if "quota" in merged:
         rows_panel.append(("Total quota", f"{merged['quota'].sum():,.0f}"))
-    return _finish(m, b.bounds, b.legend, _panel_html("siting: city overview", rows_panel))
+    return _finish(m, b.bounds, b.legend, "siting: city overview", _panel_html("siting: city overview", rows_panel))
 
 
 def _offline(root) -> None:

@@ -77,6 +77,7 @@ def test_plan_map_draws_every_layer_offline(browser, tmp_path, tiles):
     assert count(browser, "path.siting-existing") == 3
     assert "OpenStreetMap" in browser.find_element("css selector", ".leaflet-control-attribution").text
     assert "90.0 %" in browser.find_element("css selector", ".leaflet-bottom.leaflet-left .siting-panel").text
+    assert browser.title == "siting plan: 5g — Test district"
     browser.save_screenshot(str(tmp_path / "map.png"))
     assert (tmp_path / "map.png").stat().st_size > 10_000
 
