@@ -287,6 +287,9 @@ class _BoundsHandler:
             self.bounds = tuple(float(attrs[k]) for k in ("minlon", "minlat", "maxlon", "maxlat"))
         elif name in {"tag", "nd", "member"} and self._element is None:
             raise ValueError(f"<{name}> outside a node, way or relation")
+        elif (name, self._element.get("type") if self._element else None) in {("nd", "node"), ("nd", "relation"),
+                                                                               ("member", "node"), ("member", "way")}:
+            raise ValueError(f"<{name}> inside a <{self._element['type']}>")
         return super().startElement(name, attrs)
 
 
@@ -299,6 +302,9 @@ def _parse_xml(path: Path) -> tuple[dict, BaseGeometry | None]:
     try:
         with opener(path, "rb") as f:
             xml.sax.parse(f, handler)
+    except xml.sax.SAXParseException as exc:
+        raise InputError(f"{path.name} is not a readable OSM XML file (line {exc.getLineNumber()}: "
+                         f"{exc.getMessage()}): re-export or re-download it") from None
     except (xml.sax.SAXException, ValueError, KeyError, TypeError, AttributeError,
             OSError, EOFError, UnicodeError) as exc:
         raise InputError(f"{path.name} is not a readable OSM XML file ({type(exc).__name__}: "
