@@ -376,31 +376,39 @@ def _eirp_offset(scenario, params, eirp_offset_db):
     return np.where(scenario_codes(scenario) == SCENARIOS.index("UMi"), params.small_cell_eirp_offset_db, 0.0)
 
 
-def max_reach_m(budget: LinkBudget, scenario=SCENARIOS, h_bs_m=None, params=None) -> float:
-    """The largest outdoor radius any candidate could reach: the search radius for
-    demand–candidate pairs.
+def reach_m(budget: LinkBudget, scenario, h_bs_m=None, params=None) -> np.ndarray:
+    """Outdoor coverage radius [m] of each candidate: the farthest any of its demand
+    pairs can be covered (indoor radii are smaller). Use it as the per-candidate radius
+    of the pair search (``siting.coverage.pairs_within``).
 
-    ``scenario`` and ``h_bs_m`` are per candidate (or the scenarios to consider, at
-    their standard heights). With ``params.los_from_buildings`` pairs may be LOS, so
-    the LOS radius counts too, capped at ``params.los_max_reach_m``.
+    ``scenario`` (names or codes) and ``h_bs_m`` are per candidate (default: standard
+    heights). UMi sites get ``params.small_cell_eirp_offset_db``. With
+    ``params.los_from_buildings`` pairs may be LOS, so the LOS radius counts too,
+    capped at ``params.los_max_reach_m``.
     """
-    s = np.atleast_1d(np.asarray(scenario, dtype=object))
-    h = (np.array([DEFAULT_H_BS[x] for x in s.tolist()]) if h_bs_m is None
-         else np.broadcast_to(np.asarray(h_bs_m, dtype=float), s.shape))
-    if s.size == 0:
-        return 0.0
-    names = sorted(set(s.tolist()))
-    # the radius is not monotone in h_BS (d3 grows, the breakpoint moves): try both extremes
-    heights = np.array([[np.nanmin(np.where(s == x, h, np.nan)), np.nanmax(np.where(s == x, h, np.nan))]
-                        for x in names])
-    names = np.array(names, dtype=object)[:, None]
+    codes = np.atleast_1d(scenario_codes(scenario))
+    h = (np.array([DEFAULT_H_BS[SCENARIOS[c]] for c in range(len(SCENARIOS))])[codes] if h_bs_m is None
+         else np.broadcast_to(np.asarray(h_bs_m, dtype=float), codes.shape))
+    if codes.size == 0:
+        return np.zeros(0)
+    uniq, inverse = np.unique(np.column_stack([codes, h]), axis=0, return_inverse=True)
+    ucodes = uniq[:, 0].astype(np.int8)
+    names = np.asarray(SCENARIOS, dtype=object)[ucodes]
     h_ut = 1.5 if params is None else params.h_ut_m
-    offset = _eirp_offset(names, params, None)
-    reach = np.max(coverage_radius_m(budget, names, False, False, heights, h_ut, eirp_offset_db=offset))
+    offset = _eirp_offset(ucodes, params, None)
+    reach = np.atleast_1d(coverage_radius_m(budget, names, False, False, uniq[:, 1], h_ut, eirp_offset_db=offset))
     if params is not None and params.los_from_buildings:
-        los_reach = np.max(coverage_radius_m(budget, names, False, True, heights, h_ut, eirp_offset_db=offset))
-        reach = max(reach, min(los_reach, params.los_max_reach_m))
-    return float(reach)
+        los_reach = np.atleast_1d(coverage_radius_m(budget, names, False, True, uniq[:, 1], h_ut,
+                                                    eirp_offset_db=offset))
+        reach = np.maximum(reach, np.minimum(los_reach, params.los_max_reach_m))
+    return reach[inverse.ravel()]
+
+
+def max_reach_m(budget: LinkBudget, scenario=SCENARIOS, h_bs_m=None, params=None) -> float:
+    """The largest outdoor radius any candidate could reach (see :func:`reach_m`): one
+    search radius for all demand–candidate pairs."""
+    reach = reach_m(budget, scenario, h_bs_m, params)
+    return float(reach.max()) if reach.size else 0.0
 
 
 def link_margin_db(d2d_m, scenario, h_bs_m, h_ut_m=None, budget: LinkBudget | None = None, indoor=False,

@@ -185,6 +185,9 @@ def test_max_reach_covers_every_candidate_radius():
     radii = radio.coverage_radius_m(budget, scen, False, h_bs_m=h, eirp_offset_db=[0, 0, -20, 0])
     assert reach == pytest.approx(radii.max(), rel=1e-9)
     assert radio.max_reach_m(budget, scen, h, RadioParams(los_from_buildings=True)) == 2000.0
+    per = radio.reach_m(budget, radio.scenario_codes(scen), h, rp)
+    np.testing.assert_allclose(per, radii)
+    assert per[2] < 300 < per[0]                        # a lamp small cell reaches far less than a mast
 
 
 def test_describe_reports_worked_radius():
