@@ -93,6 +93,10 @@ class DemandParams(Section):
                                 "central-area network density of Chinese planning norms: OSM counts dual carriageways and service roads)")
     suburban_cover: float = Field(0.03, ge=0, le=1, description="building cover ratio for suburban [A]")
     suburban_road_km_per_km2: float = Field(6.0, ge=0, description="drivable road km/km² that alone makes a cell suburban [A]")
+    raster_dasymetric_share: float = Field(
+        0.8, ge=0, le=1,
+        description="share of each population-raster pixel spread over its cells by the building estimate (the rest "
+                    "evenly; 0 = evenly, as the raster says) [A] (§5 dasymetric; coarse GHS-POP 1 km pixels)")
     population: float | None = Field(
         None, gt=0, description="calibration total of residents (e.g. a census figure); None keeps the estimate [CENSUS2020]")
 

@@ -30,7 +30,7 @@ from scipy import ndimage
 from siting.area import Area
 from siting.config import DemandParams
 from siting.errors import ConfigError, InputError
-from siting.io.raster import GridSpec, apply_affine, read_population
+from siting.io.raster import GridSpec, apply_affine, population_samples
 
 #: environment classes, sparsest first (the radio model maps them to RMa / UMa / UMi)
 ENV_CLASSES: tuple[str, ...] = ("rural", "suburban", "urban", "dense_urban")
@@ -158,11 +158,30 @@ def _people(area: Area, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: n
     unmapped = (cover_ctx < params.mapped_cover_min) & (bld["footprint"] == 0)
     lu_res, lu_work = _landuse_people(area.landuse, spec, params)
     if raster is not None:
-        sources["raster"] = read_population(raster, spec, area.boundary).ravel()
+        sources["raster"] = _raster_people(raster, spec, area.boundary, bld["residents"], params)
     else:
         sources["buildings"] = bld["residents"]
         sources["landuse"] = np.where(unmapped, lu_res, 0.0)
     return sources, bld["workers"] + np.where(unmapped, lu_work, 0.0)
+
+
+def _raster_people(raster: str | Path, spec: GridSpec, boundary: shapely.Geometry, building_residents: np.ndarray,
+                   params: DemandParams) -> np.ndarray:
+    """Raster residents per cell, spread inside each pixel by the building estimate.
+
+    ``raster_dasymetric_share`` of every pixel's population goes to its cells in
+    proportion to their building residents (when the pixel has any), the rest evenly;
+    each pixel keeps its total, so a coarse GHS-POP 1 km pixel lands on its housing.
+    """
+    cell, pixel, value = population_samples(raster, spec, boundary)
+    _, pix = np.unique(pixel, return_inverse=True)
+    housing = building_residents[cell]
+    pixel_housing = np.bincount(pix, housing)[pix]
+    even = 1.0 / np.bincount(pix)[pix]
+    u = params.raster_dasymetric_share
+    share = np.where(pixel_housing > 0, u * np.divide(housing, pixel_housing, out=np.zeros_like(housing),
+                                                      where=pixel_housing > 0) + (1 - u) * even, even)
+    return np.bincount(cell, np.bincount(pix, value)[pix] * share, minlength=spec.shape[0] * spec.shape[1]).astype(float)
 
 
 def _cell_areas_inside(cells: np.ndarray, boundary: shapely.Geometry, cell_size: float) -> np.ndarray:
@@ -205,12 +224,13 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
     res_share, work_share = _use_shares(buildings, btype, landuse, params)
     per_worker = np.where(np.isin(btype, params.industrial_types), params.m2_per_worker_industrial, params.m2_per_worker)
     floor_area = share * floors[bi] * params.floor_efficiency
-    return {
+    out = {
         "footprint": footprint,
         "floors": _ratio(np.bincount(cell, share * floors[bi], minlength=ncell), footprint),
         "residents": np.bincount(cell, floor_area * res_share[bi] / params.m2_per_person, minlength=ncell),
         "workers": np.bincount(cell, floor_area * work_share[bi] / per_worker[bi], minlength=ncell),
     }
+    return {k: v.astype(float) for k, v in out.items()}  # bincount of nothing is int
 
 
 def _use_shares(buildings: gpd.GeoDataFrame, btype: np.ndarray, landuse: gpd.GeoDataFrame,

@@ -297,6 +297,21 @@ def test_raster_alone_is_sum_preserving(tmp_path):
     assert calibrated.grid["residents"].sum() == pytest.approx(1000, rel=1e-3)
 
 
+def test_coarse_raster_pixel_lands_on_its_housing(tmp_path):
+    # two 1 km pixels (GHS-POP style) in the area's CRS: 1000 people west, 500 east; one tower block west
+    tif = write_raster(tmp_path / "ghs.tif", np.array([[1000.0, 500.0]]), Affine(1000, 0, X0, 0, -1000, Y0 + 1000), CRS)
+    area = make_area(size=2000, boundary=box(X0, Y0, X0 + 2000, Y0 + 1000),
+                     buildings=[(box(X0 + 510, Y0 + 510, X0 + 540, Y0 + 540), "apartments", 10, np.nan)])
+    d = build_demand(area, P, raster=tif)
+    u = P.raster_dasymetric_share
+    assert cell(d, X0 + 520, Y0 + 520)["residents"] == pytest.approx(u * 1000 + (1 - u) * 1000 / 100)
+    assert cell(d, X0 + 150, Y0 + 150)["residents"] == pytest.approx((1 - u) * 1000 / 100)
+    assert cell(d, X0 + 1550, Y0 + 550)["residents"] == pytest.approx(500 / 100)   # no housing: evenly
+    assert d.grid["residents"].sum() == pytest.approx(1500)
+    even = build_demand(area, P.model_copy(update={"raster_dasymetric_share": 0.0}), raster=tif)
+    assert cell(even, X0 + 520, Y0 + 520)["residents"] == pytest.approx(10)
+
+
 def test_raster_without_crs_or_elsewhere_is_refused(tmp_path):
     area = lonlat_area(118.78, 32.02, 118.80, 32.04)
     values = np.ones((10, 10))

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: nodata value of the population GeoTIFFs siting writes (cells outside the area)
 NODATA = -9999.0
 #: at most this many sub-pixels per source pixel side
-MAX_SPLIT = 8
+MAX_SPLIT = 32
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,19 @@ def read_population(path: str | Path, grid: GridSpec, boundary: BaseGeometry | N
     :class:`~siting.errors.InputError` if the file is missing or unreadable, has no CRS,
     or does not overlap the grid (or the boundary).
     """
+    cell, _, value = population_samples(path, grid, boundary)
+    return np.bincount(cell, weights=value, minlength=grid.shape[0] * grid.shape[1]).reshape(grid.shape)
+
+
+def population_samples(path: str | Path, grid: GridSpec,
+                       boundary: BaseGeometry | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The raster's population as sub-pixel samples on the grid: (flat cell, source pixel, persons).
+
+    Each valid pixel becomes ``k × k`` samples of ``value / k²`` (``k`` such that a sample is
+    at most half a cell wide); only samples on the grid and inside ``boundary`` are kept,
+    so the persons add up to the raster's own total over the area. Errors as
+    :func:`read_population`.
+    """
     import rasterio
     from rasterio.errors import RasterioIOError, WindowError
     from rasterio.warp import transform_bounds
@@ -123,19 +136,14 @@ def read_population(path: str | Path, grid: GridSpec, boundary: BaseGeometry | N
     offsets = (np.arange(k) + 0.5) / k
     sub_c = (c[:, None, None] + offsets[None, None, :]).repeat(k, axis=1).ravel()
     sub_r = (r[:, None, None] + offsets[None, :, None]).repeat(k, axis=2).ravel()
+    pixel = np.repeat(r * values.shape[1] + c, k * k)
     sub_v = np.repeat(v / (k * k), k * k)
-    x, y = to_grid.transform(*apply_affine(win_transform, sub_c, sub_r))
-    return cell_sums(np.asarray(x), np.asarray(y), sub_v, grid, boundary)
-
-
-def cell_sums(x: np.ndarray, y: np.ndarray, values: np.ndarray, grid: GridSpec,
-              boundary: BaseGeometry | None = None) -> np.ndarray:
-    """Sum ``values`` at points ``(x, y)`` per grid cell (points outside grid or boundary dropped)."""
+    x, y = (np.asarray(a) for a in to_grid.transform(*apply_affine(win_transform, sub_c, sub_r)))
     cell = grid.cell_of(x, y)
     keep = cell >= 0
     if boundary is not None:
         keep &= shapely.contains_xy(boundary, x, y)
-    return np.bincount(cell[keep], weights=values[keep], minlength=grid.shape[0] * grid.shape[1]).reshape(grid.shape)
+    return cell[keep], pixel[keep], sub_v[keep]
 
 
 def write_population_tif(path: str | Path, demand: Demand) -> None:
