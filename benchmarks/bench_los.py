@@ -56,6 +56,9 @@ def run(source, p: int) -> dict:
     h_bs = cands["height_m"].to_numpy(dtype=float)
     reach = radio.max_reach_m(budget, scen, h_bs, rp)
     rows, cols, dist = cov.pairs_within(d_xy, c_xy, reach)
+    nlos_reach = radio.reach_m(budget, scen, h_bs, RadioParams())
+    one_reach_pairs = len(cov.pairs_within(d_xy, c_xy, nlos_reach.max())[0])
+    per_candidate_pairs = len(cov.pairs_within(d_xy, c_xy, nlos_reach)[0])
     indoor = radio.indoor_required(demand["env_class"].to_numpy(), rp)[rows]
     args = dict(d2d_m=dist, scenario=scen[cols], h_bs_m=h_bs[cols], budget=budget, params=rp, indoor=indoor)
     nlos = radio.link_margin_db(**args)
@@ -89,7 +92,8 @@ def run(source, p: int) -> dict:
     return {
         "area": area.name, "buildings": len(area.buildings),
         "with height/levels": int(np.isfinite(hb).sum()), "demand": n, "candidates": m,
-        "pairs": len(rows), "reach m": round(reach), "LOS pairs %": 100 * los.mean() if len(los) else 0.0,
+        "pairs": len(rows), "reach m": round(reach), "NLOS pairs, one reach": one_reach_pairs,
+        "NLOS pairs, per-candidate reach": per_candidate_pairs, "LOS pairs %": 100 * los.mean() if len(los) else 0.0,
         "all cands NLOS %": 100 * share(_covered(rows, cols, nlos, n, m)),
         "all cands LOS %": 100 * share(_covered(rows, cols, with_los, n, m)),
         f"p={p} NLOS plan %": 100 * share(_covered(rows, cols, nlos, n, m, plan_nlos)),
