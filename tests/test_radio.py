@@ -188,6 +188,11 @@ def test_max_reach_covers_every_candidate_radius():
     per = radio.reach_m(budget, radio.scenario_codes(scen), h, rp)
     np.testing.assert_allclose(per, radii)
     assert per[2] < 300 < per[0]                        # a lamp small cell reaches far less than a mast
+    # no pair beyond its candidate's reach is covered, indoors or out
+    d = np.linspace(10.0, 3000.0, 3001)[:, None]
+    for indoor in (False, True):
+        m = radio.link_margin_db(d, scen, h, budget=budget, params=rp, indoor=indoor)
+        assert not np.any((m >= 0) & (d > per * (1 + 1e-9)))
 
 
 def test_describe_reports_worked_radius():
