@@ -27,9 +27,10 @@ from math import log10, pi
 
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.stats import norm
 
-from siting.errors import ConfigError
+from siting.errors import ConfigError, ResourceError
 
 SCENARIOS: tuple[str, ...] = ("UMa", "UMi", "RMa")
 ENV_CLASSES: tuple[str, ...] = ("dense_urban", "urban", "suburban", "rural")
@@ -46,6 +47,9 @@ VALIDITY: dict[str, dict[str, tuple[float, float] | float]] = {
     "UMi": {"d_min": 10.0, "d_los": 5000.0, "d_nlos": 5000.0, "h_ut": (1.5, 22.5), "h_bs": (3.0, 30.0)},
     "RMa": {"d_min": 10.0, "d_los": 10000.0, "d_nlos": 5000.0, "h_ut": (1.0, 10.0), "h_bs": (10.0, 150.0)},
 }
+
+#: largest building-height raster the LOS test builds (float32 + int32: 8 bytes a cell → 1.6 GB) [A]
+MAX_LOS_CELLS = 200_000_000
 
 #: RMa average building height and street width [m] (NS3-PL attribute defaults, §1.4)
 RMA_BUILDING_H = 5.0
@@ -526,15 +530,20 @@ def building_height_grid(buildings, cell_m: float = 5.0, storey_height_m: float 
 
     if cell_m <= 0:
         raise ConfigError("LOS grid cell size must be positive: set radio.los_cell_m > 0")
+    geoms = buildings.geometry.to_numpy()
+    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     minx, miny, maxx, maxy = buildings.total_bounds if bounds is None else bounds
-    if len(buildings) == 0 or not np.all(np.isfinite([minx, miny, maxx, maxy])):
+    if not usable.any() or not np.all(np.isfinite([minx, miny, maxx, maxy])):
         return HeightGrid(np.zeros((1, 1), np.float32), np.zeros((1, 1), np.int32), 0.0, 0.0, float(cell_m))
     ncol = max(1, int(np.ceil((maxx - minx) / cell_m)))
     nrow = max(1, int(np.ceil((maxy - miny) / cell_m)))
+    if nrow * ncol > MAX_LOS_CELLS:
+        raise ResourceError(f"the building-height raster for the LOS test would have {nrow * ncol:,} cells "
+                            f"({cell_m:g} m): raise radio.los_cell_m or plan a smaller area")
     transform = Affine(cell_m, 0.0, minx, 0.0, -cell_m, maxy)
     heights = building_heights_m(buildings, storey_height_m, default_height_m)
-    order = np.argsort(heights, kind="stable")          # paint low first: the tallest wins
-    geoms = buildings.geometry.to_numpy()[order]
+    order = np.flatnonzero(usable)[np.argsort(heights[usable], kind="stable")]   # low first: the tallest wins
+    geoms = geoms[order]
     h_img = rasterize(zip(geoms, heights[order]), out_shape=(nrow, ncol), transform=transform,
                       fill=0.0, dtype="float32")
     id_img = rasterize(zip(geoms, (order + 1).astype("int32")), out_shape=(nrow, ncol), transform=transform,

@@ -295,3 +295,15 @@ def test_radius_is_where_the_margin_crosses_zero(scenario, fc, h_bs, d, threshol
     if 10.0 < r < 5000.0:
         m = radio.link_margin_db(np.array([r * 0.99, r * 1.01]), scenario, h_bs, 1.5, budget, indoor)
         assert m[0] >= -1e-6 and m[1] < 1e-6
+
+
+def test_los_raster_guards():
+    from siting.errors import ResourceError
+
+    walls = _wall(20.0)
+    walls = gpd.GeoDataFrame({"osm_id": ["way/1", "way/2"], "height_m": [20.0, 50.0], "levels": np.nan},
+                             geometry=[walls.geometry.iloc[0], None], crs="EPSG:32650")
+    grid = radio.building_height_grid(walls, 1.0)         # a missing footprint is skipped
+    assert grid.heights.max() == 20.0
+    with pytest.raises(ResourceError, match="raise radio.los_cell_m"):
+        radio.building_height_grid(walls, 1.0, bounds=(0, 0, 200_000, 200_000))
