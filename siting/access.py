@@ -31,8 +31,8 @@ from siting.area import Area
 from siting.config import ChargingParams, RadiusByEnv
 from siting.errors import InputError
 
-#: cells of one Dijkstra block (sources × nodes); bounds memory at about 160 MB
-_BLOCK_CELLS = 20_000_000
+#: cells of one Dijkstra block (sources × nodes): 32 MB, small enough to be reused (measured fastest)
+_BLOCK_CELLS = 4_000_000
 #: shortest edge cost, so that zero-length OSM edges stay edges in the CSR graph
 _MIN_EDGE_M = 0.01
 
@@ -120,13 +120,14 @@ def radius_by_env(env_class: np.ndarray, radius: RadiusByEnv) -> np.ndarray:
 
 def network_access(area: Area | None, demand_xy: np.ndarray, candidate_xy: np.ndarray,
                    radius_m: float | np.ndarray, params: ChargingParams | None = None,
-                   network: RoadNetwork | None = None) -> Access:
+                   network: RoadNetwork | None = None, workers: int = 1) -> Access:
     """Road-network coverage of demand by candidates within each demand point's radius.
 
     ``radius_m`` is a scalar or one value per demand point (metres). A pair is covered
     when snap leg of the demand point + road path to the candidate's node + the
     candidate's snap leg <= the demand point's radius. Candidates farther than
     ``params.max_snap_m`` from any road node have no road access and cover nothing.
+    ``workers`` > 1 runs the Dijkstra blocks in that many forked processes.
     """
     params = params or ChargingParams()
     net = network or road_network(area, params)
@@ -137,42 +138,100 @@ def network_access(area: Area | None, demand_xy: np.ndarray, candidate_xy: np.nd
     d_snap, d_node = _snap(net, demand_xy)
     c_snap, c_node = _snap(net, candidate_xy)
     on_network = c_snap <= params.max_snap_m
-    by_node = _group(d_node, net.n_nodes)
     usable = np.flatnonzero(on_network)
-    site_nodes, site_of = np.unique(c_node[usable], return_inverse=True)
-    sites_at = _group(site_of, len(site_nodes))
-    rows, cols, dist = [], [], []
-    limit = float(radius.max(initial=0.0))
-    for start in range(0, len(site_nodes), _block(net.n_nodes)):
-        block = site_nodes[start:start + _block(net.n_nodes)]
-        cost = csgraph.dijkstra(net.to_site, directed=True, indices=block, limit=limit)
-        src, node = np.nonzero(np.isfinite(cost))
-        path = cost[src, node]
-        # node -> the demand points snapped to it
-        k, demand = _expand(by_node, node)
-        src, path = src[k], path[k] + d_snap[demand]
-        ok = path <= radius[demand]
-        src, path, demand = src[ok], path[ok], demand[ok]
-        # site node -> the candidates snapped to it
-        k, cand = _expand(sites_at, src + start)
-        cand = usable[cand]
-        total = path[k] + c_snap[cand]
-        ok = total <= radius[demand[k]]
-        rows.append(demand[k][ok])
-        cols.append(cand[ok])
-        dist.append(total[ok])
-    rows_a = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    cols_a = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-    dist_a = np.concatenate(dist) if dist else np.zeros(0)
-    distance = sparse.csr_matrix((dist_a, (rows_a, cols_a)), shape=(n_d, n_c))
-    matrix = sparse.csr_matrix((np.ones(len(rows_a), dtype=bool), (rows_a, cols_a)), shape=(n_d, n_c))
+    matcher = _Matcher.build(net, d_node, d_snap, radius - d_snap, usable, c_node[usable], c_snap[usable])
+    blocks = [(lo, min(lo + matcher.step, len(matcher.site_nodes)))
+              for lo in range(0, len(matcher.site_nodes), matcher.step)]
+    if workers > 1 and len(blocks) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_set_worker_matcher, initargs=(matcher,)) as pool:
+            parts = list(pool.map(_match_in_worker, blocks))
+    else:
+        parts = [matcher.match(lo, hi) for lo, hi in blocks]
+    rows, cols, dist = (np.concatenate(x) for x in zip(*parts)) if parts else (
+        np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+    del parts
+    distance = sparse.csr_matrix((dist, (rows, cols)), shape=(n_d, n_c))
     distance.sort_indices()
-    matrix.sort_indices()
+    matrix = sparse.csr_matrix((np.ones(distance.nnz, dtype=bool), distance.indices, distance.indptr),
+                               shape=(n_d, n_c))
     _, component = csgraph.connected_components(net.graph, directed=True, connection="weak")
     served_components = np.unique(component[c_node[usable]])
     reachable = np.isin(component[d_node], served_components)
     return Access(matrix=matrix, distance=distance, demand_snap_m=d_snap, candidate_snap_m=c_snap,
                   on_network=on_network, reachable=reachable)
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """Demand and candidates arranged for matching Dijkstra blocks to (demand, candidate) pairs.
+
+    Demand is grouped by road node, most slack (radius - snap leg) first, so the points
+    a path of length L reaches are a prefix of their node's group, found by one binary
+    search in ``key``.
+    """
+
+    to_site: sparse.csr_matrix
+    site_nodes: np.ndarray   # unique road nodes of usable candidates
+    site_first: np.ndarray   # candidates of site node s: site_cands[site_first[s]:site_first[s + 1]]
+    site_cands: np.ndarray
+    cand_snap: np.ndarray    # snap leg per candidate (indexed like the caller's candidates)
+    order: np.ndarray        # demand indices grouped by node, most slack first
+    key: np.ndarray
+    starts: np.ndarray       # group of node n: order[starts[n]:starts[n + 1]]
+    demand_snap: np.ndarray
+    top: float               # the largest slack: Dijkstra's limit
+    low: float
+    step: int
+
+    @classmethod
+    def build(cls, net: RoadNetwork, d_node, d_snap, slack, cands, c_node, c_snap) -> "_Matcher":
+        top, low = float(slack.max(initial=0.0)), float(slack.min(initial=0.0))
+        order = np.lexsort((-slack, d_node))
+        key = d_node[order] * (top - low + 1.0) + (top - slack[order])
+        site_nodes, site_of = np.unique(c_node, return_inverse=True)
+        by_site = np.argsort(site_of, kind="stable")
+        cand_snap = np.zeros(int(cands.max(initial=-1)) + 1)
+        cand_snap[cands] = c_snap
+        return cls(net.to_site, site_nodes, np.searchsorted(site_of[by_site], np.arange(len(site_nodes) + 1)),
+                   cands[by_site], cand_snap, order, key,
+                   np.searchsorted(d_node[order], np.arange(net.n_nodes + 1)), d_snap, top, low, _block(net.n_nodes))
+
+    def match(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(demand, candidate, distance) of the pairs within reach of site nodes lo..hi-1."""
+        cost = csgraph.dijkstra(self.to_site, directed=True, indices=self.site_nodes[lo:hi],
+                                limit=max(self.top, 0.0))
+        src, node = np.nonzero(cost <= self.top)
+        path = cost[src, node]
+        # site node -> the candidates snapped to it
+        k, cand = _ragged(self.site_first[src + lo], np.diff(self.site_first)[src + lo])
+        cand = self.site_cands[cand]
+        node, path = node[k], path[k] + self.cand_snap[cand]
+        keep = path <= self.top
+        cand, node, path = cand[keep], node[keep], path[keep]
+        # node -> the demand points whose slack covers the path
+        first = self.starts[node]
+        scale = self.top - self.low + 1.0
+        query = node * scale + np.minimum(self.top - path, self.top - self.low)
+        count = np.maximum(np.searchsorted(self.key, query, side="right") - first, 0)
+        k, at = _ragged(first, count)
+        demand = self.order[at]
+        return demand.astype(np.int32), cand[k].astype(np.int32), path[k] + self.demand_snap[demand]
+
+
+_WORKER_MATCHER: _Matcher | None = None
+
+
+def _set_worker_matcher(matcher: _Matcher) -> None:
+    global _WORKER_MATCHER
+    _WORKER_MATCHER = matcher
+
+
+def _match_in_worker(block: tuple[int, int]):
+    return _WORKER_MATCHER.match(*block)
 
 
 def service_matrix(area: Area | None, demand_xy: np.ndarray, candidate_xy: np.ndarray,
@@ -253,23 +312,14 @@ def _block(n_nodes: int) -> int:
     return max(1, _BLOCK_CELLS // max(n_nodes, 1))
 
 
-def _group(owner: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Members of each group as (order, starts): members of g are order[starts[g]:starts[g+1]]."""
-    order = np.argsort(owner, kind="stable")
-    starts = np.searchsorted(owner[order], np.arange(n_groups + 1))
-    return order, starts
+def _ragged(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each k, the run first[k], first[k] + 1, ..., first[k] + count[k] - 1.
 
-
-def _expand(groups: tuple[np.ndarray, np.ndarray], keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each position k of ``keys``, repeat k once per member of group keys[k].
-
-    Returns (k repeated, member) arrays: a vectorised one-to-many join.
+    Returns (k repeated count[k] times, the run values): a vectorised one-to-many join.
     """
-    order, starts = groups
-    first, count = starts[keys], starts[keys + 1] - starts[keys]
-    k = np.repeat(np.arange(len(keys)), count)
+    k = np.repeat(np.arange(len(first)), count)
     offset = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
-    return k, order[np.repeat(first, count) + offset]
+    return k, first[k] + offset
 
 
 def grid_area(nx: int, ny: int, step_m: float = 100.0, drop=None, crs: str = "EPSG:32650",

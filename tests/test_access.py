@@ -147,3 +147,23 @@ def test_road_network_needs_roads():
     empty = grid_area(1, 1)
     with pytest.raises(InputError, match="no drivable roads"):
         road_network(empty)
+
+
+def test_demand_farther_off_road_than_its_radius_is_not_covered():
+    area = grid_area(3, 3, 100.0)
+    station = [[0.0, 0.0]]
+    assert service_matrix(area, [[-200.0, 0.0]], station, 150.0).nnz == 0   # the snap leg alone is 200 m
+    assert service_matrix(area, [[-200.0, 0.0]], station, 250.0).nnz == 1
+    mixed = network_access(area, [[-200.0, 0.0], [0.0, 100.0]], station, np.array([150.0, 150.0]))
+    assert mixed.matrix.toarray()[:, 0].tolist() == [False, True]
+
+
+def test_worker_processes_give_the_same_matrix(monkeypatch):
+    rng = np.random.default_rng(11)
+    area = grid_area(15, 15, 100.0)
+    demand = rng.uniform(0, 1400, size=(200, 2))
+    stations = rng.uniform(0, 1400, size=(30, 2))
+    monkeypatch.setattr(access, "_BLOCK_CELLS", 2000)  # several blocks of 8 sources
+    one = network_access(area, demand, stations, 600.0)
+    two = network_access(area, demand, stations, 600.0, workers=2)
+    assert (one.distance != two.distance).nnz == 0 and one.matrix.nnz > 300
