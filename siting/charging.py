@@ -338,8 +338,10 @@ def _choose_for_piles(st: _Stations, fixed: np.ndarray, piles: int) -> tuple[_Ch
                             "piles or raise charging.<kind>.parking_share")
         stations = min(n_new, stations + math.ceil((new_piles - room) / st.cfg.typical_piles))
     drawn = np.asarray(st.flow(choice.sites).sum(axis=0)).ravel()[len(fixed):]
-    plan = apportion(drawn / st.pile_throughput(), new_piles, np.ones(len(new)), st.sizes["cap"][new])
-    return choice, dict(zip(new.tolist(), plan.tolist()))
+    plan = apportion(drawn / st.pile_throughput(), new_piles, np.zeros(len(new)), st.sizes["cap"][new])
+    keep = np.r_[np.ones(len(fixed), dtype=bool), plan > 0]  # a station left without piles is no station
+    choice = _Choice(choice.sites[keep], choice.gains[keep], choice.bound, choice.method, choice.rounds)
+    return choice, dict(zip(new[plan > 0].tolist(), plan[plan > 0].tolist()))
 
 
 def _result(area: Area, kind: str, cp: ChargingParams, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
