@@ -40,8 +40,11 @@ def area_info(
     typer.echo(f"{summary['name']}: {summary['area_km2']:.2f} km² ({summary['boundary_origin']}), CRS {summary['crs']}")
     typer.echo(f"buildings: {summary['buildings']} ({summary['buildings_with_levels']} with levels, "
                f"{summary['buildings_with_height']} with height)")
-    typer.echo("road km: " + ", ".join(f"{k} {v:.1f}" for k, v in summary["road_km"].items()))
-    typer.echo("POIs: " + ", ".join(f"{k} {v}" for k, v in summary["pois"].items()))
+    typer.echo(f"drivable road km: {summary['road_km_total']:.1f} ("
+               + ", ".join(f"{k} {v:.1f}" for k, v in summary["road_km"].items()) + ")")
+    typer.echo("POIs: " + (", ".join(f"{k} {v}" for k, v in summary["pois"].items()) or "none"))
+    for key, note in summary["notes"].items():
+        typer.echo(f"note: {key}: {note}")
 
 
 @app.command("plan")

@@ -404,6 +404,7 @@ def test_cli_area_info_text(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "buildings: 2 (2 with levels, 1 with height)" in out
     assert "EPSG:32650" in out and "km²" in out
+    assert "drivable road km: 2.5 (residential 2.2, tertiary 0.3)" in out
 
 
 @pytest.mark.parametrize("make, message", [
