@@ -42,6 +42,12 @@ EXISTING_POI = {"5g": "mast"}
 EXISTING_POI_CHARGING = "charging_station"
 
 
+class BatchFailed(SitingError):
+    """Some districts failed (the others finished): exit status 1, the summary as the message."""
+
+    exit_code = 1
+
+
 @dataclass(frozen=True)
 class Stages:
     """The pipeline functions a batch calls; tests inject light ones."""
@@ -239,7 +245,8 @@ def run_district(task: DistrictTask, area: Area, params: Params, existing: gpd.G
 def _district_figures(result: Any, district: shapely.Geometry) -> dict:
     """Proposed sites and demand-weighted coverage before/after, demand inside the district only."""
     sites = result.layers["sites"]
-    proposed = int((sites["status"] == "proposed").sum())
+    new = (sites["status"] == "proposed").to_numpy()
+    outside = ~shapely.contains_xy(district, sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy())
     demand = result.layers.get("demand")
     if demand is not None and len(demand):
         inside = shapely.contains_xy(district, demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy())
@@ -251,7 +258,8 @@ def _district_figures(result: Any, district: shapely.Geometry) -> dict:
         total = float(result.summary.get("demand_total", 0.0))
         before = total * float(result.summary.get("coverage_ratio_before", 0.0))
         after = total * float(result.summary.get("coverage_ratio", 0.0))
-    return {"proposed": proposed, "demand_total": round(total, 3),
+    return {"proposed": int(new.sum()), "proposed_outside": int((new & outside).sum()),
+            "demand_total": round(total, 3),
             "coverage_before": round(before / total, 6) if total else 0.0,
             "coverage_after": round(after / total, 6) if total else 0.0}
 

@@ -178,7 +178,7 @@ def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), dis
           out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<plan>/)"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")) -> None:
     """Plan every district as one Dask task, resumably; merge sites, gaps and a summary for the city."""
-    from siting.batch import default_out, run_batch
+    from siting.batch import BatchFailed, default_out, run_batch
 
     prepared, params = _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing,
                                      existing_crs, config, plans_dir, minimum)
@@ -188,8 +188,7 @@ def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), dis
     if not quiet:
         typer.echo(report.summary.to_string(index=False))
     if not report.ok:
-        typer.echo(f"siting: {report.message()}", err=True)
-        raise typer.Exit(1)
+        raise BatchFailed(report.message())
     typer.echo(report.message(), err=quiet)
 
 

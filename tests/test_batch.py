@@ -1,0 +1,220 @@
+"""Batch runs on Dask over four districts cut from the Nanjing extract."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from siting.batch import Stages, prepare, run_batch
+from siting.cli import main
+from siting.config import BatchParams, DemandParams, Params
+from siting.errors import InputError, PlanError
+from siting.io.osm import load_area
+from siting.pipeline import plan_area
+
+NANJING = "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml"
+DASK = Path(sys.executable).with_name("dask")
+#: coarser demand and a narrower buffer than the defaults keep each district to about a second
+PARAMS = Params(demand=DemandParams(cell_size_m=200.0), batch=BatchParams(buffer_m=300.0))
+PLAN = ("id: nanjing-test\nname: Nanjing test plan\narea: Nanjing Xinjiekou\nyear: 2024\nsource: test\n"
+        "targets:\n  - kind: 5g\n    unit: base_stations\n    count: 12\n")
+
+
+@pytest.fixture(scope="module")
+def inputs(shared_data, tmp_path_factory):
+    """The Nanjing extract, its four bbox quadrants as districts, a plan file and stages with a private cache.
+
+    The cache is where the CLI looks when run from ``root`` (``data/raw``, ``data/processed``).
+    """
+    root = tmp_path_factory.mktemp("batch")
+    osm = shared_data / NANJING
+    load = partial(load_area, cache_dir=root / "data" / "raw", processed_dir=root / "data" / "processed")
+    area = load(osm)
+    w, s, e, n = area.boundary_wgs84.bounds
+    mx, my = (w + e) / 2, (s + n) / 2
+    quads = gpd.GeoDataFrame({"name": ["SW", "SE", "NW", "NE"]},
+                             geometry=[shapely.box(w, s, mx, my), shapely.box(mx, s, e, my),
+                                       shapely.box(w, my, mx, n), shapely.box(mx, my, e, n)], crs="EPSG:4326")
+    districts = root / "quadrants.geojson"
+    quads.to_file(districts)
+    plan = root / "plan.yaml"
+    plan.write_text(PLAN, encoding="utf-8")
+    default = Stages.default()
+    stages = Stages(load, default.build_demand, default.plan_area, default.write_plan, None)
+    return {"root": root, "osm": osm, "area": area, "quads": quads, "districts": districts, "plan": plan,
+            "stages": stages}
+
+
+def buildings_per_quadrant(area, quads) -> pd.Series:
+    centres = area.buildings.geometry.representative_point().to_crs("EPSG:4326")
+    joined = gpd.sjoin(gpd.GeoDataFrame(geometry=centres), quads, predicate="within")
+    return joined["name"].value_counts()
+
+
+def test_local_cluster_batch_plans_every_district_and_a_rerun_skips_them(inputs, tmp_path):
+    stages = inputs["stages"]
+    prepared = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=PARAMS, stages=stages)
+    quotas = prepared.quotas.set_index("district")["quota"]
+    assert quotas.sum() == 12
+    assert quotas.idxmax() == buildings_per_quadrant(inputs["area"], inputs["quads"]).idxmax() == "SE"
+    notes = []
+    out = tmp_path / "nanjing-test"
+    report = run_batch(prepared, PARAMS, out, scheduler="local", workers=2, stages=stages, progress=False,
+                       log=notes.append)
+    assert report.ok and report.skipped == ()
+    assert notes and notes[0].startswith("Dask dashboard: ")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["districts"]) == ["NE", "NW", "SE", "SW"]  # JSON keys are sorted
+    for name, rec in manifest["districts"].items():
+        assert rec["status"] == "ok" and rec["error"] is None
+        assert rec["proposed"] == rec["quota"] == quotas[name]
+        assert len(rec["input_hash"]) == len(rec["params_hash"]) == 64 and rec["runtime_s"] > 0
+        assert 0 <= rec["coverage_before"] <= rec["coverage_after"] <= 1
+        sites = gpd.read_file(out / rec["slug"] / "sites.geojson")
+        assert (sites["status"] == "proposed").sum() == quotas[name]
+    city = gpd.read_file(out / "sites.geojson")
+    assert len(city) == 12 and set(city["district"]) == set(quotas.index)
+    summary = pd.read_csv(out / "summary.csv")
+    total = summary.set_index("district").loc["TOTAL"]
+    assert total["quota"] == total["proposed"] == 12 and total["status"] == "4/4 ok"
+    ok = summary[summary["district"] != "TOTAL"]
+    weighted = (ok["coverage_after"] * ok["demand_total"]).sum() / ok["demand_total"].sum()
+    assert total["coverage_after"] == pytest.approx(weighted, abs=1e-6)
+    assert pd.read_csv(out / "quotas.csv")["quota"].sum() == 12
+    assert (out / "gaps.geojson").is_file() and (out / "quotas.geojson").is_file()
+
+    # a rerun with the same inputs and parameters skips everything: it never needs a cluster
+    again = run_batch(prepared, PARAMS, out, scheduler="tcp://127.0.0.1:9", stages=stages, progress=False)
+    assert again.ok and again.skipped == ("SW", "SE", "NW", "NE")
+    # a district whose outputs went missing, or changed parameters, run again; the others are kept
+    (out / "nw" / "summary.json").unlink()
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, processes=False) as cluster, Client(cluster) as client:
+        third = run_batch(prepared, PARAMS, out, client=client, stages=stages, progress=False)
+    assert third.ok and third.skipped == ("SW", "SE", "NE")
+    assert json.loads((out / "manifest.json").read_text())["districts"]["NW"]["skipped"] is False
+
+
+def failing_in_se(area, kind, params, **kwargs):
+    """The real planner, except that district SE is deliberately broken."""
+    if area.info.get("district") == "SE":
+        raise PlanError("deliberately broken district for the test")
+    return plan_area(area, kind, params, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def tcp_cluster(tmp_path_factory):
+    """A scheduler and two workers started as separate processes on 127.0.0.1.
+
+    They get this folder on ``PYTHONPATH`` so that they can unpickle the test's planner.
+    """
+    logs = tmp_path_factory.mktemp("dask-logs")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    with open(logs / "scheduler.log", "w") as log:  # a file, not a pipe: a full pipe would block the scheduler
+        procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+                                  stdout=log, stderr=log, env=env)]
+    try:
+        address = None
+        deadline = time.monotonic() + 60
+        while address is None and time.monotonic() < deadline:
+            match = re.search(r"Scheduler at:\s+(tcp://127\.0\.0\.1:\d+)", (logs / "scheduler.log").read_text())
+            address = match.group(1) if match else time.sleep(0.2)
+        assert address, "dask scheduler did not report its address"
+        procs += [subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) for _ in range(2)]
+        from distributed import Client
+
+        with Client(address) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+def test_external_cluster_runs_the_same_batch_and_a_broken_district_fails_alone(inputs, tcp_cluster, tmp_path):
+    default = inputs["stages"]
+    stages = Stages(default.load_area, default.build_demand, failing_in_se, default.write_plan, None)
+    prepared = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=PARAMS, stages=stages)
+    out = tmp_path / "tcp"
+    report = run_batch(prepared, PARAMS, out, scheduler=tcp_cluster, stages=stages, progress=False)
+    assert not report.ok and report.failed == ("SE",)
+    districts = report.manifest["districts"]
+    assert districts["SE"]["status"] == "failed"
+    assert districts["SE"]["error"] == "deliberately broken district for the test"
+    assert all(districts[d]["status"] == "ok" for d in ("SW", "NW", "NE"))
+    assert "3 of 4 districts planned" in report.message() and "SE: deliberately broken" in report.message()
+    city = gpd.read_file(out / "sites.geojson")
+    assert set(city["district"]) == {"SW", "NW", "NE"}
+    assert len(city) == sum(districts[d]["quota"] for d in ("SW", "NW", "NE"))
+    assert not (out / "se").exists()
+
+
+def test_cli_batch_exits_non_zero_with_a_summary_when_districts_fail(inputs, tcp_cluster, tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.chdir(inputs["root"])  # the CLI finds the OSM cache under data/ here
+    with pytest.raises(SystemExit) as ex:  # far more sites than any quadrant has candidates
+        main(["batch", str(inputs["plan"]), "--districts", str(inputs["districts"]), "--osm", str(inputs["osm"]),
+              "--target", "100000", "--scheduler", tcp_cluster, "--out", str(tmp_path / "out"), "--quiet"])
+    assert ex.value.code == 1
+    err = capsys.readouterr().err
+    assert "siting: error: 0 of 4 districts planned" in err and "4 failed" in err and "exceeds the" in err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert sum(d["quota"] for d in manifest["districts"].values()) == 100000
+
+
+# --- bad input: refused before any work starts -----------------------------------------
+
+def run_cli(args, capsys) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as ex:
+        main(args)
+    return ex.value.code, capsys.readouterr().err
+
+
+def test_bad_districts_and_plans_are_refused_before_any_work(inputs, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(inputs["root"])
+    base = ["batch", str(inputs["plan"]), "--osm", str(inputs["osm"]), "--out", str(tmp_path / "out"),
+            "--scheduler", "tcp://127.0.0.1:9"]
+    quads = inputs["quads"]
+    outside = quads.copy()
+    outside.loc[3, "geometry"] = shapely.affinity.translate(quads.geometry[3], xoff=1.0)
+    outside.to_file(tmp_path / "outside.geojson")
+    code, err = run_cli(base + ["--districts", str(tmp_path / "outside.geojson")], capsys)
+    assert code == 2 and "districts NE lie outside the OSM extent" in err
+    quads.rename(columns={"name": "label"}).to_file(tmp_path / "noname.geojson")
+    code, err = run_cli(base + ["--districts", str(tmp_path / "noname.geojson")], capsys)
+    assert code == 2 and "no district name column (columns: label): pass --name-column" in err
+    quads.assign(name=["A", "B", "A", "C"]).to_file(tmp_path / "dup.geojson")
+    code, err = run_cli(base + ["--districts", str(tmp_path / "dup.geojson")], capsys)
+    assert code == 2 and "duplicate district names A" in err
+    bad_plan = tmp_path / "bad.yaml"
+    bad_plan.write_text(PLAN.replace("count: 12", "count: -12"), encoding="utf-8")
+    code, err = run_cli(["batch", str(bad_plan)] + base[2:] + ["--districts", str(inputs["districts"])], capsys)
+    assert code == 2 and "field 'targets.0.count' (line 9)" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_quotas_writes_csv_and_geojson_summing_to_the_target(inputs, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(inputs["root"])
+    main(["quotas", str(inputs["plan"]), "--districts", str(inputs["districts"]), "--osm", str(inputs["osm"]),
+          "--target", "7", "--minimum", "1", "--out", str(tmp_path / "q")])
+    table = pd.read_csv(tmp_path / "q" / "quotas.csv")
+    assert table["quota"].sum() == 7 and (table["quota"] >= 1).all()
+    geo = gpd.read_file(tmp_path / "q" / "quotas.geojson")
+    assert geo["quota"].tolist() == table["quota"].tolist()
+    assert "total 7" in capsys.readouterr().out
+    with pytest.raises(InputError, match="no plan 'nowhere'"):
+        prepare("nowhere", inputs["districts"], inputs["osm"], stages=inputs["stages"])
