@@ -90,7 +90,8 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print()
     print("| graph nodes | graph edges (two-way) | candidates | demand points | radius (m) | pairs within reach "
-          "| graph build (s) | siting matrix, wall (s) | siting matrix, CPU (s) | networkx loop, wall (s, extrapolated) "
+          "| graph build (s) | siting matrix, wall (s) | siting matrix, CPU (s) "
+          "| networkx loop, wall (s, extrapolated) "
           "| speed-up (wall) | peak RSS (GB) |")
     print("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {net.n_nodes:,} | {edges:,} | {n_c:,} | {n_d:,} | 900 / 2,000 / 5,000 | {acc.matrix.nnz:,} "

@@ -348,6 +348,7 @@ def grid_area(nx: int, ny: int, step_m: float = 100.0, drop=None, crs: str = "EP
     boundary = box(0, 0, (nx - 1) * step_m, (ny - 1) * step_m)
     empty = gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=crs)
     return Area(name=f"grid {nx}x{ny}", slug=f"grid-{nx}x{ny}", crs=crs, boundary=boundary,
-                boundary_wgs84=gpd.GeoSeries([boundary], crs=crs).to_crs(4326).iloc[0], boundary_origin="bbox", buildings=empty, road_nodes=nodes,
+                boundary_wgs84=gpd.GeoSeries([boundary], crs=crs).to_crs(4326).iloc[0], boundary_origin="bbox",
+                buildings=empty, road_nodes=nodes,
                 road_edges=edges, pois=pois if pois is not None else empty,
                 landuse=landuse if landuse is not None else empty, source="synthetic", source_hash="0")

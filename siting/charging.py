@@ -206,6 +206,7 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
                      int(no_road.sum()), squares)
     s = result.summary
     s["request"] = {"count": count, "piles": piles, "target": target}
+    s["existing_without_road_access"] = int((~access.on_network[fixed]).sum())
     s["request_met"] = bool(s["sites_total"] == count if count is not None else
                             s["piles_total"] == piles if piles is not None else s["served_ratio"] >= target - 1e-6)
     return result

@@ -96,7 +96,8 @@ def test_parallel_edges_keep_the_cheapest():
 
 
 def test_disconnected_parts_are_reported_not_crashed_on(river_area):
-    island = grid_area(4, 4, 100.0, drop=lambda x1, y1, x2, y2: (np.minimum(x1, x2) == 100) & (np.maximum(x1, x2) == 200))
+    island = grid_area(4, 4, 100.0,
+                       drop=lambda x1, y1, x2, y2: (np.minimum(x1, x2) == 100) & (np.maximum(x1, x2) == 200))
     demand = np.array([[0.0, 0.0], [300.0, 300.0], [50.0, 200.0]])
     stations = np.array([[300.0, 0.0], [5000.0, 5000.0]])  # the second has no road within 300 m
     acc = network_access(island, demand, stations, 2000.0)
