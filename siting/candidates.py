@@ -117,7 +117,10 @@ def grid_fill(boundary, others_xy: np.ndarray, reach_m: float, demand_xy: np.nda
     A node serves its square cell (half-diagonal 0.71·reach). It is kept when its cell
     touches the boundary (and holds demand, when given) unless one other candidate lies
     within ``reach_m`` of all four cell corners (then that candidate covers the cell).
-    Returns (n, 2) node coordinates with their integer indices (i, j) as columns 2-3.
+    A node outside the boundary moves to the nearest boundary point of its cell when all
+    of the cell's part inside the boundary stays within ``reach_m`` of it (else it stays
+    just outside, at most 0.71·reach away, like a site across the street).
+    Returns (n, 4): node x, y and the integer grid indices (i, j).
     """
     g = float(reach_m)
     minx, miny, maxx, maxy = boundary.bounds
@@ -141,6 +144,16 @@ def grid_fill(boundary, others_xy: np.ndarray, reach_m: float, demand_xy: np.nda
         covered = np.zeros(len(x), bool)
         covered[pairs["i"][np.hypot(dx, dy) <= g]] = True
         x, y, ii, jj = x[~covered], y[~covered], ii[~covered], jj[~covered]
+    outside = np.flatnonzero(~shapely.intersects_xy(boundary, x, y))
+    if len(outside):
+        xo, yo = x[outside], y[outside]
+        part = shapely.intersection(shapely.box(xo - half, yo - half, xo + half, yo + half), boundary)
+        near = shapely.get_coordinates(shapely.shortest_line(shapely.points(xo, yo), part))[1::2]
+        coords, owner = shapely.get_coordinates(part, return_index=True)
+        far = np.zeros(len(outside))
+        np.maximum.at(far, owner, np.hypot(*(coords - near[owner]).T))
+        ok = far <= g
+        x[outside[ok]], y[outside[ok]] = near[ok, 0], near[ok, 1]
     return np.column_stack([x, y, ii, jj])
 
 
