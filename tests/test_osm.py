@@ -322,6 +322,23 @@ def test_tiny_coordinates_near_null_island(tmp_path):
     assert area_summary(area)["road_km_total"] == pytest.approx(4 * 11.1e-3, rel=0.01)
 
 
+def test_boundary_clips_the_area(tiny):
+    # the western part of the tiny grid: x < 119.3011
+    half = shapely.box(119.2995, 26.0795, 119.3011, 26.0835)
+    area = load(TINY, boundary=half)
+    assert area.boundary_origin == "polygon" and area.boundary_wgs84.equals(half)
+    assert area.area_km2 == pytest.approx(tiny.area_km2 * 0.0016 / 0.0034 * 0.004 / 0.0034, rel=0.02)
+    assert list(area.buildings["osm_id"]) == ["way/109"]          # the other building lies east of the cut
+    assert set(area.pois["category"]) == {"mast"}
+    assert len(area.road_edges) < len(tiny.road_edges)
+    assert area.road_edges.intersects(area.boundary).all()
+
+
+def test_projected_polygon_refused():
+    with pytest.raises(InputError, match="not longitude/latitude degrees"):
+        load_area(shapely.box(660000, 2880000, 661000, 2881000), processed_dir=None, cache_dir=None)
+
+
 def test_bad_source_kinds():
     with pytest.raises(InputError, match="four numbers"):
         load_area(("a", "b", "c", "d"), processed_dir=None)

@@ -38,9 +38,10 @@ class _Replay(http.server.BaseHTTPRequestHandler):
         self._reply(OVERPASS)
 
     def do_GET(self):  # noqa: N802
-        path = urlparse(self.path).path
-        type(self).requests.append("nominatim:" + path)
-        self._reply(NOMINATIM if path.endswith("/search") else b"{}")
+        url = urlparse(self.path)
+        type(self).requests.append("nominatim:" + url.path)
+        unknown = "nowhere" in parse_qs(url.query).get("q", [""])[0].lower()
+        self._reply(b"[]" if unknown else NOMINATIM)
 
     def log_message(self, *args):  # keep test output quiet
         pass
@@ -70,10 +71,6 @@ def replay_server(monkeypatch):
 
     yield stop
     stop()
-
-
-def _expected(tiny_xml_area):
-    return area_summary(tiny_xml_area)
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +127,9 @@ def test_polar_polygon_refused_before_download(tmp_path, replay_server):
     with pytest.raises(InputError, match="beyond ±84°"):
         load_area((10.0, 84.5, 10.1, 84.6), cache_dir=tmp_path / "raw", processed_dir=None)
     assert _Replay.requests == []
+
+
+def test_unknown_place_is_a_clear_error(tmp_path, replay_server):
+    with pytest.raises(InputError, match="cannot find 'Nowhere Town' as an area"):
+        load_area("Nowhere Town", cache_dir=tmp_path / "raw", processed_dir=None)
+    assert not any(r.startswith("overpass:") for r in _Replay.requests)

@@ -142,7 +142,7 @@ def _suffix(path: Path) -> str:
 
 def _looks_like_path(text: str) -> bool:
     return ("/" in text or "\\" in text
-            or bool(re.search(r"\.[A-Za-z0-9]{1,5}$", text)) and " " not in text and "," not in text)
+            or (bool(re.search(r"\.[A-Za-z0-9]{1,5}$", text)) and " " not in text and "," not in text))
 
 
 def _resolve(source: Any) -> _Source:
@@ -506,40 +506,44 @@ def _graph_from_segments(nodes: pd.DataFrame, segments: pd.DataFrame) -> Any:
     return ox.distance.add_edge_lengths(g)
 
 
+@contextlib.contextmanager
+def _online(src: _Source) -> Iterator[None]:
+    """Turn osmnx's network failures into :class:`InputError` lines saying what to do."""
+    import osmnx as ox
+    import requests
+
+    try:
+        yield
+    except (requests.exceptions.RequestException, OSError) as exc:
+        raise InputError(f"cannot fetch '{src.text}' from OpenStreetMap and no cached copy exists "
+                         f"({type(exc).__name__}): pass an OSM file, or go online") from None
+    except ox._errors.ResponseStatusCodeError as exc:
+        raise InputError(f"the OpenStreetMap server refused the request for '{src.text}' ({_short(exc)}): "
+                         "try again later, or pass an OSM file") from None
+
+
 def _read_overpass(src: _Source, cache_dir: Path | None) -> _Raw:
     """Download (or reuse the cached) Overpass data for a place, polygon or bbox."""
     import osmnx as ox
-    import requests
+    from osmnx import _overpass
 
     saved = (ox.settings.use_cache, ox.settings.cache_folder)
     if cache_dir is not None:
         ox.settings.use_cache = True
         ox.settings.cache_folder = str(Path(cache_dir) / src.slug)
     try:
-        polygon = src.polygon
-        origin = src.kind
+        polygon, origin = src.polygon, src.kind
         if polygon is None:
-            place = ox.geocode_to_gdf(src.text)
-            polygon = place.geometry.iloc[0]
-            origin = "place"
-            if not isinstance(polygon, (Polygon, MultiPolygon)):
-                raise InputError(f"'{src.text}' is a point, not an area, in OpenStreetMap: "
-                                 "name a district or city, or pass a polygon or bbox")
-        from osmnx import _overpass
-
-        network = list(_overpass._download_overpass_network(polygon, "drive", None))
-        features = list(_overpass._download_overpass_features(polygon, FEATURE_TAGS))
-    except InputError:
-        raise
-    except (requests.exceptions.RequestException, ox._errors.InsufficientResponseError, OSError) as exc:
-        raise InputError(f"cannot fetch '{src.text}' from OpenStreetMap and no cached copy exists "
-                         f"({type(exc).__name__}): pass an OSM file, or go online") from None
-    except ox._errors.ResponseStatusCodeError as exc:
-        raise InputError(f"the OpenStreetMap server refused the request for '{src.text}' ({_short(exc)}): "
-                         "try again later, or pass an OSM file") from None
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"cannot find '{src.text}' in OpenStreetMap ({_short(exc)}): "
-                         "check the spelling, or pass a polygon, bbox or OSM file") from None
+            with _online(src):
+                try:
+                    polygon, origin = ox.geocode_to_gdf(src.text).geometry.iloc[0], "place"
+                except (ox._errors.InsufficientResponseError, TypeError) as exc:
+                    raise InputError(f"cannot find '{src.text}' as an area in OpenStreetMap ({_short(exc)}): "
+                                     "check the spelling, or pass a polygon, bbox or OSM file") from None
+            _boundary_checks(polygon, src.text)
+        with _online(src):
+            network = list(_overpass._download_overpass_network(polygon, "drive", None))
+            features = list(_overpass._download_overpass_features(polygon, FEATURE_TAGS))
     finally:
         ox.settings.use_cache, ox.settings.cache_folder = saved
     seen: dict[tuple, dict] = {}
@@ -577,6 +581,10 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
 
 def _boundary_checks(boundary_wgs84: BaseGeometry, what: str) -> None:
     west, south, east, north = boundary_wgs84.bounds
+    if not np.all(np.isfinite([west, south, east, north])) or max(abs(west), abs(east)) > 360 or \
+            max(abs(south), abs(north)) > 90:
+        raise InputError(f"{what} has coordinates ({west:g}, {south:g}, {east:g}, {north:g}) that are not "
+                         "longitude/latitude degrees: give the area in WGS-84 lon/lat")
     if max(abs(south), abs(north)) > MAX_ABS_LAT:
         raise InputError(f"{what} reaches latitude {max(abs(south), abs(north)):.2f}°, beyond ±{MAX_ABS_LAT:g}° "
                          "where UTM does not apply: siting plans areas between 84°S and 84°N")
