@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import http.server
-import json
 import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse

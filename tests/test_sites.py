@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+from shapely.geometry import box
 
+from siting.errors import InputError
 from siting.io.sites import (
     bd09_to_wgs84,
     gcj02_to_wgs84,
+    read_sites,
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
@@ -89,14 +93,6 @@ def test_outside_china_unchanged():
 
 
 # ----------------------------------------------------------------------------- read_sites
-
-from types import SimpleNamespace  # noqa: E402
-import warnings  # noqa: E402
-
-from shapely.geometry import box  # noqa: E402
-
-from siting.errors import InputError  # noqa: E402
-from siting.io.sites import read_sites  # noqa: E402
 
 #: Nanjing Xinjiekou, WGS-84
 NANJING = SimpleNamespace(boundary_wgs84=box(118.76, 32.02, 118.80, 32.07))

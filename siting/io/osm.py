@@ -95,7 +95,6 @@ _POWER_UNITS = {"": 1.0, "kw": 1.0, "w": 0.001, "mw": 1000.0, "kva": 1.0}
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
 _FEET_INCHES = re.compile(r"^(\d+(?:\.\d+)?)\s*'\s*(?:(\d+(?:\.\d+)?)\s*(?:\"|''))?$")
 
-_EDGE_COLUMNS = ["u", "v", "key", "highway", "length_m", "oneway", "maxspeed_kmh", "name"]
 
 
 # ----------------------------------------------------------------------------- sources
