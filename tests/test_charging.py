@@ -271,3 +271,15 @@ def test_nanjing_plans_for_every_kind(shared_data):
     assert hydrogen.layers["sites"]["source"].tolist() == ["fuel"]  # the one fuel station of Xinjiekou
     basic = plan_charging(area, demand, "basic", Params(), piles=150)
     assert basic.summary["piles_total"] == 150 and basic.summary["piles_fast"] == 0
+
+
+def test_cli_refuses_fewer_piles_than_exist_with_exit_status_2(tmp_path, monkeypatch, capsys):
+    from siting.cli import main
+
+    monkeypatch.chdir(tmp_path)  # the area cache goes to tmp_path/data
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plan", "demo", "--kind", "charging", "--piles", "3", "--out", str(tmp_path / "out"), "--quiet"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("siting: error: --piles 3 is below the 8 piles at the 4 existing stations")
+    assert not (tmp_path / "out" / "sites.geojson").exists()
