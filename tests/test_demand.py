@@ -381,11 +381,15 @@ def test_nanjing_centre_is_denser_than_ninghua(shared_data):
 
 
 def test_fengxian_roads_only(shared_data):
-    d = build_demand(_load(shared_data / "osm/shanghai_fengxian_roads_osm/map.osm"), P)
+    area = _load(shared_data / "osm/shanghai_fengxian_roads_osm/map.osm")
+    d = build_demand(area, P)
     assert d.info["demand_source"] == "roads"
-    assert d.info["residents_by_source"]["buildings"] == 0
+    assert d.info["residents_by_source"]["buildings"] == 0 and d.grid["residents"].sum() == 0
     roads = d.points[d.points["kind"] == "road"]
-    assert len(roads) > 0 and roads["weight"].sum() > 0
+    assert len(roads) > 100 and (roads["weight"] > 0).all()
+    assert roads["road_m"].sum() == pytest.approx(d.grid["road_m"].sum(), rel=0.02)   # both ~ road km inside
+    spread = build_demand(area, P.model_copy(update={"population": 20_000}))
+    assert spread.info["demand_source"] == "roads" and spread.grid["residents"].sum() == pytest.approx(20_000)
 
 
 
