@@ -196,7 +196,7 @@ def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), dis
 def map_command(
     out_dir: Path = typer.Argument(..., help="output folder of a 'siting plan' run (summary.json, *.geojson, layers.gpkg)"),
     tiles: str = typer.Option("osm", "--tiles", help="base map: osm, none (fully offline), tianditu (needs "
-                              "SITING_TIANDITU_KEY) or amap (data drawn in GCJ-02)"),
+                              "SITING_TIANDITU_KEY), amap or tencent (data drawn in GCJ-02)"),
     out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default OUT_DIR/map.html)"),
 ) -> None:
     """Redraw the HTML map from a plan's written outputs, without planning again."""

@@ -10,7 +10,7 @@ and turns every validation problem into one :class:`~siting.errors.ConfigError` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -269,7 +269,7 @@ def _merged(default: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
 class RadioParams(Section):
     """5G link budget and propagation (``siting/radio.py``; DOMAIN §1-2)."""
 
-    band: str = Field("n78", pattern="^(n78|n41|n28)$", description="band preset: n78 3.5 GHz, n41 2.6 GHz, "
+    band: Literal["n78", "n41", "n28"] = Field("n78", description="band preset: n78 3.5 GHz, n41 2.6 GHz, "
                                                                      "n28 700 MHz (DOMAIN §1.7)")
     rsrp_threshold_dbm: float = Field(-105.0, description="SS-RSRP coverage threshold [A] (DOMAIN §1.7: the quoted NR "
                                                           "KPI -105 dBm was not located in the corpus)")
@@ -278,14 +278,15 @@ class RadioParams(Section):
     ue_gain_dbi: float = Field(0.0, description="UE antenna gain [A] (DOMAIN §1.8 worked figures)")
     body_loss_db: float = Field(0.0, ge=0, description="UE body loss [A] (DOMAIN §1.8 omits it; 5G6G quotes 3 dB)")
     h_ut_m: float = Field(1.5, gt=0, description="UE height (DOMAIN §1.2: TR 38.901 1.5 m)")
-    building_loss: str = Field("sub6", pattern="^(sub6|low|high)$",
+    building_loss: Literal["sub6", "low", "high"] = Field("sub6",
                                description="O2I model: sub6 = 20 dB + 0.5*12.5 m (TR 38.901 Table 7.4.3-3, the "
                                            "DOMAIN §1.8 worked figures), low/high = TR 38.901 §7.4.3 (DOMAIN §1.6)")
-    indoor_env_classes: tuple[str, ...] = Field(("dense_urban", "urban"),
+    indoor_env_classes: tuple[Literal["dense_urban", "urban", "suburban", "rural"], ...] = Field(
+        ("dense_urban", "urban"),
                                                 description="environment classes whose demand needs deep indoor "
                                                             "coverage; others need outdoor coverage (TY5G, "
                                                             "DOMAIN §1.7)")
-    los_model: str = Field("nlos", pattern="^(nlos|expected)$",
+    los_model: Literal["nlos", "expected"] = Field("nlos",
                            description="per-pair LOS state without building data: nlos (planning default with the "
                                        "edge margin, DOMAIN §1.8) or expected (LOS-probability weighted, §1.5)")
     los_from_buildings: bool = Field(False, description="decide LOS per pair by ray sampling over rasterised "

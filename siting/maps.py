@@ -7,7 +7,7 @@ the installed XStatic packages, together with ``siting/assets`` (layer drawing, 
 and summary panels, fullscreen and distance-measure controls). Only base-map tiles use
 the network, and ``tiles="none"`` needs none at all.
 
-Amap tiles are drawn in GCJ-02, so when they are chosen every drawn geometry is shifted
+Amap and Tencent tiles are drawn in GCJ-02, so when one is chosen every drawn geometry is shifted
 to GCJ-02 (the legend says so); files written for GIS stay WGS-84.
 """
 from __future__ import annotations
@@ -64,6 +64,9 @@ TILES: dict[str, TileSource | None] = {
     "amap": TileSource("Amap 高德", "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
                        "&x={x}&y={y}&z={z}", "Tiles &copy; 高德地图 AutoNavi (GCJ-02)", subdomains="1234",
                        max_zoom=18, gcj02=True),
+    # Leaflet.ChineseTmsProviders' template; {-y}: Tencent counts tile rows from the south
+    "tencent": TileSource("Tencent 腾讯", "https://rt{s}.map.gtimg.com/tile?z={z}&x={x}&y={-y}&type=vector&styleid=3",
+                          "Tiles &copy; 腾讯地图 Tencent (GCJ-02)", subdomains="0123", max_zoom=18, gcj02=True),
     "none": None,
 }
 
@@ -159,7 +162,7 @@ def _assets_html() -> str:
 
 
 def tile_source(tiles: str, params: MapParams | None = None) -> TileSource | None:
-    """The base map named ``tiles`` (``osm``, ``none``, ``tianditu``, ``amap``), key filled in."""
+    """The base map named ``tiles`` (``osm``, ``none``, ``tianditu``, ``amap``, ``tencent``), key filled in."""
     if tiles not in TILES:
         raise ConfigError(f"unknown tiles '{tiles}': use one of {', '.join(TILES)}")
     source = TILES[tiles]

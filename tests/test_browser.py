@@ -15,7 +15,7 @@ from test_maps import SUMMARY, synthetic_layers
 pytestmark = pytest.mark.browser
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-TILE_HOSTS = ("tile.openstreetmap.org", ".is.autonavi.com", ".tianditu.gov.cn")  # unreachable here: allowed to fail
+TILE_HOSTS = ("tile.openstreetmap.org", ".is.autonavi.com", ".map.gtimg.com", ".tianditu.gov.cn")  # unreachable here: allowed to fail
 PLAN_LAYERS = ["Boundary", "Demand (250 m squares)", "Outdoor coverage before (existing sites)",
                "Outdoor coverage after (with proposed sites)", "Indoor coverage before (existing sites)",
                "Indoor coverage after (with proposed sites)", "Coverage gaps", "Existing sites", "Proposed sites"]

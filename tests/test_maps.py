@@ -98,7 +98,7 @@ def render(layers=None, tiles="none", **kw) -> str:
     return render_html(plan_map(layers or synthetic_layers(), SUMMARY, tiles=tiles, **kw))
 
 
-@pytest.mark.parametrize("tiles", ["none", "osm", "amap", "tianditu"])
+@pytest.mark.parametrize("tiles", ["none", "osm", "amap", "tencent", "tianditu"])
 def test_page_fetches_nothing_from_the_network(monkeypatch, tiles):
     monkeypatch.setenv("SITING_TIANDITU_KEY", "k123")
     text = render(tiles=tiles)
@@ -154,12 +154,14 @@ def test_amap_shifts_drawn_geometry_to_gcj02():
     sites = gpd.GeoDataFrame({"site_id": ["a", "b", "c"], "status": "proposed", "rank": [1, 2, 3]},
                              geometry=shapely.points(wgs), crs="EPSG:4326")
     params = MapParams(precision=7, simplify_m=0)
-    amap = render({"sites": sites}, tiles="amap", params=params)
-    osm = render({"sites": sites}, tiles="osm", params=params)
-    drawn = lambda text: np.array([f["geometry"]["coordinates"] for f in _layer_data(text, "Proposed sites")["features"]])
-    np.testing.assert_allclose(drawn(amap), gcj, atol=2e-7)
-    np.testing.assert_allclose(drawn(osm), wgs, atol=2e-7)
-    assert "Drawn in GCJ-02" in amap and "Drawn in GCJ-02" not in osm
+    drawn = {tiles: render({"sites": sites}, tiles=tiles, params=params) for tiles in ("amap", "tencent", "osm")}
+    coords = {tiles: np.array([f["geometry"]["coordinates"] for f in _layer_data(text, "Proposed sites")["features"]])
+              for tiles, text in drawn.items()}
+    np.testing.assert_allclose(coords["amap"], gcj, atol=2e-7)
+    np.testing.assert_allclose(coords["tencent"], gcj, atol=2e-7)
+    np.testing.assert_allclose(coords["osm"], wgs, atol=2e-7)
+    assert "Drawn in GCJ-02" in drawn["amap"] and "Drawn in GCJ-02" in drawn["tencent"]
+    assert "Drawn in GCJ-02" not in drawn["osm"]
 
 
 def test_gaps_carry_population_and_sites_their_popup_fields():
