@@ -307,3 +307,13 @@ def test_los_raster_guards():
     assert grid.heights.max() == 20.0
     with pytest.raises(ResourceError, match="raise radio.los_cell_m"):
         radio.building_height_grid(walls, 1.0, bounds=(0, 0, 200_000, 200_000))
+
+
+def test_bad_radio_parameters_name_the_choices():
+    from siting.config import load_params
+
+    with pytest.raises(ConfigError, match="radio.band.*'n78', 'n41' or 'n28'"):
+        load_params(overrides={"radio.band": "n99"})
+    with pytest.raises(ConfigError, match="radio.indoor_env_classes"):
+        load_params(overrides={"radio.indoor_env_classes": ["urban", "downtown"]})
+    assert load_params(overrides={"radio.band": "n28"}).radio.band == "n28"
