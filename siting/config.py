@@ -320,9 +320,11 @@ class CandidateParams(Section):
     lamp_height_m: float = Field(8.0, gt=0, description="street-lamp mounting height, UMi [A] (DOMAIN §1.3: "
                                                         "UMi 10 m; lamps 6-10 m)")
     grid_height_m: float = Field(25.0, gt=0, description="greenfield grid-fill mast height (DOMAIN §1.2: UMa 25 m)")
-    grid_spacing_m: float | None = Field(None, gt=0, description="grid-fill reach: every boundary point gets a "
-                                                                 "candidate within it; None = UMa NLOS outdoor "
-                                                                 "radius / 2 of the band [A]")
+    grid_spacing_m: float | None = Field(None, gt=0, description="grid-fill pitch and reach: every demand point "
+                                                                 "gets a candidate within it; None = the band's UMa "
+                                                                 "NLOS outdoor radius / 2, or the indoor radius when "
+                                                                 "demand needs indoor coverage and it is smaller [A] "
+                                                                 "(DOMAIN §1.8)")
     dedup_m: float = Field(5.0, ge=0, description="candidates closer than this merge, keeping the better "
                                                   "source [A]")
     cost_mast: float = Field(0.5, ge=0, description="cost weight of an existing OSM mast/tower (shared "
