@@ -19,6 +19,15 @@ Planner conventions (documented choices, not part of the standard):
   standard conservative planning choice, §1.8); ``los="expected"`` weights LOS and
   NLOS losses by the LOS probability (§1.5); a boolean array (e.g. from
   :func:`line_of_sight` on building heights, §2) decides per pair.
+- **Edge margin** = ``norm.ppf(p_edge)`` × the scenario's own σ_SF. UMa NLOS (6 dB)
+  reproduces the §1.8 figures (n78: 860 m outdoor, 180 m indoor). §1.8's "RMa 3.1 km"
+  (n28) used 6 dB too; with RMa's NLOS σ of 8 dB the radius is 2.6 km
+  (``sigma_db=6`` gives 3.1 km).
+- **Indoor** demand adds the mean O2I loss; the default ``"sub6"`` model (20 dB +
+  0.5·12.5 m, TR 38.901 Table 7.4.3-3) is the one the §1.8 figures use.
+- **Street-lamp small cells** (UMi) transmit ``small_cell_eirp_offset_db`` below the
+  band's macro AAU when ``RadioParams`` are given [A].
+- Scenario names may be replaced by :func:`scenario_codes` (int8) for speed.
 """
 from __future__ import annotations
 
