@@ -64,7 +64,7 @@ def plan(
     cell_size: Optional[float] = typer.Option(None, "--cell-size", help="demand grid cell size in metres"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of parameters"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
-    tiles: str = typer.Option("osm", "--tiles", help="map base layer: osm, none, tianditu or amap"),
+    tiles: str = typer.Option("osm", "--tiles", help="map base layer: osm, none, tianditu, amap or tencent"),
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<area>/<kind>/)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:

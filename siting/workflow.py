@@ -38,7 +38,10 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     from siting.io.export import write_plan
     from siting.pipeline import plan_area
 
+    from siting.maps import tile_source
+
     params = load_params(config, overrides)
+    tile_source(tiles, params.map)  # a bad base-map request fails before the work
     area = load_area(source)
     existing_sites = _read_existing(existing, existing_crs, area)
     dem_grid = _read_dem(dem, area, params) if dem else None
@@ -55,7 +58,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     result.summary["provenance"] = provenance(inputs, params.model_dump(mode="json"), plan_id)
     out_dir = Path(out) if out else PROCESSED / area.slug / kind
     map_path = out_dir / "map.html"
-    extra = {"map.html": _map_html(result, tiles)}
+    extra = {"map.html": _map_html(result, tiles, params, dem_grid)}
     write_plan(result, out_dir, extra_files=extra)
     if out is None:  # the planners' copy of the map beside the others
         from siting.io.export import write_text
@@ -86,9 +89,14 @@ def _read_dem(paths: list[Path], area, params):
                     params.terrain.resolution_m)
 
 
-def _map_html(result, tiles: str) -> str:
+def _map_html(result, tiles: str, params, dem=None) -> str:
     from siting.maps import plan_map, render_html
 
+    images = None
+    if dem is not None:
+        from siting.terrain import hillshade
+
+        images = {"Hillshade (DEM)": hillshade(dem)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return render_html(plan_map(result.layers, result.summary, tiles=tiles))
+        return render_html(plan_map(result.layers, result.summary, tiles=tiles, params=params.map, images=images))
