@@ -70,6 +70,11 @@ class DemandParams(Section):
     mapped_cover_min: float = Field(
         0.02, ge=0, le=1,
         description="below this neighbourhood building cover a cell counts as unmapped and landuse fills in [A] (§4.2 HERFORT)")
+    sparse_mapped_share: float = Field(
+        0.5, ge=0, le=1,
+        description="an area is sparse when less than this share of its road length runs through neighbourhoods with "
+                    "mapped buildings; its demand then comes from roads and landuse, and a population total not "
+                    "explained by buildings is spread along the unmapped roads [A] (§4.2 HERFORT)")
     road_point_spacing_m: float = Field(100.0, gt=0, description="spacing of road demand points [A]")
     road_weight_per_km: dict[str, float] = Field(
         default_factory=lambda: {

@@ -94,18 +94,27 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     road_density_ctx = 1000.0 * _ratio(_smooth(road_m, spec, window), _smooth(cell_area, spec, window))
     env = _env_class(cover_ctx, floors_ctx, road_density_ctx, params)
 
+    # sparse: most roads run through neighbourhoods without mapped buildings (DOMAIN §4.2)
+    mapped = cover_ctx >= params.mapped_cover_min
+    mapped_road_share = float(road_m[mapped].sum() / road_m.sum()) if road_m.sum() > 0 else float(bld["footprint"].sum() > 0)
+    sparse = mapped_road_share < params.sparse_mapped_share
+
     sources, workers = _people(area, spec, bld, cover_ctx, raster, params)
     sources = {s: np.where(in_area, v, 0.0) for s, v in sources.items()}  # buildings just outside the boundary
     workers = np.where(in_area, workers, 0.0)
     estimate = float(sum(v.sum() for v in sources.values()))
     factor = 1.0
     if params.population is not None:
-        if estimate <= 0:
-            sources["roads"] = np.where(in_area, _road_person_weights(road_by_group, params), 0.0)
-            if sources["roads"].sum() <= 0:
-                raise InputError(f"area '{area.name}' has no buildings, residential landuse or drivable roads to put "
-                                 f"population={params.population:g} on: give a population raster or a larger area")
-        factor = params.population / float(sum(v.sum() for v in sources.values()))
+        if raster is None and (sparse or estimate <= 0) and params.population > estimate:
+            # what buildings and landuse do not explain lives along the roads of the unmapped parts
+            along = np.where(in_area & ~mapped, _road_person_weights(road_by_group, params), 0.0)
+            if along.sum() > 0:
+                sources["roads"] = along * (params.population - estimate) / along.sum()
+        total = float(sum(v.sum() for v in sources.values()))
+        if total <= 0:
+            raise InputError(f"area '{area.name}' has no buildings, residential landuse or drivable roads to put "
+                             f"population={params.population:g} on: give a population raster or a larger area")
+        factor = params.population / total
         sources = {s: v * factor for s, v in sources.items()}
         if raster is None:
             workers = workers * factor
@@ -126,7 +135,9 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
 
     points = _points(grid, roads, spec, env, cover, area, params)
     info = {
-        "demand_source": _main_source(sources),
+        "demand_source": _main_source(sources, sparse),
+        "sparse": bool(sparse),
+        "mapped_road_share": mapped_road_share,
         "residents_by_source": {s: float(v.sum()) for s, v in sources.items()},
         "residents_total": float(residents.sum()),
         "workers_total": float(workers.sum()),
@@ -436,8 +447,9 @@ def _points(grid: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, spec: GridSpec, env
     return gpd.GeoDataFrame(both[list(POINT_COLUMNS)], geometry="geometry", crs=area.crs)
 
 
-def _main_source(sources: dict[str, np.ndarray]) -> str:
-    """The source carrying most residents; ``"roads"`` when there are none."""
+def _main_source(sources: dict[str, np.ndarray], sparse: bool) -> str:
+    """The source carrying most residents; ``"roads"`` when there are none, or when the
+    area is sparse and the few mapped buildings would otherwise be named."""
     totals = {s: float(v.sum()) for s, v in sources.items()}
     best = max(SOURCES, key=lambda s: totals[s])
-    return best if totals[best] > 0 else "roads"
+    return best if totals[best] > 0 and not (sparse and best == "buildings") else "roads"

@@ -196,6 +196,18 @@ def test_roads_only_area_has_road_demand_and_no_building_population():
     assert set(spread.grid.loc[spread.grid["residents"] > 0, "source"]) == {"roads"}
 
 
+def test_sparse_area_keeps_its_buildings_and_puts_the_rest_of_the_census_on_unmapped_roads():
+    block = (box(X0 + 100, Y0 + 100, X0 + 140, Y0 + 140), "apartments", 6, np.nan)
+    streets = [(LineString([(X0, Y0 + y), (X0 + 3000, Y0 + y)]), "residential") for y in (550, 1550, 2550)]
+    area = make_area(size=3000, buildings=[block], roads=streets)
+    d = build_demand(area, P.model_copy(update={"population": 5000}))
+    assert d.info["sparse"] and d.info["demand_source"] == "roads"
+    assert d.grid["residents"].sum() == pytest.approx(5000)
+    assert cell(d, X0 + 120, Y0 + 120)["residents"] == pytest.approx(persons(1600, 6))   # as estimated, unscaled
+    on_roads = d.grid.loc[d.grid["source"] == "roads", "residents"]
+    assert len(on_roads) == 90 and on_roads.to_numpy() == pytest.approx([(5000 - persons(1600, 6)) / 90] * 90)
+
+
 def test_landuse_fills_in_where_buildings_are_unmapped():
     area = make_area(landuse=[(box(X0, Y0, X0 + 200, Y0 + 200), "residential"),
                               (box(X0 + 600, Y0 + 600, X0 + 800, Y0 + 700), "commercial")])
@@ -365,19 +377,22 @@ def _load(source: Path) -> Area:
 
 
 def _centre_classes(source: Path):
-    """Environment classes of the cells within 500 m of the area's centre."""
+    """The demand of an OSM extract and the environment classes within 500 m of its centre."""
     area = _load(source)
-    grid = build_demand(area, P).grid
-    return grid.loc[grid.geometry.centroid.distance(area.boundary.centroid) < 500, "env_class"]
+    d = build_demand(area, P)
+    return d, d.grid.loc[d.grid.geometry.centroid.distance(area.boundary.centroid) < 500, "env_class"]
 
 
 def test_nanjing_centre_is_denser_than_ninghua(shared_data):
     ranks = {"rural": 0, "suburban": 1, "urban": 2, "dense_urban": 3}
-    nanjing = _centre_classes(shared_data / "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml")
-    ninghua = _centre_classes(shared_data / "osm/fujian_ninghua_osm/map.osm")
+    nanjing_d, nanjing = _centre_classes(shared_data / "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml")
+    ninghua_d, ninghua = _centre_classes(shared_data / "osm/fujian_ninghua_osm/map.osm")
     assert nanjing.map(ranks).mean() > ninghua.map(ranks).mean() + 0.5
     assert (nanjing == "dense_urban").mean() > 0.5     # Xinjiekou: towers on most blocks
     assert (ninghua == "dense_urban").sum() == 0       # a county town with five mapped buildings
+    # and Ninghua's five buildings do not make it a building-based area
+    assert (nanjing_d.info["sparse"], nanjing_d.info["demand_source"]) == (False, "buildings")
+    assert (ninghua_d.info["sparse"], ninghua_d.info["demand_source"]) == (True, "roads")
 
 
 def test_fengxian_roads_only(shared_data):
