@@ -78,8 +78,9 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
     demand_xy = np.column_stack([demand.geometry.x, demand.geometry.y])
     cand_xy = np.column_stack([candidates.geometry.x, candidates.geometry.y])
     h_bs = candidates["height_m"].to_numpy(dtype=float)
-    scenario = radio.scenarios_for(candidates["source"].to_numpy(), rp, candidates["env_class"].to_numpy())
-    reach = radio.max_reach_m(budget, scenario, h_bs, rp)
+    scenario = radio.scenario_codes(radio.scenarios_for(candidates["source"].to_numpy(), rp,
+                                                        candidates["env_class"].to_numpy()))
+    reach = radio.reach_m(budget, scenario, h_bs, rp)
     cov.check_memory(demand_xy, cand_xy, reach, params.solver.memory_budget_gb)
     rows, cols, dist = cov.pairs_within(demand_xy, cand_xy, reach)
     extra, los = 0.0, None
@@ -88,12 +89,16 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
 
         extra, terrain_los = terrain.pair_terrain(dem, demand_xy[rows], cand_xy[cols], h_bs[cols], rp.h_ut_m,
                                                   budget.fc_ghz, params.terrain)
-    if rp.los_from_buildings:
+    kwargs = dict(d2d_m=dist, scenario=scenario[cols], h_bs_m=h_bs[cols], budget=budget, params=rp)
+    if rp.los_from_buildings:  # ray-test only the pairs whose LOS state can change a coverage decision
+        indoor_pair = radio.indoor_required(demand["env_class"].to_numpy(), rp)[rows]
+        decisive = ((radio.link_margin_db(indoor=False, los=np.ones(len(rows), bool), **kwargs) - extra >= 0)
+                    & (radio.link_margin_db(indoor=indoor_pair, **kwargs) - extra < 0))
         los = radio.buildings_los(area.buildings, cand_xy[cols], h_bs[cols], demand_xy[rows], rp,
-                                  params.demand.storey_height_m)
+                                  params.demand.storey_height_m, test=decisive)
         if dem is not None:
             los &= terrain_los
-    kwargs = dict(d2d_m=dist, scenario=scenario[cols], h_bs_m=h_bs[cols], budget=budget, los=los, params=rp)
+    kwargs["los"] = los
     outdoor = radio.link_margin_db(indoor=False, **kwargs) - extra
     indoor = radio.link_margin_db(indoor=True, **kwargs) - extra
     needs_indoor = radio.indoor_required(demand["env_class"].to_numpy(), rp)[rows]
