@@ -1,0 +1,164 @@
+"""Optimisers against exhaustive search (tiny), exact HiGHS (small) and their contracts."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from siting.config import SolverParams
+from siting.coverage import coverage_from_radius
+from siting.errors import PlanError
+from siting.optimize import METHODS, solve_mclp, solve_set_cover
+
+
+def _tiny(rng):
+    n_demand, n_cand = int(rng.integers(3, 20)), int(rng.integers(2, 8))
+    dense = rng.random((n_demand, n_cand)) < rng.uniform(0.1, 0.5)
+    weights = rng.integers(0, 5, n_demand).astype(float)  # zero weights included
+    fixed = rng.choice(n_cand, size=int(rng.integers(0, 3)), replace=False)
+    return dense, weights, fixed
+
+
+def _covered(dense, weights, sites):
+    return float(weights[dense[:, list(sites)].any(axis=1)].sum()) if len(sites) else 0.0
+
+
+def _best_mclp(dense, weights, p, fixed):
+    others = [j for j in range(dense.shape[1]) if j not in set(fixed)]
+    return max(_covered(dense, weights, list(fixed) + list(c))
+               for c in itertools.combinations(others, p - len(fixed)))
+
+
+def _fewest_sites(dense, weights, target, fixed):
+    goal = target * weights.sum() - 1e-9
+    others = [j for j in range(dense.shape[1]) if j not in set(fixed)]
+    for k in range(len(others) + 1):
+        if any(_covered(dense, weights, list(fixed) + list(c)) >= goal for c in itertools.combinations(others, k)):
+            return len(fixed) + k
+    return None
+
+
+def _clustered(n_demand, n_cand, seed, side=6000.0, radius=700.0):
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, side, (12, 2))
+    demand = centres[rng.integers(0, 12, n_demand)] + rng.normal(0, 400, (n_demand, 2))
+    cands = rng.uniform(0, side, (n_cand, 2))
+    return coverage_from_radius(demand, cands, radius), rng.integers(1, 50, n_demand).astype(float)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_mclp_against_exhaustive_search(seed):
+    rng = np.random.default_rng(seed)
+    dense, weights, fixed = _tiny(rng)
+    p = int(rng.integers(len(fixed), dense.shape[1] + 1))
+    best = _best_mclp(dense, weights, p, fixed)
+    for method in METHODS:
+        sol = solve_mclp(sparse.csr_matrix(dense), weights, p, fixed=fixed, method=method)
+        assert list(sol.selected[:len(fixed)]) == list(fixed)  # existing sites kept, first
+        assert len(sol.selected) <= p and len(set(sol.selected.tolist())) == len(sol.selected)
+        assert sol.objective == pytest.approx(_covered(dense, weights, sol.selected))
+        assert sol.bound >= best - 1e-9 and best >= sol.objective - 1e-9
+        assert sol.gains.sum() == pytest.approx(sol.objective)
+        assert (sol.covered == dense[:, sol.selected].any(axis=1)).all()
+        if method in ("exact", "auto"):
+            assert sol.objective == pytest.approx(best)
+    # greedy is within 1 - 1/e of the optimum (Nemhauser-Wolsey-Fisher), beyond the fixed sites' share
+    greedy = solve_mclp(sparse.csr_matrix(dense), weights, p, fixed=fixed, method="greedy")
+    base = _covered(dense, weights, fixed)
+    assert greedy.objective - base >= (1 - 1 / np.e) * (best - base) - 1e-9
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_set_cover_against_exhaustive_search(seed):
+    rng = np.random.default_rng(1000 + seed)
+    dense, weights, fixed = _tiny(rng)
+    target = float(rng.uniform(0.05, 1.0))
+    fewest = _fewest_sites(dense, weights, target, fixed)
+    for method in METHODS:
+        if fewest is None:
+            with pytest.raises(PlanError, match="unreachable"):
+                solve_set_cover(sparse.csr_matrix(dense), weights, target, fixed=fixed, method=method)
+            continue
+        sol = solve_set_cover(sparse.csr_matrix(dense), weights, target, fixed=fixed, method=method)
+        assert list(sol.selected[:len(fixed)]) == list(fixed)
+        assert sol.objective >= target * weights.sum() - 1e-9
+        assert sol.min_sites <= fewest <= len(sol.selected)
+        if method in ("exact", "auto"):
+            assert len(sol.selected) == fewest
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_auto_matches_proven_highs_optimum_on_small_clustered_instances(seed):
+    matrix, weights = _clustered(600, 80, seed)
+    fixed = np.array([3, 17])
+    exact = solve_mclp(matrix, weights, 12, fixed=fixed, method="exact",
+                       params=SolverParams(mip_rel_gap=0.0, exact_time_s=60))
+    assert exact.gap == pytest.approx(0, abs=1e-9)  # proven optimal
+    for method in ("greedy", "greedy+swap", "auto"):
+        sol = solve_mclp(matrix, weights, 12, fixed=fixed, method=method)
+        assert sol.bound >= exact.objective - 1e-6
+        assert sol.objective <= exact.objective + 1e-6
+    assert solve_mclp(matrix, weights, 12, fixed=fixed).objective >= 0.995 * exact.objective
+    swap = solve_mclp(matrix, weights, 12, fixed=fixed, method="greedy+swap")
+    greedy = solve_mclp(matrix, weights, 12, fixed=fixed, method="greedy")
+    assert swap.objective >= greedy.objective
+
+
+def test_deterministic_for_a_seed():
+    matrix, weights = _clustered(3000, 300, 7)
+    a = solve_mclp(matrix, weights, 25, seed=4)
+    b = solve_mclp(matrix, weights, 25, seed=4)
+    assert a.selected.tolist() == b.selected.tolist() and a.objective == b.objective and a.bound == b.bound
+    assert (a.gains == b.gains).all()
+
+
+def test_ties_broken_by_lowest_index():
+    dense = np.array([[1, 1, 0, 0], [0, 0, 1, 1]], dtype=bool)
+    sol = solve_mclp(sparse.csr_matrix(dense), np.array([1.0, 1.0]), 2, method="greedy")
+    assert sol.selected.tolist() == [0, 2]
+
+
+def test_gains_are_decreasing_and_bound_certifies_gap():
+    matrix, weights = _clustered(2000, 200, 3)
+    sol = solve_mclp(matrix, weights, 20, method="greedy")
+    new = sol.gains
+    assert (np.diff(new) <= 1e-9).all()  # submodular: greedy gains never increase
+    assert 0 <= sol.gap == pytest.approx(1 - sol.objective / sol.bound)
+    # the greedy bound alone certifies at least 1 - 1/e
+    assert sol.objective >= (1 - 1 / np.e) * sol.bound
+
+
+def test_no_site_without_gain_is_proposed_and_empty_columns_are_fine():
+    dense = np.array([[1, 0, 0], [1, 0, 0], [0, 0, 1]], dtype=bool)  # candidate 1 covers nothing
+    sol = solve_mclp(sparse.csr_matrix(dense), np.array([1.0, 2.0, 0.0]), 3)
+    assert sol.selected.tolist() == [0]  # candidate 2 covers only zero weight
+    assert sol.objective == 3.0 and sol.gap == 0.0
+
+
+def test_zero_weights_everywhere():
+    sol = solve_mclp(sparse.csr_matrix(np.ones((3, 3), bool)), np.zeros(3), 2, fixed=[1])
+    assert sol.selected.tolist() == [1] and sol.objective == 0.0 and sol.gap == 0.0
+
+
+def test_count_errors():
+    dense = sparse.csr_matrix(np.eye(4, dtype=bool))
+    with pytest.raises(PlanError, match="--count 1 is below the 2 existing sites: nothing new to plan"):
+        solve_mclp(dense, np.ones(4), 1, fixed=[0, 2])
+    with pytest.raises(PlanError, match="exceeds the 4 candidate sites"):
+        solve_mclp(dense, np.ones(4), 5)
+    with pytest.raises(PlanError, match="non-negative"):
+        solve_mclp(dense, -np.ones(4), 2)
+    with pytest.raises(PlanError, match="unknown solver method"):
+        solve_mclp(dense, np.ones(4), 2, method="fast")
+    with pytest.raises(PlanError, match=r"outside \(0, 1\]"):
+        solve_set_cover(dense, np.ones(4), 1.5)
+
+
+def test_set_cover_unreachable_target_says_what_is_reachable():
+    dense = sparse.csr_matrix(np.array([[1, 0], [0, 1], [0, 0], [0, 0]], dtype=bool))
+    with pytest.raises(PlanError, match="together cover 0.5000 of the demand"):
+        solve_set_cover(dense, np.ones(4), 0.98)
+    sol = solve_set_cover(dense, np.ones(4), 0.5)
+    assert sol.selected.tolist() == [0, 1] and sol.min_sites == 2
