@@ -385,24 +385,26 @@ def test_demo_matches_documented_counts(demo, demo_pbf):
     assert s["road_km_total"] == pytest.approx(edges.to_crs(demo.crs).length.sum() / 1000, rel=0.01)
 
 
-@pytest.mark.parametrize("folder, xml, pbf", [
-    ("nanjing_xinjiekou_osm", "osm_bbox.osm.xml", "osm_bbox.derived.osm.pbf"),
-    ("fujian_ninghua_osm", "map.osm", "map.derived.osm.pbf"),
+@pytest.mark.parametrize("folder, xml, pbf, buildings", [
+    ("nanjing_xinjiekou_osm", "osm_bbox.osm.xml", "osm_bbox.derived.osm.pbf", 1278),
+    ("fujian_ninghua_osm", "map.osm", "map.derived.osm.pbf", 5),
+    ("shanghai_fengxian_roads_osm", "map.osm", "map.derived.osm.pbf", 0),     # roads only
+    ("shanghai_shu_baoshan_osm", "map_1.osm", "map_1.derived.osm.pbf", 107),
 ])
-def test_xml_and_pbf_agree(shared_data, folder, xml, pbf):
-    a = area_summary(load(shared_data / "osm" / folder / xml))
-    b = area_summary(load(shared_data / "osm" / folder / pbf))
-    assert a["buildings"] == b["buildings"]
+def test_every_extract_xml_and_pbf_agree(shared_data, folder, xml, pbf, buildings):
+    xml_area, pbf_area = load(shared_data / "osm" / folder / xml), load(shared_data / "osm" / folder / pbf)
+    a, b = area_summary(xml_area), area_summary(pbf_area)
+    assert a["buildings"] == b["buildings"] == buildings                   # data/README.md counts
     assert a["road_km_total"] == pytest.approx(b["road_km_total"], rel=0.01)
+    assert a["road_km_total"] > 5
     assert a["pois"] == b["pois"]
+    assert xml_area.crs == pbf_area.crs == ("EPSG:32651" if "shanghai" in folder else "EPSG:32650")
+    assert a["boundary_origin"] == ("extent" if folder.startswith("nanjing") else "bounds")  # Nanjing has no <bounds>
     if folder.startswith("nanjing"):
-        assert a["buildings"] == 1278 and a["boundary_origin"] == "extent"   # no <bounds> in the file
         assert a["pois"]["parking"] == 13 and a["pois"]["fuel"] == 1
-
-
-def test_roads_only_extract(shared_data):
-    s = area_summary(load(shared_data / "osm" / "shanghai_fengxian_roads_osm" / "map.osm"))
-    assert s["buildings"] == 0 and s["road_km_total"] > 5 and s["boundary_origin"] == "bounds"
+    if folder.startswith("shanghai_shu"):
+        w, s, e, n = xml_area.boundary_wgs84.bounds
+        assert (w, s, e, n) == pytest.approx((121.3817, 31.3098, 121.3973, 31.3235), abs=1e-4)
 
 
 # ----------------------------------------------------------------------------- CLI
