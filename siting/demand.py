@@ -185,6 +185,9 @@ def _raster_people(raster: str | Path, spec: GridSpec, boundary: shapely.Geometr
     each pixel keeps its total, so a coarse GHS-POP 1 km pixel lands on its housing.
     """
     cell, pixel, value = population_samples(raster, spec, boundary)
+    if value.sum() <= 0:
+        raise InputError(f"population raster {Path(raster).name} holds no population inside the area (only nodata "
+                         f"or zeros): use a population raster (WorldPop, GHS-POP) that covers it")
     _, pix = np.unique(pixel, return_inverse=True)
     housing = building_residents[cell]
     pixel_housing = np.bincount(pix, housing)[pix]

@@ -336,6 +336,14 @@ def test_raster_without_crs_or_elsewhere_is_refused(tmp_path):
         build_demand(area, P, raster=far)
     with pytest.raises(InputError, match="does not exist"):
         build_demand(area, P, raster=tmp_path / "missing.tif")
+    text = tmp_path / "pop.tif"
+    text.write_text("lon,lat,pop\n118.79,32.03,5\n")
+    with pytest.raises(InputError, match="not a readable GeoTIFF"):
+        build_demand(area, P, raster=text)
+    empty = write_raster(tmp_path / "empty.tif", np.full((40, 40), -3.4e38), Affine(0.001, 0, 118.77, 0, -0.001, 32.05),
+                         "EPSG:4326")
+    with pytest.raises(InputError, match="no population inside the area"):
+        build_demand(area, P, raster=empty)
 
 
 def test_population_tif_round_trips_and_is_byte_identical(tmp_path):
