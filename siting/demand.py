@@ -4,8 +4,11 @@
 
 - **residents** per cell by dasymetric allocation from building footprints
   (footprint × floors × floor efficiency × residential share / m² per person,
-  ``DOMAIN.md`` §5), or from a population raster, or from ``landuse=residential``
-  where buildings are unmapped, or spread along roads when only roads exist;
+  ``DOMAIN.md`` §5), or from a population raster (spread inside each pixel by the
+  buildings), or from ``landuse=residential`` where buildings are unmapped;
+- **sparse areas** (most roads in neighbourhoods without mapped buildings, as in much
+  of Chinese OSM) report ``demand_source="roads"`` and put the part of a census total
+  their buildings do not explain along the unmapped roads;
 - **workers** per cell from the floor area of offices, shops and industry;
 - calibration to a census total (``params.population``);
 - **road demand** points every ``road_point_spacing_m`` along drivable roads;
