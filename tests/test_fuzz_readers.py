@@ -88,7 +88,7 @@ def mutated_osm(draw) -> bytes:
     return "\n".join(lines).encode("utf-8", "surrogatepass")
 
 
-@fuzz(35)
+@fuzz(25)
 @given(mutated_osm())
 def test_fuzz_xml_structured_mutations(data):
     _check_area(_load_xml(data))
