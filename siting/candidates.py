@@ -217,8 +217,8 @@ CHARGING_CANDIDATE_COLUMNS = ("candidate_id", "source", "height_m", "cost", "fix
                               "piles", "output_kw", "geometry")
 
 
-def candidates_charging(area: Area, kind: str, params,
-                        existing: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+def candidates_charging(area: Area, kind: str, params, existing: gpd.GeoDataFrame | None = None,
+                        demand: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Candidate sites of charging facility ``kind`` (a field of ``params``, a
     :class:`~siting.config.ChargingParams`), in ``area.crs``.
 
@@ -229,11 +229,16 @@ def candidates_charging(area: Area, kind: str, params,
     POIs of the kind's ``existing_categories`` (piles from ``sockets``, else
     ``capacity``, else the default) and the user's ``existing`` sites
     (:func:`siting.io.sites.read_sites`, EPSG:4326, ``piles``/``capacity``).
+    With ``demand`` points and the kind's ``roadside_spacing_m``, demand with no
+    candidate within that distance gets ``roadside`` candidates: road nodes nearest to
+    :func:`grid_fill` points (sparse OSM: roads but no car parks).
     Rows are ordered existing first, then by ``candidate_id``.
     """
     cfg = params.kind(kind)
     crs = area.crs
-    pois = area.pois
+    pois = area.pois if len(area.pois) else gpd.GeoDataFrame(
+        {c: pd.Series(dtype=object) for c in ("osm_id", "category", "name", "parking", "capacity", "sockets",
+                                             "output_kw")}, geometry=gpd.GeoSeries([], crs=crs))
     category = pois["category"].astype(str) if len(pois) else pd.Series([], dtype=str)
     parking_type = _parking_type(pois["parking"]) if len(pois) else pd.Series([], dtype=str)
     wanted = category.isin([c for c in cfg.candidates if not c.startswith("landuse:")])
@@ -274,6 +279,8 @@ def candidates_charging(area: Area, kind: str, params,
             "existing/" + user["site_id"].astype(str), "existing", user["capacity"].to_numpy(dtype=float), True,
             user["name"], _existing_piles(user, cfg.existing_piles_default), np.nan, user.geometry, crs))
     out = pd.concat(frames, ignore_index=True)
+    if cfg.roadside_spacing_m is not None and demand is not None and len(demand) and len(area.road_nodes):
+        out = pd.concat([out, _roadside(area, out, demand, cfg)], ignore_index=True)
     out = out.sort_values(["fixed", "candidate_id"], ascending=[False, True], kind="mergesort")
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=crs)
 
@@ -287,6 +294,18 @@ def _parking_type(values: pd.Series) -> pd.Series:
     kind = values.astype(object).where(values.notna(), "").astype(str).str.strip()
     kind = kind.where(~kind.isin(["nan", "None"]), "")
     return kind.where(~kind.isin(_STREET_PARKING), "street_side")
+
+
+def _roadside(area: Area, others: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, cfg) -> gpd.GeoDataFrame:
+    """Roadside candidates at the road nodes nearest to grid-fill points."""
+    others_xy = np.column_stack([others.geometry.x, others.geometry.y]) if len(others) else np.zeros((0, 2))
+    demand_xy = np.column_stack([demand.geometry.x, demand.geometry.y])
+    fill = grid_fill(area.boundary, others_xy, cfg.roadside_spacing_m, demand_xy)[:, :2]
+    nodes = area.road_nodes
+    _, nearest = cKDTree(np.column_stack([nodes["x"], nodes["y"]])).query(fill) if len(fill) else (None, [])
+    chosen = nodes.iloc[np.unique(np.asarray(nearest, dtype=int))]
+    return _charging_frame("roadside/" + chosen.index.astype(str), "roadside", cfg.default_capacity, False,
+                           [None] * len(chosen), 0, np.nan, gpd.points_from_xy(chosen["x"], chosen["y"]), area.crs)
 
 
 def _existing_piles(frame: pd.DataFrame, default: int) -> np.ndarray:

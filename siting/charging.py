@@ -49,7 +49,8 @@ def kind_config(params: ChargingParams, kind: str) -> FacilityKind:
 
 def charging_demand(points: gpd.GeoDataFrame, pois: gpd.GeoDataFrame, cfg: FacilityKind,
                     params: ChargingParams) -> gpd.GeoDataFrame:
-    """Charging sessions per day at each demand point and at attracting POIs.
+    """Charging sessions per day at each demand point (residents' and workers' EVs,
+    through traffic on its road length) and at attracting POIs.
 
     Columns: ``demand_id``, ``kind`` (``cell``/``road``/``poi``), ``residents``,
     ``workers``, ``env_class``, ``evs``, ``sessions`` (= ``weight``), ``source``,
@@ -59,7 +60,9 @@ def charging_demand(points: gpd.GeoDataFrame, pois: gpd.GeoDataFrame, cfg: Facil
     residents = points["residents"].to_numpy(dtype=float)
     workers = points["workers"].to_numpy(dtype=float)
     evs = residents * ev_per_person
-    sessions = evs * cfg.sessions_per_ev_day + workers * ev_per_person * cfg.sessions_per_worker_ev_day
+    road_km = points["road_m"].to_numpy(dtype=float) / 1000.0 if "road_m" in points else np.zeros(len(points))
+    sessions = (evs * cfg.sessions_per_ev_day + workers * ev_per_person * cfg.sessions_per_worker_ev_day
+                + np.nan_to_num(road_km) * cfg.sessions_per_road_km_day)
     base = pd.DataFrame({"kind": points["kind"].to_numpy(), "residents": residents, "workers": workers,
                          "env_class": points["env_class"].to_numpy(), "evs": evs, "sessions": sessions,
                          "source": points["source"].to_numpy()})
@@ -174,7 +177,7 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
                         f"POIs ({', '.join(cfg.poi_sessions_day) or 'none configured'}) that need it")
     from siting.candidates import candidates_charging
 
-    candidates = candidates_charging(area, kind, cp, existing=existing)
+    candidates = candidates_charging(area, kind, cp, existing=existing, demand=points)
     net = road_network(area, cp)
     radius = radius_by_env(points["env_class"].to_numpy(), cfg.radius_m)
     access = network_access(None, _xy(points), _xy(candidates), radius, cp, net)

@@ -214,7 +214,8 @@ def test_disconnected_demand_is_reported_not_crashed_on():
     island = lambda x1, y1, x2, y2: (np.maximum(x1, x2) >= 700) & (np.minimum(x1, x2) <= 700)  # noqa: E731
     area = grid_area(10, 10, 100.0, drop=island, pois=pois([("node/1", "parking", 200, 200, {"capacity": 100.0})]))
     pts = demand_points([[100, 100], [800, 800], [900, 900]], residents=1000.0)
-    result = plan_charging(area, pts, "charging", Params(), target=0.9)
+    no_roadside = load_params(overrides={"charging.charging.roadside_spacing_m": None})
+    result = plan_charging(area, pts, "charging", no_roadside, target=0.9)
     s = result.summary
     assert s["unreachable_points"] == 2 and s["coverage_ratio"] == pytest.approx(1 / 3, rel=1e-3)
     assert s["request_met"] is False and len(result.layers["gaps"]) >= 1
@@ -283,3 +284,18 @@ def test_cli_refuses_fewer_piles_than_exist_with_exit_status_2(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert err.startswith("siting: error: --piles 3 is below the 8 piles at the 4 existing stations")
     assert not (tmp_path / "out" / "sites.geojson").exists()
+
+
+def test_roads_without_car_parks_get_roadside_candidates():
+    area = grid_area(20, 20, 100.0)  # roads only: no POIs at all
+    pts = demand_points([[300, 300], [1600, 1700]], residents=2000.0)
+    cands = candidates_charging(area, "charging", ChargingParams(), demand=pts)
+    assert len(cands) >= 2 and set(cands["source"]) == {"roadside"}
+    assert cands["candidate_id"].str.startswith("roadside/").all()
+    node_xy = area.road_nodes[["x", "y"]].to_numpy()
+    xy = np.column_stack([cands.geometry.x, cands.geometry.y])
+    assert np.isin(xy[:, 0] + 1j * xy[:, 1], node_xy[:, 0] + 1j * node_xy[:, 1]).all()  # on road nodes
+    # every demand point has a roadside candidate within the spacing (1 km)
+    assert (coverage_from_radius(pts[["geometry"]].get_coordinates().to_numpy(), xy, 1000.0).sum(axis=1) > 0).all()
+    result = plan_charging(area, pts, "charging", Params(), target=0.9)
+    assert result.summary["served_ratio"] >= 0.9 and result.summary["request_met"]
