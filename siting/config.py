@@ -70,6 +70,11 @@ class DemandParams(Section):
     mapped_cover_min: float = Field(
         0.02, ge=0, le=1,
         description="below this neighbourhood building cover a cell counts as unmapped and landuse fills in [A] (§4.2 HERFORT)")
+    sparse_mapped_share: float = Field(
+        0.5, ge=0, le=1,
+        description="an area is sparse when less than this share of its road length runs through neighbourhoods with "
+                    "mapped buildings; its demand then comes from roads and landuse, and a population total not "
+                    "explained by buildings is spread along the unmapped roads [A] (§4.2 HERFORT)")
     road_point_spacing_m: float = Field(100.0, gt=0, description="spacing of road demand points [A]")
     road_weight_per_km: dict[str, float] = Field(
         default_factory=lambda: {
@@ -357,6 +362,84 @@ class MapParams(Section):
                                                      "this many [A]")
 
 
+class SolverParams(Section):
+    """Coverage matrix memory bound and optimiser limits (``siting/coverage.py``, ``siting/optimize.py``)."""
+
+    memory_budget_gb: float = Field(8.0, gt=0, description="refuse a run whose estimated coverage matrix and "
+                                                          "solver state exceed this many GB [A] (issue 7: memory "
+                                                          "bound; half of a 16 GB workstation)")
+    exact_max_candidates: int = Field(200, ge=0, description="'auto' tries the exact MILP only up to this many "
+                                                              "candidates [A] (HiGHS solves such MCLPs in seconds)")
+    exact_max_pairs: int = Field(50_000, ge=0, description="'auto' tries the exact MILP only up to this many "
+                                                              "demand-candidate pairs [A]")
+    exact_max_nodes: int = Field(2000, ge=0, description="branch-and-bound nodes of the exact MILP: a work limit, so "
+                                                         "results do not depend on machine speed [A]")
+    exact_time_s: float = Field(60.0, gt=0, description="safety time limit of the exact MILP; when it is hit the "
+                                                        "result may depend on machine speed and `method` says so [A]")
+    mip_rel_gap: float = Field(1e-4, ge=0, description="relative gap at which HiGHS stops [A] (HiGHS default)")
+    swap_passes: int = Field(3, ge=0, description="passes of 1-swap local search over the chosen sites after "
+                                                  "greedy [A]; work-bounded so results do not depend on speed")
+    bound_checks: int = Field(64, ge=1, description="greedy iterations at which the submodular upper bound is "
+                                                    "evaluated, spread evenly (every iteration on small runs) [A]")
+    lagrange_iterations: int = Field(300, ge=0, description="subgradient iterations of the Lagrangian relaxation "
+                                                            "(bound and second start) [A] (Galvao & ReVelle 1996)")
+    lagrange_work: float = Field(3e9, gt=0, description="cap on iterations x matrix pairs of the relaxation, so "
+                                                        "huge instances get fewer iterations [A]")
+    kernel_factor: int = Field(2, ge=0, description="when the MILP is too big, 'auto' solves it on the sites found so "
+                                                    "far plus this many times p candidates of highest Lagrangian "
+                                                    "price (kernel search) [A]")
+    lagrange_patience: int = Field(15, ge=1, description="iterations without a better bound before the subgradient "
+                                                         "step is halved [A] (Held-Karp rule)")
+
+
+class CapacityParams(Section):
+    """5G traffic demand and site capacity (issue 8): busy-hour Mbps per demand point and
+    downlink capacity per site from bandwidth x spectral efficiency (``siting/capacity.py``)."""
+
+    dou_gb_month: float = Field(20.87, ge=0, description="mobile data per account per month, GB: CAICT, Aug 2025 "
+                                "(20.87 GB/household/month, reported at aitalo.com 2025-09-23)")
+    busy_days_per_month: float = Field(20.0, gt=0, description="busy days per month (monthly traffic / busy-day "
+                                       "traffic) [A] (the8layers.com 'Busy Hour, Busy Day': 20)")
+    busy_hours_per_day: float = Field(8.0, gt=0, description="busy hours per day (daily traffic / busy-hour "
+                                      "traffic) [A] (the8layers.com 'Busy Hour, Busy Day': 8)")
+    subscriber_share: float = Field(1.0, ge=0, le=1, description="share of the people's mobile traffic the planned "
+                                    "network carries; 1 = all operators (shared build) [A]")
+    resident_share: float = Field(0.8, ge=0, le=1, description="share of residents present in the (evening) busy "
+                                  "hour [A]")
+    worker_share: float = Field(0.3, ge=0, le=1, description="share of workers still at work in the busy hour [A]")
+    road_users_per_km: float = Field(100.0, ge=0, description="people on a km of road in the busy hour: about "
+                                     "33 vehicles/km/lane at 1,000 veh/h and 30 km/h, 2 lanes, 1.5 occupants [A]")
+    resident_activity: float = Field(1.0, ge=0, description="data use of a present resident relative to the "
+                                     "average account [A]")
+    worker_activity: float = Field(1.0, ge=0, description="data use of a present worker relative to the average "
+                                   "account [A]")
+    road_activity: float = Field(0.5, ge=0, description="data use of a road user relative to the average account "
+                                 "(short sessions, no video at the wheel) [A]")
+    priority_extra: float = Field(1.0, ge=0, description="extra traffic at priority places: traffic x (1 + "
+                                  "priority_extra x (priority - 1)) (stadiums, transport hubs) [A]")
+    sectors: int = Field(3, ge=1, description="sectors per macro site (DOMAIN §1.9 tri-sector layout)")
+    small_cell_sectors: int = Field(1, ge=1, description="sectors of a street-lamp small cell (omni) [A]")
+    dl_share: float = Field(0.75, gt=0, le=1, description="downlink share of TDD air time (DDDSU frame: 3 of 5 "
+                            "slots plus most of the special slot) [A]")
+    layers: float = Field(4.0, gt=0, description="MU-MIMO spatial multiplexing gain over one layer: 4 layers at "
+                          "10 dB SINR give 8.3 bit/s/Hz, near the ITU-R M.2410 dense-urban eMBB average of 7.8 "
+                          "bit/s/Hz/TRxP [A]")
+    shannon_alpha: float = Field(0.6, gt=0, le=1, description="attenuation of the truncated Shannon curve SE = "
+                                 "alpha log2(1 + SINR) (3GPP TR 36.942 annex A: 0.6)")
+    se_max: float = Field(7.4, gt=0, description="largest spectral efficiency per layer, bit/s/Hz (256QAM rate "
+                          "948/1024, 3GPP TS 38.214 Table 5.1.3.1-2: 7.41)")
+    sinr_min_db: float = Field(-10.0, description="SINR below which nothing is carried (TR 36.942 annex A: -10 dB)")
+    edge_sinr_db: float = Field(-3.0, description="SINR at zero link margin (cell edge); SINR = edge_sinr_db + "
+                                "margin [A] (DOMAIN §1.7: SS-SINR >= -3 dB KPI)")
+    sinr_max_db: float = Field(25.0, description="interference caps SINR near the site [A]")
+    max_load: float = Field(0.8, gt=0, le=1, description="share of a site's capacity the plan may use; planners "
+                            "dimension cells to 70-80 % busy-hour PRB use [A]")
+    exact_max_pairs: int = Field(20_000, ge=0, description="'auto' checks the heuristic with the exact MILP up to "
+                                 "this many demand-candidate pairs [A]")
+    lagrange_iterations: int = Field(15, ge=0, description="subgradient steps of the Lagrangian bound on served "
+                                     "traffic [A]")
+
+
 class Params(Section):
     """All parameters of a run. Sections are added by each pipeline stage."""
 
@@ -368,6 +451,7 @@ class Params(Section):
     candidates: CandidateParams = CandidateParams()
     charging: ChargingParams = ChargingParams()
     terrain: TerrainParams = TerrainParams()
+    solver: SolverParams = SolverParams()
     seed: int = 0
 
 
