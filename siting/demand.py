@@ -82,11 +82,13 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     ncell = spec.shape[0] * spec.shape[1]
     rows, cols = np.divmod(np.arange(ncell), spec.shape[1])
     cell_geoms = spec.boxes(rows, cols)
-    cell_area = _cell_areas_inside(cell_geoms, area.boundary, params.cell_size_m)
+    boundary = shapely.normalize(area.boundary)  # a private copy, prepared for the many point tests
+    shapely.prepare(boundary)
+    cell_area = _cell_areas_inside(cell_geoms, boundary, params.cell_size_m)
     in_area = cell_area > 0
 
     roads = _drivable_roads(area.road_edges, params)
-    road_by_group = _road_length_by_group(roads, spec, area.boundary)
+    road_by_group = _road_length_by_group(roads, spec, boundary)
     road_m = road_by_group.sum(axis=1)
     bld = _buildings(area.buildings, area.landuse, spec, params)
     cover = np.divide(bld["footprint"], cell_area, out=np.zeros(ncell), where=cell_area > 0).clip(0, 1)
@@ -102,7 +104,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     mapped_road_share = float(road_m[mapped].sum() / road_m.sum()) if road_m.sum() > 0 else float(bld["footprint"].sum() > 0)
     sparse = mapped_road_share < params.sparse_mapped_share
 
-    sources, workers = _people(area, spec, bld, cover_ctx, raster, params)
+    sources, workers = _people(area, boundary, spec, bld, cover_ctx, raster, params)
     sources = {s: np.where(in_area, v, 0.0) for s, v in sources.items()}  # buildings just outside the boundary
     workers = np.where(in_area, workers, 0.0)
     estimate = float(sum(v.sum() for v in sources.values()))
@@ -136,7 +138,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
         "priority": priority, "weight": cell_weight, "source": cell_source,
     }, geometry=cell_geoms, crs=area.crs)[in_area].reset_index(drop=True)
 
-    points = _points(grid, roads, spec, env, cover, area, params)
+    points = _points(grid, roads, spec, env, cover, area, boundary, params)
     info = {
         "demand_source": _main_source(sources, sparse),
         "sparse": bool(sparse),
@@ -159,7 +161,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     return Demand(points=points, grid=grid, spec=spec, info=info)
 
 
-def _people(area: Area, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: np.ndarray,
+def _people(area: Area, boundary: shapely.Geometry, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: np.ndarray,
             raster: str | Path | None, params: DemandParams) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Uncalibrated residents per cell by source (:data:`SOURCES`), and workers per cell.
 
@@ -172,7 +174,7 @@ def _people(area: Area, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: n
     unmapped = (cover_ctx < params.mapped_cover_min) & (bld["footprint"] == 0)
     lu_res, lu_work = _landuse_people(area.landuse, spec, params)
     if raster is not None:
-        sources["raster"] = _raster_people(raster, spec, area.boundary, bld["residents"], params)
+        sources["raster"] = _raster_people(raster, spec, boundary, bld["residents"], params)
     else:
         sources["buildings"] = bld["residents"]
         sources["landuse"] = np.where(unmapped, lu_res, 0.0)
@@ -202,9 +204,7 @@ def _raster_people(raster: str | Path, spec: GridSpec, boundary: shapely.Geometr
 
 
 def _cell_areas_inside(cells: np.ndarray, boundary: shapely.Geometry, cell_size: float) -> np.ndarray:
-    """Area of every cell inside the boundary (only the cells on its edge are intersected)."""
-    boundary = shapely.normalize(boundary)  # a private copy to prepare
-    shapely.prepare(boundary)
+    """Area of every cell inside the (prepared) boundary; only the cells on its edge are intersected."""
     inside = shapely.contains_properly(boundary, cells)
     edge = shapely.intersects(boundary, cells) & ~inside
     out = np.where(inside, cell_size * cell_size, 0.0)
@@ -426,7 +426,7 @@ def _priority(x: np.ndarray, y: np.ndarray, area: Area, params: DemandParams) ->
 
 
 def _points(grid: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, spec: GridSpec, env: np.ndarray,
-            cover: np.ndarray, area: Area, params: DemandParams) -> gpd.GeoDataFrame:
+            cover: np.ndarray, area: Area, boundary: shapely.Geometry, params: DemandParams) -> gpd.GeoDataFrame:
     """Cell points (cells with people) followed by road points inside the area."""
     cells = grid[(grid["residents"] + grid["workers"]) > 0]
     cx, cy = spec.centres(cells["row"].to_numpy(), cells["col"].to_numpy())
@@ -439,7 +439,7 @@ def _points(grid: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, spec: GridSpec, env
     line, pts, piece = sample_lines(roads.geometry.to_numpy(), params.road_point_spacing_m)
     x, y = shapely.get_x(pts), shapely.get_y(pts)
     cell = spec.cell_of(x, y)
-    keep = (cell >= 0) & shapely.contains_xy(area.boundary, x, y)
+    keep = (cell >= 0) & shapely.contains_xy(boundary, x, y)
     line, x, y, piece, cell = line[keep], x[keep], y[keep], piece[keep], cell[keep]
     priority = _priority(x, y, area, params)
     per_m = roads["road_class"].map(params.road_weight_per_km).to_numpy(dtype=float)[line] / 1000.0
