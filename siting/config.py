@@ -56,6 +56,13 @@ class DemandParams(Section):
         ("commercial", "retail", "office", "hotel", "industrial", "warehouse", "school", "university",
          "college", "hospital", "public", "civic", "government", "train_station", "transportation", "supermarket"),
         description="building types whose floor area is workplace (daytime population) [OSMW Key:building]")
+    grounds_types: tuple[str, ...] = Field(
+        ("school", "university", "college", "kindergarten", "hospital"),
+        description="types often drawn around a whole campus in Chinese OSM (building=school on the grounds) [A] (§4.2)")
+    grounds_footprint_m2: float = Field(
+        15000.0, gt=0, description="a grounds type larger than this is a campus outline, not a building: it adds no "
+                                   "building cover and its floor area is footprint × grounds_plot_ratio [A]")
+    grounds_plot_ratio: float = Field(0.8, ge=0, description="floor area per m² of a campus outline [A]")
     industrial_types: tuple[str, ...] = Field(("industrial", "warehouse"), description="worker types counted with m2_per_worker_industrial [A]")
     untyped_residential_share: float = Field(
         0.7, ge=0, le=1,
@@ -92,6 +99,9 @@ class DemandParams(Section):
     priority_landuse: tuple[str, ...] = Field(("industrial",), description="landuse polygons that raise priority (industrial parks) [PLANS]")
     dense_urban_cover: float = Field(0.25, ge=0, le=1, description="building cover ratio for dense urban (with dense_urban_floors) [A]")
     dense_urban_floors: float = Field(7.0, gt=0, description="footprint-weighted mean floors for dense urban [A] (§1.9 UMa dense urban)")
+    dense_urban_cover_any_height: float = Field(
+        0.4, ge=0, le=1, description="building cover ratio that makes dense urban whatever the floors (urban villages, "
+                                     "old towns: narrow street canyons) [A]")
     urban_cover: float = Field(0.12, ge=0, le=1, description="building cover ratio for urban [A]")
     urban_road_km_per_km2: float = Field(
         16.0, ge=0, description="drivable road km/km² that alone makes a cell urban [A] (about twice the 8 km/km² "

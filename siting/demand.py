@@ -220,12 +220,15 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
     ncell = spec.shape[0] * spec.shape[1]
     geoms = buildings.geometry.to_numpy()
     bi, cell, share = polygon_cell_areas(geoms, spec)
-    footprint = np.bincount(cell, share, minlength=ncell)
-
     btype = buildings["building"].fillna("yes").astype(str).str.lower().to_numpy()
+    grounds = np.isin(btype, params.grounds_types) & (shapely.area(geoms) > params.grounds_footprint_m2)
+    built = ~grounds[bi]
+    footprint = np.bincount(cell[built], share[built], minlength=ncell)
+
     levels = pd.to_numeric(buildings["levels"], errors="coerce").to_numpy(dtype=float)
     height = pd.to_numeric(buildings["height_m"], errors="coerce").to_numpy(dtype=float)
     known = np.where(levels >= 1, levels, np.where(height > 0, np.maximum(1.0, np.round(height / params.storey_height_m)), np.nan))
+    known[grounds] = np.nan
 
     # context: footprint-weighted known floors of the neighbourhood
     has = ~np.isnan(known[bi])
@@ -236,14 +239,14 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
     ctx_b = _ratio(np.bincount(bi, share * ctx[cell], minlength=len(geoms)), ctx_weight)
     contextual = (ctx_weight > 0) & ~np.isin(btype, params.fixed_floor_types)
     default = pd.Series(btype).map(params.default_floors).fillna(params.default_floors.get("yes", 1.0)).to_numpy(dtype=float)
-    floors = np.where(~np.isnan(known), known, np.where(contextual, ctx_b, default))
+    floors = np.where(grounds, params.grounds_plot_ratio, np.where(~np.isnan(known), known, np.where(contextual, ctx_b, default)))
 
     res_share, work_share = _use_shares(buildings, btype, landuse, params)
     per_worker = np.where(np.isin(btype, params.industrial_types), params.m2_per_worker_industrial, params.m2_per_worker)
     floor_area = share * floors[bi] * params.floor_efficiency
     out = {
         "footprint": footprint,
-        "floors": _ratio(np.bincount(cell, share * floors[bi], minlength=ncell), footprint),
+        "floors": _ratio(np.bincount(cell[built], (share * floors[bi])[built], minlength=ncell), footprint),
         "residents": np.bincount(cell, floor_area * res_share[bi] / params.m2_per_person, minlength=ncell),
         "workers": np.bincount(cell, floor_area * work_share[bi] / per_worker[bi], minlength=ncell),
     }
@@ -405,7 +408,8 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def _env_class(cover: np.ndarray, floors: np.ndarray, road_density: np.ndarray, params: DemandParams) -> np.ndarray:
     """Index into :data:`ENV_CLASSES` per cell from neighbourhood cover, floors and road km/km²."""
     return np.select(
-        [(cover >= params.dense_urban_cover) & (floors >= params.dense_urban_floors),
+        [((cover >= params.dense_urban_cover) & (floors >= params.dense_urban_floors))
+         | (cover >= params.dense_urban_cover_any_height),
          (cover >= params.urban_cover) | (road_density >= params.urban_road_km_per_km2),
          (cover >= params.suburban_cover) | (road_density >= params.suburban_road_km_per_km2)],
         [3, 2, 1], 0)

@@ -140,6 +140,17 @@ def test_allocation_to_cells_keeps_every_footprint(rects, cell_size):
     assert areas == pytest.approx(shapely.area(pieces), rel=1e-9, abs=1e-6)  # m²: GEOS at UTM magnitudes
 
 
+def test_a_school_drawn_around_its_grounds_is_a_campus_not_a_tower():
+    campus = (box(X0 + 300, Y0 + 300, X0 + 500, Y0 + 500), "school", np.nan, np.nan)    # 40,000 m² "building"
+    small = (box(X0 + 710, Y0 + 710, X0 + 750, Y0 + 750), "school", np.nan, np.nan)     # a real school building
+    d = build_demand(make_area(buildings=[campus, small]), P)
+    inside = d.grid[d.grid.geometry.within(campus[0])]
+    assert len(inside) == 4 and (inside["building_cover"] == 0).all() and set(inside["env_class"]) != {"dense_urban"}
+    assert inside["workers"].sum() == pytest.approx(40_000 * P.grounds_plot_ratio * P.floor_efficiency / P.m2_per_worker)
+    assert cell(d, X0 + 730, Y0 + 730)["workers"] == pytest.approx(
+        1600 * P.default_floors["school"] * P.floor_efficiency / P.m2_per_worker)
+
+
 # ------------------------------------------------------------------ calibration
 
 @pytest.mark.parametrize("total", [12_345.0, 7.5])
@@ -245,9 +256,15 @@ def test_environment_classes_need_a_dense_neighbourhood():
     block = [(box(X0 + x + 20, Y0 + y + 20, X0 + x + 80, Y0 + y + 80), "apartments", 20, np.nan)
              for x in range(0, 500, 100) for y in range(0, 500, 100)]          # 36 % cover, 20 floors
     lone = [(box(X0 + 2520, Y0 + 2520, X0 + 2580, Y0 + 2580), "apartments", 30, np.nan)]
-    area = make_area(size=3000, buildings=block + lone)
+    village = [(box(X0 + x + 10, Y0 + y + 10, X0 + x + 90, Y0 + y + 90), "yes", 4, np.nan)   # 64 % cover, 4 floors
+               for x in range(2000, 2500, 100) for y in range(0, 500, 100)]
+    walkups = [(box(X0 + x + 25, Y0 + y + 25, X0 + x + 75, Y0 + y + 75), "residential", 6, np.nan)  # 25 %, 6 floors
+               for x in range(0, 500, 100) for y in range(2000, 2500, 100)]
+    area = make_area(size=3000, buildings=block + lone + village + walkups)
     d = build_demand(area, P)
     assert cell(d, X0 + 250, Y0 + 250)["env_class"] == "dense_urban"
+    assert cell(d, X0 + 2250, Y0 + 250)["env_class"] == "dense_urban"     # an urban village: street canyons
+    assert cell(d, X0 + 250, Y0 + 2250)["env_class"] == "urban"
     assert cell(d, X0 + 2550, Y0 + 2550)["env_class"] != "dense_urban"
     assert cell(d, X0 + 1550, Y0 + 1550)["env_class"] == "rural"
     assert sum(d.info["env_classes"].values()) == len(d.grid) == 900
