@@ -393,8 +393,8 @@ class SolverParams(Section):
                                                     "evaluated, spread evenly (every iteration on small runs) [A]")
     lagrange_iterations: int = Field(300, ge=0, description="subgradient iterations of the Lagrangian relaxation "
                                                             "(bound and second start) [A] (Galvao & ReVelle 1996)")
-    lagrange_work: float = Field(3e9, gt=0, description="cap on iterations x matrix pairs of the relaxation, so "
-                                                        "huge instances get fewer iterations [A]")
+    lagrange_work: float = Field(5e7, gt=0, description="cap on iterations x matrix pairs of the relaxation: big "
+                                                        "instances get fewer iterations, huge ones none [A]")
     kernel_factor: int = Field(2, ge=0, description="when the MILP is too big, 'auto' solves it on the sites found so "
                                                     "far plus this many times p candidates of highest Lagrangian "
                                                     "price (kernel search) [A]")

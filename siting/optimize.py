@@ -144,6 +144,8 @@ def _refine(problem: "_Problem", budget: int, best: np.ndarray, value: float, bo
     start), reduced-cost fixing, then HiGHS on the reduced model when it is small enough
     (or ``exact``), else on a kernel of promising candidates (a heuristic: the MILP's
     bound then covers the kernel only and is not used)."""
+    if not exact and params.lagrange_work / max(problem.csr.nnz, 1) < _MIN_LAGRANGE_ITERATIONS:
+        return best, bound, label  # too big to relax usefully: greedy+swap and its bound stand
     model = _Model.build(problem, problem.fixed_mask, ~problem.fixed_mask)
     lag = _lagrangian(model, budget, value, params)
     bound = min(bound, lag.bound)
@@ -360,7 +362,7 @@ def _greedy(state: _State, budget: int, checks: int, stop_value: float | None = 
     recorded = -1
     while True:
         k = len(order)
-        if k < len(check) and check[k]:
+        if k < len(check) and check[k] and recorded != k:
             records.append(_record(state, value, keep))
             recorded = k
         if k >= budget or not heap or (stop_value is not None and value >= stop_value):
@@ -499,6 +501,10 @@ def _merge_rows(sub: sparse.csr_matrix, weights: np.ndarray) -> tuple[np.ndarray
     return np.bincount(inverse.ravel(), weights=weights), sub[first]
 
 
+#: fewer subgradient iterations than this give no useful bound
+_MIN_LAGRANGE_ITERATIONS = 50
+
+
 @dataclass(frozen=True)
 class _Lagrange:
     bound: float  # upper bound on the whole MCLP
@@ -515,18 +521,20 @@ def _lagrangian(model: _Model, budget: int, incumbent: float, params: SolverPara
     ``c_j = sum_i a_ij lam_i`` is an upper bound for every ``lam``. Each iterate's
     ``budget`` largest ``c_j`` are also a solution; the best one is returned. Steps follow
     Held and Karp: ``theta * (L - best value) / |g|^2``, ``theta`` halved when the bound stalls.
-    Iterations: ``lagrange_iterations``, fewer on huge models (``lagrange_work``).
+    Iterations: ``lagrange_iterations``, fewer on big models (``lagrange_work``); a model
+    too big for ``_MIN_LAGRANGE_ITERATIONS`` is not relaxed (trivial bound, no solution).
     """
     rows, w = model.rows, model.weights
     empty = np.empty(0, dtype=np.int64)
-    if budget == 0 or len(w) == 0:
-        return _Lagrange(model.constant, np.zeros(len(w)), empty, model.constant)
+    iterations = min(params.lagrange_iterations, int(params.lagrange_work / max(rows.nnz, 1)))
+    if budget == 0 or len(w) == 0 or iterations < _MIN_LAGRANGE_ITERATIONS:
+        bound = model.constant + (float(w.sum()) if budget else 0.0)
+        return _Lagrange(bound, np.zeros(len(w)), empty, -np.inf)
     by_col = rows.T.tocsr()
     lam = w / np.diff(rows.indptr)  # each row's weight shared among the candidates covering it
     best_bound, best_lam, best_top, lower = np.inf, lam, empty, incumbent - model.constant
     best_value = -np.inf
     theta, stall = 2.0, 0
-    iterations = min(params.lagrange_iterations, max(10, int(params.lagrange_work / max(rows.nnz, 1))))
     for _ in range(iterations):
         c = by_col @ lam
         top = _largest(c, budget)
