@@ -32,8 +32,8 @@ import shapely
 from siting.area import Area
 from siting.config import Params
 from siting.errors import ConfigError, InputError, SitingError
-from siting.plans import (Plan, check_extent, demand_by_district, district_quotas, existing_by_district,
-                          get_plan, read_districts)
+from siting.plans import (Plan, check_extent, demand_by_district, district_quotas, districts_from_osm,
+                          existing_by_district, get_plan, read_districts)
 
 PROCESSED = Path("data/processed")
 
@@ -135,10 +135,13 @@ class Prepared:
 def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *, kind: str = "5g",
             category: str | None = None, target: int | None = None, name_column: str | None = None,
             existing: gpd.GeoDataFrame | None = None, params: Params | None = None,
-            plans_dir: str | Path | None = None, stages: Stages | None = None) -> Prepared:
+            plans_dir: str | Path | None = None, stages: Stages | None = None,
+            admin_level: str = "6") -> Prepared:
     """Read the plan, districts and OSM data, check them, and compute the quotas.
 
-    Every user error is raised here, before any district runs.
+    ``districts_path`` ``"osm"`` takes the districts from the administrative boundaries
+    (``admin_level``) in the OSM file. Every user error is raised here, before any
+    district runs.
     """
     params = params or Params()
     bp = params.batch
@@ -147,7 +150,10 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
         target = plan.target(kind, category).new
     elif target < 0:
         raise ConfigError(f"--target {target} is negative: give a number of new sites >= 0")
-    districts = read_districts(districts_path, name_column, bp.overlap_tolerance)
+    if str(districts_path) == "osm":
+        districts = districts_from_osm(osm, admin_level)
+    else:
+        districts = read_districts(districts_path, name_column, bp.overlap_tolerance)
     stages = stages or Stages.default()
     area = stages.load_area(osm)
     check_extent(districts, area.boundary_wgs84, bp.min_inside_share)
@@ -519,7 +525,7 @@ def prepare_from_files(plan_ref: str, districts: Path, osm: str, *, kind: str = 
                        target: int | None = None, name_column: str | None = None, existing: Path | None = None,
                        existing_crs: str = "wgs84", config: Path | None = None,
                        overrides: dict[str, Any] | None = None, plans_dir: Path | None = None,
-                       stages: Stages | None = None) -> tuple[Prepared, Params]:
+                       stages: Stages | None = None, admin_level: str = "6") -> tuple[Prepared, Params]:
     """Read parameters, the existing sites, and :func:`prepare` the batch."""
     from siting.config import load_params
 
@@ -530,7 +536,8 @@ def prepare_from_files(plan_ref: str, districts: Path, osm: str, *, kind: str = 
 
         sites = read_sites(existing, crs=existing_crs)
     prepared = prepare(plan_ref, districts, osm, kind=kind, category=category, target=target,
-                       name_column=name_column, existing=sites, params=params, plans_dir=plans_dir, stages=stages)
+                       name_column=name_column, existing=sites, params=params, plans_dir=plans_dir, stages=stages,
+                       admin_level=admin_level)
     return prepared, params
 
 

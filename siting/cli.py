@@ -126,16 +126,18 @@ def plans_show(plan: str = typer.Argument(..., help="plan id or a plan YAML file
 
 
 def _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing, existing_crs, config,
-                  plans_dir, minimum):
+                  plans_dir, minimum, admin_level):
     from siting.batch import prepare_from_files
 
     overrides = {"batch.minimum_quota": minimum} if minimum is not None else None
     return prepare_from_files(plan, districts, osm, kind=kind, category=category, target=target,
                               name_column=name_column, existing=existing, existing_crs=existing_crs, config=config,
-                              overrides=overrides, plans_dir=plans_dir)
+                              overrides=overrides, plans_dir=plans_dir, admin_level=admin_level)
 
 
-_B_DISTRICTS = typer.Option(..., "--districts", help="GeoJSON/GPKG of district polygons with a name column")
+_B_DISTRICTS = typer.Option(..., "--districts", help="GeoJSON/GPKG of district polygons with a name column, "
+                            "or 'osm' for the administrative boundaries in the OSM file")
+_B_ADMIN = typer.Option("6", "--admin-level", help="with --districts osm: OSM admin_level of districts (6: 区/县)")
 _B_OSM = typer.Option(..., "--osm", help="OSM file covering every district (.osm, .osm.xml, .osm.bz2, .osm.pbf)")
 _B_KIND = typer.Option("5g", "--kind", help="5g, charging, basic, depot, swap or hydrogen")
 _B_CATEGORY = typer.Option(None, "--category", help="target category when the plan has several for the kind")
@@ -153,13 +155,13 @@ def quotas(plan: str = typer.Argument(..., help="plan id or plan YAML file"), di
            target: Optional[int] = _B_TARGET, name_column: Optional[str] = _B_NAME,
            existing: Optional[Path] = _B_EXISTING, existing_crs: str = _B_EXISTING_CRS,
            config: Optional[Path] = _B_CONFIG, plans_dir: Optional[Path] = _PLANS_DIR,
-           minimum: Optional[int] = _B_MINIMUM,
+           minimum: Optional[int] = _B_MINIMUM, admin_level: str = _B_ADMIN,
            out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<plan>/)")) -> None:
     """Split a plan's target over districts by demand minus existing sites: quotas.csv, quotas.geojson."""
     from siting.batch import default_out, write_quotas
 
     prepared, _ = _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing, existing_crs,
-                                config, plans_dir, minimum)
+                                config, plans_dir, minimum, admin_level)
     paths = write_quotas(prepared, out or default_out(prepared.plan.id))
     for row in prepared.quotas.itertuples():
         typer.echo(f"{row.district}: {row.quota} ({row.explanation})")
@@ -172,7 +174,7 @@ def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), dis
           target: Optional[int] = _B_TARGET, name_column: Optional[str] = _B_NAME,
           existing: Optional[Path] = _B_EXISTING, existing_crs: str = _B_EXISTING_CRS,
           config: Optional[Path] = _B_CONFIG, plans_dir: Optional[Path] = _PLANS_DIR,
-          minimum: Optional[int] = _B_MINIMUM,
+          minimum: Optional[int] = _B_MINIMUM, admin_level: str = _B_ADMIN,
           scheduler: str = typer.Option("local", "--scheduler", help="'local' (a LocalCluster) or tcp://host:8786"),
           workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster workers (default: CPU count)"),
           out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<plan>/)"),
@@ -181,7 +183,7 @@ def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), dis
     from siting.batch import BatchFailed, default_out, run_batch
 
     prepared, params = _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing,
-                                     existing_crs, config, plans_dir, minimum)
+                                     existing_crs, config, plans_dir, minimum, admin_level)
     report = run_batch(prepared, params, out or default_out(prepared.plan.id), kind=kind, scheduler=scheduler,
                        workers=workers, progress=None if not quiet else False,
                        log=None if quiet else (lambda line: typer.echo(line, err=True)))

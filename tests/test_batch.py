@@ -218,3 +218,13 @@ def test_cli_quotas_writes_csv_and_geojson_summing_to_the_target(inputs, tmp_pat
     assert "total 7" in capsys.readouterr().out
     with pytest.raises(InputError, match="no plan 'nowhere'"):
         prepare("nowhere", inputs["districts"], inputs["osm"], stages=inputs["stages"])
+
+
+def test_district_folders_are_ascii_and_distinct():
+    from siting.batch import district_slug
+
+    assert district_slug("Gulou District") == "gulou-district"
+    assert district_slug("SE") == "se"
+    chinese = [district_slug(n) for n in ("鼓楼区", "玄武区")]
+    assert all(re.fullmatch(r"d-[0-9a-f]{8}", c) for c in chinese) and chinese[0] != chinese[1]
+    assert re.fullmatch(r"gulou-[0-9a-f]{8}", district_slug("Gulou 鼓楼"))

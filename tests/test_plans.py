@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from siting.cli import main
 from siting.errors import ConfigError, InputError, PlanError
-from siting.plans import (check_extent, demand_by_district, district_quotas, existing_by_district, get_plan,
-                          load_plans, read_districts, read_plan)
+from siting.plans import (check_extent, demand_by_district, district_quotas, districts_from_osm,
+                          existing_by_district, get_plan, load_plans, read_districts, read_plan)
 
 
 def grid_districts(n: int, size: float = 0.01) -> gpd.GeoDataFrame:
@@ -246,3 +246,30 @@ def test_demand_road_km_and_existing_by_district():
     sites = gpd.GeoDataFrame(geometry=shapely.points([(1500, 500), (1600, 500), (500, 500)]), crs=crs)
     assert existing_by_district(d, sites.to_crs("EPSG:4326")).tolist() == [1, 2]
     assert existing_by_district(d, None).tolist() == [0, 0]
+
+
+ADMIN_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+  <node id="1" lat="32.00" lon="118.70"/><node id="2" lat="32.00" lon="118.72"/>
+  <node id="3" lat="32.02" lon="118.72"/><node id="4" lat="32.02" lon="118.70"/>
+  <node id="5" lat="32.00" lon="118.74"/><node id="6" lat="32.02" lon="118.74"/>
+  <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>
+    <tag k="boundary" v="administrative"/><tag k="admin_level" v="6"/><tag k="name" v="鼓楼区"/></way>
+  <way id="11"><nd ref="2"/><nd ref="5"/><nd ref="6"/><nd ref="3"/><nd ref="2"/>
+    <tag k="boundary" v="administrative"/><tag k="admin_level" v="6"/><tag k="name" v="玄武区"/></way>
+  <way id="12"><nd ref="1"/><nd ref="5"/><tag k="boundary" v="administrative"/><tag k="admin_level" v="8"/></way>
+</osm>
+"""
+
+
+def test_districts_from_osm_admin_boundaries(tmp_path, shared_data):
+    f = tmp_path / "admin.osm"
+    f.write_text(ADMIN_XML, encoding="utf-8")
+    d = districts_from_osm(f)
+    assert d["district"].tolist() == ["玄武区", "鼓楼区"]
+    assert d.geometry.iloc[1].symmetric_difference(shapely.box(118.70, 32.00, 118.72, 32.02)).area < 1e-12
+    with pytest.raises(InputError, match="no closed administrative boundaries at admin_level 8"):
+        districts_from_osm(f, "8")
+    # the Nanjing extract has boundary ways but no whole district ring
+    with pytest.raises(InputError, match="osm_bbox.osm.xml holds no closed administrative boundaries"):
+        districts_from_osm(shared_data / "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml")
