@@ -175,6 +175,18 @@ def test_processed_cache_reused_and_invalidated(tmp_path, monkeypatch):
     assert not list(cache.parent.glob("*.tmp"))
 
 
+def test_empty_layers_keep_their_dtypes_through_the_cache(tmp_path):
+    src = tmp_path / "roads.osm"
+    src.write_text(street_grid(119.3, 26.08))
+    fresh = load_area(src, processed_dir=tmp_path / "p")
+    cached = load_area(src, processed_dir=tmp_path / "p")
+    for area in (fresh, cached):
+        assert area.buildings.empty and area.pois.empty and area.landuse.empty
+        assert area.buildings["levels"].dtype == float and area.pois["capacity"].dtype == float
+    for layer in ("buildings", "pois", "landuse", "road_edges"):
+        assert dict(getattr(fresh, layer).dtypes) == dict(getattr(cached, layer).dtypes)
+
+
 def test_damaged_cache_is_rebuilt(tmp_path):
     src = tmp_path / "town.osm"
     src.write_bytes(TINY.read_bytes())

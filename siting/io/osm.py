@@ -234,20 +234,20 @@ def parse_height_m(values: pd.Series) -> pd.Series:
     return _parse_numbers(values, _LENGTH_UNITS, MAX_HEIGHT_M)
 
 
-def _strings(values: Any) -> np.ndarray:
-    """Object array of ``str``, None where a value is missing."""
+def _strings(values: Any) -> pd.api.extensions.ExtensionArray:
+    """Values as pandas text (``str`` dtype), missing where a value is missing."""
     arr = np.asarray(values, dtype=object)
     missing = pd.isna(arr)
     out = arr.astype(str).astype(object)
     out[missing] = None
-    return out
+    return pd.array(out, dtype="str")
 
 
 def _tag(df: pd.DataFrame, key: str) -> pd.Series:
     """Column ``key`` as strings (None where absent), all-None if the column is missing."""
     if key not in df.columns:
-        return pd.Series(None, index=df.index, dtype=object)
-    return pd.Series(_strings(df[key]), index=df.index, dtype=object)
+        return pd.Series(None, index=df.index, dtype="str")
+    return pd.Series(_strings(df[key]), index=df.index)
 
 
 def _single(values: pd.Series) -> pd.Series:
@@ -596,11 +596,14 @@ def _utm_zone(lon: float) -> int:
     return int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
 
 
-def _empty(columns: list[str], crs: str, index_name: str | None = None) -> gpd.GeoDataFrame:
-    gdf = gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=gpd.GeoSeries([], crs=crs))
-    if index_name:
-        gdf.index.name = index_name
-    return gdf
+#: numeric columns of the Area layers (everything else is text); used for empty layers and reloads
+_FLOAT_COLUMNS = {"levels", "height_m", "capacity", "sockets", "output_kw", "length_m", "maxspeed_kmh", "x", "y"}
+
+
+def _empty(columns: list[str], crs: str) -> gpd.GeoDataFrame:
+    """A layer with no rows but the contract's columns and dtypes."""
+    return gpd.GeoDataFrame({c: pd.Series(dtype=float if c in _FLOAT_COLUMNS else "str") for c in columns},
+                            geometry=gpd.GeoSeries([], crs=crs))
 
 
 def _buildings(features: gpd.GeoDataFrame, crs: str) -> tuple[gpd.GeoDataFrame, dict]:
@@ -621,10 +624,10 @@ def _buildings(features: gpd.GeoDataFrame, crs: str) -> tuple[gpd.GeoDataFrame, 
     b = b[keep]
     out = gpd.GeoDataFrame({
         "osm_id": b["osm_id"].astype(str).to_numpy(),
-        "building": _tag(b, "building").fillna("yes").to_numpy(),
+        "building": _tag(b, "building").fillna("yes").array,
         "levels": parse_levels(_tag(b, "building:levels")).to_numpy(),
         "height_m": parse_height_m(_tag(b, "height")).to_numpy(),
-        "name": _tag(b, "name").to_numpy(),
+        "name": _tag(b, "name").array,
     }, geometry=gpd.GeoSeries(geoms[keep], crs=crs))
     return out, notes
 
@@ -682,11 +685,11 @@ def _pois(features: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({
         "osm_id": f["osm_id"].astype(str).to_numpy(),
         "category": category.astype(str),
-        "name": _tag(f, "name").to_numpy(),
+        "name": _tag(f, "name").array,
         "parking": _strings(_tag(f, "parking").str.lower()),
         "capacity": _parse_numbers(_tag(f, "capacity"), {"": 1.0}, 1e5).to_numpy(),
         "height_m": parse_height_m(_tag(f, "height")).to_numpy(),
-        "operator": _tag(f, "operator").to_numpy(),
+        "operator": _tag(f, "operator").array,
         "sockets": sockets.to_numpy(dtype=float),
         "output_kw": output.to_numpy(dtype=float),
     }, geometry=gpd.GeoSeries(points, crs=crs))
@@ -699,7 +702,7 @@ def _landuse(features: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     geoms = _polygonal(f.to_crs(crs).geometry.to_numpy())
     keep = pd.notna(geoms)
     return gpd.GeoDataFrame({"osm_id": f["osm_id"].astype(str).to_numpy()[keep],
-                             "landuse": _tag(f, "landuse").to_numpy()[keep]},
+                             "landuse": _tag(f, "landuse").array[keep]},
                             geometry=gpd.GeoSeries(geoms[keep], crs=crs))
 
 
@@ -723,7 +726,7 @@ def _roads(graph: Any, crs: str, clip: BaseGeometry | None) -> tuple[gpd.GeoData
         "oneway": _single(edges["oneway"]).astype(bool).to_numpy(),
         "maxspeed_kmh": _parse_numbers(_single(edges["maxspeed"]) if "maxspeed" in edges else
                                        pd.Series(None, index=edges.index, dtype=object), _SPEED_UNITS, 300).to_numpy(),
-        "name": _strings(_single(edges["name"])) if "name" in edges else np.full(len(edges), None, dtype=object),
+        "name": _strings(_single(edges["name"]) if "name" in edges else np.full(len(edges), None)),
     }, geometry=gpd.GeoSeries(edges.geometry.to_numpy(), crs=crs))
     out_edges = out_edges.sort_values(["u", "v", "key"], ignore_index=True)
     out_nodes = gpd.GeoDataFrame({"x": nodes["x"].astype(float), "y": nodes["y"].astype(float)},
@@ -825,8 +828,10 @@ def _read_processed(path: Path, key: str) -> Area | None:
     for layer in _LAYERS:
         gdf = layers[layer]
         for col in gdf.columns:
-            if gdf[col].dtype == object and col != "geometry":
-                gdf[col] = _strings(gdf[col])
+            if col in _FLOAT_COLUMNS:
+                gdf[col] = gdf[col].astype(float)
+            elif gdf[col].dtype == object and col != "geometry":
+                gdf[col] = gdf[col].astype("str")
     nodes = layers["road_nodes"].set_index("osmid")
     nodes.index = nodes.index.astype("int64")
     layers["road_nodes"] = nodes
