@@ -3,12 +3,14 @@
 ``plan_charging`` chains the stages for one facility kind (``DOMAIN.md`` §3):
 
 1. demand in sessions per day: residents × car ownership × EV share × sessions per
-   EV, plus workplace sessions and sessions attracted by POIs (malls, offices,
-   transport hubs; depots and industry for swap and hydrogen);
-2. candidates (:func:`siting.candidates.candidates_charging`), existing stations fixed;
+   EV, plus workplace sessions, through traffic per road km and sessions attracted by
+   POIs (malls, offices, transport hubs; depots and industry for swap and hydrogen);
+2. candidates (:func:`siting.candidates.candidates_charging`), existing stations
+   fixed, roadside candidates where sparse OSM has no car park near demand;
 3. road-network service matrix (:mod:`siting.access`), radius by environment class;
-4. site choice with the shared optimisers (MCLP for ``count``/``piles``, set cover
-   for ``target``);
+4. site choice in rounds of the shared MCLP solver (:func:`siting.optimize.solve_mclp`)
+   on the sessions the stations chosen so far cannot serve at full size, until the
+   ``count``, the ``piles`` or the ``target`` share of served sessions is reached;
 5. piles per station from the sessions a capacitated assignment (a transportation
    LP solved by HiGHS) sends to it, with the kind's fast/slow mix and the car park's
    spaces as the cap; a plan in piles ends with exactly that many piles
