@@ -165,8 +165,10 @@ class RadiusByEnv(Section):
 class FacilityKind(Section):
     """One charging facility kind: candidates, service radius, demand and sizing rule."""
 
-    candidates: tuple[str, ...] = Field(("parking", "fuel", "services", "mall"), description=(
-        "candidate POI categories (siting.area.POI_CATEGORIES) or 'landuse:<value>' [GW2015, BJ2017] (DOMAIN §3.5)"))
+    candidates: tuple[str, ...] = Field(
+        ("parking", "fuel", "services", "mall", "transport_hub", "landuse:retail", "landuse:commercial"),
+        description="candidate POI categories (siting.area.POI_CATEGORIES) or 'landuse:<value>': car parks, fuel, "
+                    "service areas, malls, hubs, commercial/workplace estates [GW2015, BJ2017] (DOMAIN §3.5)")
     parking_types: tuple[str, ...] = Field(("surface", "multi-storey", "underground", "rooftop", "street_side", ""),
                                            description="parking=* values accepted; '' = untagged [A] (DOMAIN §4.1)")
     existing_categories: tuple[str, ...] = Field(("charging_station",), description=(

@@ -132,3 +132,10 @@ def test_unknown_place_is_a_clear_error(tmp_path, replay_server):
     with pytest.raises(InputError, match="cannot find 'Nowhere Town' as an area"):
         load_area("Nowhere Town", cache_dir=tmp_path / "raw", processed_dir=None)
     assert not any(r.startswith("overpass:") for r in _Replay.requests)
+
+
+def test_no_cache_dir_means_no_cache_files(tmp_path, monkeypatch, replay_server):
+    monkeypatch.chdir(tmp_path)
+    area = load_area(BOUNDS, cache_dir=None, processed_dir=None)
+    assert len(area.buildings) == 2
+    assert list(tmp_path.iterdir()) == []

@@ -360,9 +360,9 @@ def _sanitise(response: dict, notes: dict) -> dict:
                        ("way_refs_to_missing_nodes", missing_refs), ("ways_dropped", dropped_ways)):
         if count:
             notes[key] = count
-    if bad_coords or missing_refs:
+    if bad_coords or missing_refs:  # stacklevel: the caller of load_area
         warnings.warn(f"OSM data: dropped {bad_coords} nodes with impossible coordinates and "
-                      f"{missing_refs} way references to missing nodes", stacklevel=3)
+                      f"{missing_refs} way references to missing nodes", stacklevel=5)
     return {"elements": [*nodes.values(), *ways.values(), *relations.values()]}
 
 
@@ -527,8 +527,8 @@ def _read_overpass(src: _Source, cache_dir: Path | None) -> _Raw:
     from osmnx import _overpass
 
     saved = (ox.settings.use_cache, ox.settings.cache_folder)
+    ox.settings.use_cache = cache_dir is not None
     if cache_dir is not None:
-        ox.settings.use_cache = True
         ox.settings.cache_folder = str(Path(cache_dir) / src.slug)
     try:
         polygon, origin = src.polygon, src.kind
