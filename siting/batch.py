@@ -37,11 +37,6 @@ from siting.plans import (Plan, check_extent, demand_by_district, district_quota
 
 PROCESSED = Path("data/processed")
 
-#: POI category whose features are existing sites of a facility kind (``siting.area``)
-EXISTING_POI = {"5g": "mast"}
-EXISTING_POI_CHARGING = "charging_station"
-
-
 class BatchFailed(SitingError):
     """Some districts failed (the others finished): exit status 1, the summary as the message."""
 
@@ -157,7 +152,7 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
     stages = stages or Stages.default()
     area = stages.load_area(osm)
     check_extent(districts, area.boundary_wgs84, bp.min_inside_share)
-    sites = existing_sites(area, kind, existing)
+    sites = existing_sites(area, kind, params, existing)
     demand = demand_by_district(districts, stages.build_demand(area, params), area.road_edges)
     quotas = district_quotas(districts, demand, int(target), existing_by_district(districts, sites),
                              weights={"residents": bp.weight_residents, "workers": bp.weight_workers,
@@ -166,13 +161,21 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
     return Prepared(plan, int(target), area, districts, quotas, None if existing is None else existing.to_crs(area.crs))
 
 
-def existing_sites(area: Area, kind: str, existing: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
-    """Existing sites of ``kind``: the given sites, else the matching OSM POIs (masts, chargers)."""
-    if existing is not None:
-        return existing.to_crs(area.crs)
-    category = EXISTING_POI.get(kind, EXISTING_POI_CHARGING)
-    pois = area.pois
-    return pois[pois["category"] == category] if len(pois) else pois
+def existing_sites(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """The sites a plan of ``kind`` keeps fixed, as the pipeline counts them.
+
+    The user's sites (``existing``), plus for charging kinds the OSM POIs of the kind's
+    ``existing_categories`` (existing charging stations). OSM masts are 5G candidates
+    (shared towers to reuse), not existing 5G sites.
+    """
+    parts = [] if existing is None else [existing.to_crs(area.crs)[[existing.geometry.name]]]
+    if kind != "5g" and len(area.pois):
+        cats = params.charging.kind(kind).existing_categories
+        parts.append(area.pois[area.pois["category"].isin(cats)][[area.pois.geometry.name]])
+    parts = [gpd.GeoDataFrame(geometry=p.geometry.to_numpy(), crs=area.crs) for p in parts]
+    if not parts:
+        return gpd.GeoDataFrame(geometry=[], crs=area.crs)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=area.crs)
 
 
 def write_quotas(prepared: Prepared, out_dir: str | Path) -> list[Path]:
@@ -235,7 +238,7 @@ def run_district(task: DistrictTask, area: Area, params: Params, existing: gpd.G
         if existing is not None:
             near_existing = existing.iloc[np.unique(existing.sindex.query(district.buffer(params.batch.buffer_m),
                                                                           predicate="intersects"))]
-        fixed = len(existing_sites(clipped, task.kind, near_existing))
+        fixed = len(existing_sites(clipped, task.kind, params, near_existing))
         result = stages.plan_area(clipped, task.kind, params, existing=near_existing, count=task.quota + fixed)
         result.summary["district"] = {"name": task.district, "quota": task.quota, "plan": task.plan_id,
                                       "clip_buffer_m": params.batch.buffer_m}

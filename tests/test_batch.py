@@ -228,3 +228,20 @@ def test_district_folders_are_ascii_and_distinct():
     chinese = [district_slug(n) for n in ("鼓楼区", "玄武区")]
     assert all(re.fullmatch(r"d-[0-9a-f]{8}", c) for c in chinese) and chinese[0] != chinese[1]
     assert re.fullmatch(r"gulou-[0-9a-f]{8}", district_slug("Gulou 鼓楼"))
+
+
+def test_existing_sites_are_counted_as_the_pipeline_fixes_them(inputs):
+    from dataclasses import replace
+
+    from siting.batch import existing_sites
+
+    area = inputs["area"]
+    station = area.pois.iloc[:1].assign(category="charging_station")
+    with_station = replace(area, pois=pd.concat([area.pois, station], ignore_index=True))
+    mine = gpd.GeoDataFrame(geometry=shapely.points([(118.77, 32.04), (118.78, 32.05)]), crs="EPSG:4326")
+    params = Params()
+    assert len(existing_sites(with_station, "5g", params, None)) == 0  # masts and chargers are not 5G sites
+    assert len(existing_sites(with_station, "5g", params, mine)) == 2
+    assert len(existing_sites(with_station, "charging", params, None)) == 1
+    assert len(existing_sites(with_station, "charging", params, mine)) == 3
+    assert existing_sites(with_station, "charging", params, mine).crs == area.crs
