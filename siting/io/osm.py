@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import dataclasses
 import hashlib
 import json
 import re
 import unicodedata
 import warnings
 import xml.sax
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -99,7 +99,7 @@ _FEET_INCHES = re.compile(r"^(\d+(?:\.\d+)?)\s*'\s*(?:(\d+(?:\.\d+)?)\s*(?:\"|''
 
 # ----------------------------------------------------------------------------- sources
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Source:
     """What the user asked for, resolved: its kind, name, slug and content hash."""
 
@@ -266,7 +266,7 @@ def _drivable(tags: pd.DataFrame) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- readers
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Raw:
     """A reader's output, lon/lat: tagged features and the unsimplified drivable graph."""
 
@@ -884,7 +884,7 @@ def load_area(source: Any, *, cache_dir: Path | None = Path("data/raw"),
     if cache_file is not None:
         cached = _read_processed(cache_file, key)
         if cached is not None:
-            return cached
+            return dataclasses.replace(cached, source=src.text)
     if src.kind == "xml":
         raw = _read_xml(src)
     elif src.kind == "pbf":
