@@ -222,3 +222,10 @@ def test_bad_sites_files(tmp_path, name, content, kwargs, message):
         path.write_bytes(content)
     with pytest.raises(InputError, match=message):
         read_sites(path, **kwargs)
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_semicolon_and_tab_separated(tmp_path, sep):
+    path = write(tmp_path, "s.csv", sep.join(["name", "lon", "lat"]) + "\n" + sep.join(["a", "118.78", "32.04"]) + "\n")
+    g = read_sites(path)
+    assert (g.geometry.x.iloc[0], g.geometry.y.iloc[0], g["name"].iloc[0]) == (118.78, 32.04, "a")

@@ -8,6 +8,7 @@ outside China are left unchanged, as the datum is only applied inside China.
 """
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,12 @@ def _find_column(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((normal[n] for n in names if n in normal), None)
 
 
+def _delimiter(text: str) -> str:
+    """Comma, semicolon or tab: whichever the header line uses most (comma if none)."""
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    return max([",", ";", "\t"], key=header.count)
+
+
 def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray | None]:
     """CSV as text columns, or GeoJSON properties plus point coordinates (n x 2)."""
     suffix = path.suffix.lower()
@@ -166,7 +173,8 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray | None]:
         return pd.DataFrame(gdf.drop(columns="geometry")).astype(object), xy
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            table = pd.read_csv(path, dtype=str, encoding=encoding, skipinitialspace=True,
+            text = path.read_text(encoding=encoding)
+            table = pd.read_csv(io.StringIO(text), sep=_delimiter(text), dtype=str, skipinitialspace=True,
                                 keep_default_na=False)
             break
         except UnicodeDecodeError:
