@@ -20,7 +20,6 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -51,17 +50,27 @@ class Stages:
     build_demand: Callable[[Area, Params], gpd.GeoDataFrame]
     plan_area: Callable[..., Any]
     write_plan: Callable[..., Any]
-    district_map: Callable[[Any], str] | None = None  # PlanResult -> HTML
+    district_map: Callable[[Any, Params], str] | None = None  # (PlanResult, params) -> HTML
 
     @classmethod
     def default(cls) -> "Stages":
         from siting.io.export import write_plan
         from siting.io.osm import load_area
         from siting.pipeline import plan_area
-        from siting.workflow import _map_html
 
         return cls(load_area=load_area, build_demand=_demand_points, plan_area=plan_area, write_plan=write_plan,
-                   district_map=partial(_map_html, tiles="osm"))
+                   district_map=_district_map)
+
+
+def _district_map(result: Any, params: Params) -> str:
+    """A district's ``map.html`` (``siting.maps``)."""
+    import warnings
+
+    from siting.maps import plan_map, render_html
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return render_html(plan_map(result.layers, result.summary, tiles="osm", params=params.map))
 
 
 def _demand_points(area: Area, params: Params) -> gpd.GeoDataFrame:
@@ -242,7 +251,7 @@ def run_district(task: DistrictTask, area: Area, params: Params, existing: gpd.G
         result = stages.plan_area(clipped, task.kind, params, existing=near_existing, count=task.quota + fixed)
         result.summary["district"] = {"name": task.district, "quota": task.quota, "plan": task.plan_id,
                                       "clip_buffer_m": params.batch.buffer_m}
-        extra = {"map.html": stages.district_map(result)} if stages.district_map else None
+        extra = {"map.html": stages.district_map(result, params)} if stages.district_map else None
         stages.write_plan(result, Path(task.out_dir) / task.slug, extra_files=extra)
         record.update(_district_figures(result, district), status="ok")
     except Exception as exc:  # fault isolation: one district's failure is recorded, never raised
