@@ -446,7 +446,7 @@ class CapacityParams(Section):
     sinr_max_db: float = Field(25.0, description="interference caps SINR near the site [A]")
     max_load: float = Field(0.8, gt=0, le=1, description="share of a site's capacity the plan may use; planners "
                             "dimension cells to 70-80 % busy-hour PRB use [A]")
-    exact_max_pairs: int = Field(20_000, ge=0, description="'auto' checks the heuristic with the exact MILP up to "
+    exact_max_pairs: int = Field(5_000, ge=0, description="'auto' checks the heuristic with the exact MILP up to "
                                  "this many demand-candidate pairs [A]")
     lagrange_iterations: int = Field(15, ge=0, description="subgradient steps of the Lagrangian bound on served "
                                      "traffic [A]")
@@ -464,6 +464,7 @@ class Params(Section):
     charging: ChargingParams = ChargingParams()
     terrain: TerrainParams = TerrainParams()
     solver: SolverParams = SolverParams()
+    capacity: CapacityParams = CapacityParams()
     seed: int = 0
 
 
