@@ -12,6 +12,10 @@
    at 30 m, each method.
 3. Peer: the same pairs through the independent per-pair loop of ``tests/test_terrain.py``
    (scipy bilinear, plain math) on a subset: largest difference and speed ratio.
+4. Peer: SPLAT! 1.4.2 (Debian ``splat``, KD2BD) point-to-point path analysis on the
+   Fuzhou SRTM3 tile (``srtm2sdf``), k = 4/3, 3.5 GHz: its "no obstructions" and "60 % of
+   the first Fresnel zone is clear" verdicts against ``terrain_loss_db``'s geometric
+   clearance >= 0 and LOS (0.6 F1). Skipped when SPLAT! is not installed.
 
 Needs ``../shared/data/dem`` beside the project.
 """
@@ -21,6 +25,9 @@ import argparse
 import importlib.util
 import os
 import platform
+import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +44,7 @@ CRS = "EPSG:32650"
 FC = 3.5
 H_BS, H_UT = 25.0, 1.5
 BARE_EARTH_M = 100.0
+SPLAT_FRESNEL_TIMEOUT_S = 5.0
 
 #: 10 x 10 km windows: (name, DEM file, centre lon, centre lat)
 WINDOWS = [
@@ -115,6 +123,63 @@ def speed_case(n_pairs: int, radius: float, peer_pairs: int) -> list[dict]:
     return out
 
 
+def splat_case(n_pairs: int, fresnel: bool = True) -> dict | None:
+    """LOS (and 60 % Fresnel) verdicts of SPLAT! and of siting on random Fuzhou paths of 0.3-5 km."""
+    if not (shutil.which("splat") and shutil.which("srtm2sdf")):
+        return None
+    rng = np.random.default_rng(1)
+    node = 1 / 1200                                          # SRTM3 grid: ends on samples, as SPLAT! reads them
+    tx = np.round(rng.uniform((119.22, 26.03), (119.45, 26.15), (n_pairs, 2)) / node) * node
+    ang, dist = rng.uniform(0, 2 * np.pi, n_pairs), rng.uniform(300, 5000, n_pairs)
+    rx = tx + np.c_[dist * np.cos(ang) / (111_195 * np.cos(np.radians(26.1))), dist * np.sin(ang) / 111_195]
+    rx = np.round(np.clip(rx, (119.01, 26.01), (119.99, 26.99)) / node) * node   # inside the tile
+    splat_los, splat_f60 = [], []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shutil.copy(DEM_DIR / "N26E119.hgt", work)
+        subprocess.run(["srtm2sdf", "N26E119.hgt"], cwd=work, check=True, capture_output=True)
+        for (tlon, tlat), (rlon, rlat) in zip(tx, rx):
+            (work / "tx.qth").write_text(f"TX\n{tlat:.6f}\n{-tlon:.6f}\n{H_BS:g}m\n")
+            (work / "rx.qth").write_text(f"RX\n{rlat:.6f}\n{-rlon:.6f}\n{H_UT:g}m\n")
+            splat_los.append("No obstructions to LOS path" in _splat(work, None))
+            # with a frequency (.lrp file) SPLAT! also reports the Fresnel zone, but its
+            # antenna-raising loop can run for minutes on deep obstructions: bounded here
+            report = _splat(work, SPLAT_FRESNEL_TIMEOUT_S) if fresnel else None
+            splat_f60.append(None if report is None else "60% of the first Fresnel zone is clear" in report)
+    t_splat = time.perf_counter() - t0
+    to_utm = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+    txy, rxy = np.c_[to_utm.transform(*tx.T)], np.c_[to_utm.transform(*rx.T)]
+    lo, hi = np.minimum(txy, rxy).min(0) - 500, np.maximum(txy, rxy).max(0) + 500
+    dem = read_dem([DEM_DIR / "N26E119.hgt"], CRS, (lo[0], lo[1], hi[0], hi[1]))
+    t0 = time.perf_counter()
+    ours = terrain_loss_db(dem, txy, H_BS, rxy, H_UT, FC)
+    t_ours = time.perf_counter() - t0
+    splat_los = np.array(splat_los)
+    done = np.array([v is not None for v in splat_f60])
+    f60 = np.array([bool(v) for v in splat_f60])
+    share = (lambda x: float(x[done].mean())) if done.any() else (lambda x: float("nan"))
+    return {"pairs": n_pairs, "splat_los": splat_los.mean(), "ours_los": (ours.clearance >= 0).mean(),
+            "los_agree": (splat_los == (ours.clearance >= 0)).mean(), "f60_done": int(done.sum()),
+            "splat_f60": share(f60), "ours_f60": share(ours.los), "f60_agree": share(f60 == ours.los),
+            "t_splat": t_splat, "t_ours": t_ours}
+
+
+def _splat(work: Path, fresnel_timeout_s: float | None) -> str | None:
+    """SPLAT!'s path report for tx.qth -> rx.qth in ``work`` (k = 4/3); with a timeout, at 3.5 GHz."""
+    lrp = work / "tx.lrp"
+    if fresnel_timeout_s is None:
+        lrp.unlink(missing_ok=True)
+    else:
+        lrp.write_text("15.0\n0.005\n301.0\n3500.0\n5\n1\n0.5\n0.5\n")
+    try:
+        subprocess.run(["splat", "-t", "tx.qth", "-r", "rx.qth", "-metric", "-m", f"{4 / 3:.4f}", "-d", str(work)],
+                       cwd=work, check=True, capture_output=True, timeout=fresnel_timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
+    return (work / "TX-to-RX.txt").read_text(errors="replace")
+
+
 def _load_peer():
     spec = importlib.util.spec_from_file_location("test_terrain", ROOT / "tests" / "test_terrain.py")
     module = importlib.util.module_from_spec(spec)
@@ -147,6 +212,19 @@ def main() -> None:
         extra = (f"{r['max_diff_db']:.1e} dB | {100 * r['los_agree']:.2f} % | {r['speedup']:.0f}x"
                  if "max_diff_db" in r else " | | ")
         print(f"| {r['what']} | {r['pairs']:,} | {r['seconds']:.2f} | {100 * r['blocked']:.1f} % | {extra} |")
+    r = splat_case(40 if args.quick else 200)
+    if r is None:
+        print("\nSPLAT! is not installed (Debian: apt-get install splat): peer check skipped")
+        return
+    print(f"\n| Fuzhou SRTM3, {r['pairs']} paths 0.3-5 km, 25 m / 1.5 m, k = 4/3, 3.5 GHz | SPLAT! 1.4.2 | siting "
+          "| agreement |")
+    print("|---|---|---|---|")
+    print(f"| no terrain above the direct ray | {100 * r['splat_los']:.1f} % | {100 * r['ours_los']:.1f} % "
+          f"| {100 * r['los_agree']:.1f} % |")
+    print(f"| 60 % of the first Fresnel zone clear ({r['f60_done']} paths SPLAT! finished in "
+          f"{SPLAT_FRESNEL_TIMEOUT_S:g} s) | {100 * r['splat_f60']:.1f} % | {100 * r['ours_f60']:.1f} % "
+          f"| {100 * r['f60_agree']:.1f} % |")
+    print(f"| seconds | {r['t_splat']:.1f} (one process per path) | {r['t_ours']:.3f} | |")
 
 
 if __name__ == "__main__":

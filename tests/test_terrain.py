@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -506,6 +508,24 @@ def test_fuzhou_tile_voids_are_filled(shared_data):
     assert np.isfinite(dem.elevation).all()
     assert -10 < dem.elevation.min() and dem.elevation.max() < 1500
     assert 85 < dem.resolution_m < 92 and "SRTMHGT" in dem.source
+
+
+def test_line_of_sight_agrees_with_splat(shared_data):
+    """SPLAT! (Debian package ``splat``) as the peer: its LOS verdict on Fuzhou SRTM3 paths."""
+    import importlib.util
+    import shutil
+
+    if not (shutil.which("splat") and shutil.which("srtm2sdf")):
+        pytest.skip("SPLAT! is not installed (apt-get install splat)")
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_terrain.py"
+    spec = importlib.util.spec_from_file_location("bench_terrain", bench)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DemWarning)
+        out = module.splat_case(8, fresnel=False)
+    assert 0.1 < out["splat_los"] < 0.9                    # a mix of clear and obstructed paths
+    assert out["los_agree"] == 1.0
 
 
 def test_shenzhen_ridge_blocks_and_wuhan_uint8_is_accepted(shared_data):
