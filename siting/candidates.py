@@ -264,6 +264,8 @@ def candidates_charging(area: Area, kind: str, params, existing: gpd.GeoDataFram
         new.geometry, crs)]
     for use in (c.split(":", 1)[1] for c in cfg.candidates if c.startswith("landuse:")):
         land = area.landuse[area.landuse["landuse"] == use] if len(area.landuse) else area.landuse
+        if len(land) == 0:
+            continue
         frames.append(_charging_frame(
             land["osm_id"].astype(str), f"landuse:{use}",
             np.maximum(land.geometry.area.to_numpy() / 1e4 * cfg.landuse_spaces_per_ha, 1.0), False,
