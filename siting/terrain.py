@@ -283,7 +283,8 @@ def pair_terrain(
     h_ut: np.ndarray | float,
     fc_ghz: float,
     params: TerrainParams = _DEFAULTS,
-    clutter: np.ndarray | None = None,
+    buildings=None,
+    storey_height_m: float = 3.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Terrain for coverage pairs: ``(extra_loss_db, terrain_los)`` per (demand, candidate) pair.
 
@@ -291,9 +292,13 @@ def pair_terrain(
     (``h_ut`` above ground). Subtract ``extra_loss_db`` from the link margin and treat
     pairs with ``terrain_los`` False as NLOS. Both are relative to smooth Earth
     (``excess=True`` of :func:`terrain_loss_db`), so a flat DEM changes nothing. The DEM
-    is first filtered with :func:`bare_earth` when ``params.bare_earth_m`` > 0.
+    is first filtered with :func:`bare_earth` when ``params.bare_earth_m`` > 0, and with
+    ``params.buildings`` the ``buildings`` (Area contract) are added to the profiles
+    (:func:`building_grid`).
     """
     dem = bare_earth(dem, params.bare_earth_m)
+    use = params.buildings and buildings is not None and len(buildings) > 0
+    clutter = building_grid(dem, buildings, storey_height_m) if use else None
     res = terrain_loss_db(dem, candidate_xy, h_bs, demand_xy, h_ut, fc_ghz, params.method,
                           step_m=params.step_m, clutter=clutter, k_factor=params.k_factor,
                           fresnel_clearance=params.fresnel_clearance, excess=True)

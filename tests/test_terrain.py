@@ -302,6 +302,10 @@ def test_building_heights_block_a_path_over_flat_ground():
     bare = terrain_loss_db(dem, TX, 10.0, RX, 10.0, FC)
     built = terrain_loss_db(dem, TX, 10.0, RX, 10.0, FC, clutter=grid)
     assert bare.los[0] and not built.los[0] and built.loss_db[0] > 20.0
+    # the planner hook adds them only when asked to (terrain.buildings)
+    assert pair_terrain(dem, RX, TX, 10.0, 10.0, FC, buildings=blocks)[1][0]
+    loss, los = pair_terrain(dem, RX, TX, 10.0, 10.0, FC, TerrainParams(buildings=True), buildings=blocks)
+    assert not los[0] and loss[0] > 20.0
 
 
 def test_bare_earth_removes_building_spikes_and_keeps_hills():
