@@ -55,6 +55,9 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
         inputs[f"dem{i}"] = path
     result.summary["request"] = {"kind": kind, "count": count, "target": target, "piles": piles,
                                  "existing_crs": existing_crs if existing else None, "source": _source_name(source)}
+    result.summary["ingest"] = area.info
+    if existing_sites is not None:
+        result.summary["existing_sites"] = existing_sites.attrs.get("sites", {})
     result.summary["provenance"] = provenance(inputs, params.model_dump(mode="json"), plan_id)
     out_dir = Path(out) if out else PROCESSED / area.slug / kind
     map_path = out_dir / "map.html"
