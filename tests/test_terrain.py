@@ -482,6 +482,13 @@ def test_cli_bad_dem_exits_2_with_one_line(tmp_path, capsys):
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
+def test_too_fine_a_grid_is_refused(tmp_path):
+    z, t = plane()
+    path = write_tif(tmp_path / "ok.tif", z, t)
+    with pytest.raises(SitingError, match="raise terrain.resolution_m"):
+        read_dem([path], CRS, (400_300.0, 2_598_800.0, 401_200.0, 2_599_700.0), resolution_m=0.05)
+
+
 def test_dem_declared_in_feet_is_converted_with_a_warning(tmp_path):
     z, t = plane()
     path = write_tif(tmp_path / "feet.tif", np.full_like(z, 1000.0), t, units="ft")

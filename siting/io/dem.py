@@ -23,7 +23,7 @@ from rasterio.fill import fillnodata
 from rasterio.merge import merge
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
-from siting.errors import InputError
+from siting.errors import InputError, ResourceError
 
 #: Highest point on Earth (Everest, 8,849 m) with a margin: anything above is not metres.
 MAX_PLAUSIBLE_M = 9000.0
@@ -31,6 +31,8 @@ MAX_PLAUSIBLE_M = 9000.0
 MIN_PLAUSIBLE_M = -1000.0
 _FEET_UNITS = {"ft", "foot", "feet", "us survey foot", "ftus", "us-ft", "foot_us"}
 _FOOT_M = 0.3048
+#: Largest output grid (cells): 400 MB of float32, a 60 x 60 km area at 3 m.
+MAX_CELLS = 100_000_000
 
 
 class DemWarning(UserWarning):
@@ -114,6 +116,9 @@ def read_dem(
     minx, miny, maxx, maxy = bounds
     cols = max(2, math.ceil((maxx - minx) / res) + 2)
     rows = max(2, math.ceil((maxy - miny) / res) + 2)
+    if rows * cols > MAX_CELLS:
+        raise ResourceError(f"a {res:g} m DEM grid over the area would have {rows * cols:,} cells: "
+                            "raise terrain.resolution_m or plan a smaller area")
     d_transform = Affine(res, 0.0, minx - res, 0.0, -res, maxy + res)
     out = np.full((rows, cols), np.nan, dtype="float32")
     reproject(elev, out, src_transform=m_transform, src_crs=src_crs, src_nodata=np.nan,
