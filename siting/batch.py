@@ -36,6 +36,7 @@ from siting.plans import (Plan, check_extent, demand_by_district, district_quota
 
 PROCESSED = Path("data/processed")
 
+
 class BatchFailed(SitingError):
     """Some districts failed (the others finished): exit status 1, the summary as the message."""
 
