@@ -44,16 +44,20 @@ class RadioLinks:
 
 def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame | None = None,
               count: int | None = None, target: float | None = None, piles: int | None = None,
-              raster=None, dem=None, plan_id: str | None = None) -> PlanResult:
+              raster=None, dem=None, plan_id: str | None = None, demand: Demand | None = None) -> PlanResult:
     """Plan ``kind`` facilities in ``area``: a number of sites (``count``), a coverage
-    share (``target``) or, for charging, a number of piles (``piles``)."""
+    share (``target``) or, for charging, a number of piles (``piles``).
+
+    ``demand`` may be given when the caller has built it already (it is built from
+    ``area``, ``params.demand`` and ``raster`` otherwise)."""
     if kind not in KINDS:
         raise PlanError(f"unknown facility kind '{kind}': use one of {', '.join(KINDS)}")
     if sum(x is not None for x in (count, target, piles)) != 1:
         raise PlanError("give exactly one of --count, --target or --piles")
     if target is not None and not 0 < target <= 1:
         raise PlanError(f"--target {target} is outside (0, 1]: give a coverage share such as 0.98")
-    demand = build_demand(area, params.demand, raster=raster)
+    if demand is None:
+        demand = build_demand(area, params.demand, raster=raster)
     if kind == "5g":
         if piles is not None:
             raise PlanError("--piles applies to charging kinds only: use --count or --target for 5g")

@@ -36,6 +36,8 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     """Plan ``kind`` for ``source`` and write every output; see ``siting plan --help``."""
     from siting.io.osm import load_area
     from siting.io.export import write_plan
+    from siting.demand import build_demand
+    from siting.io.raster import write_population_tif
     from siting.pipeline import plan_area
 
     from siting.maps import tile_source
@@ -45,8 +47,9 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     area = load_area(source)
     existing_sites = _read_existing(existing, existing_crs, area)
     dem_grid = _read_dem(dem, area, params) if dem else None
+    demand = build_demand(area, params.demand, raster=raster)
     result = plan_area(area, kind, params, existing=existing_sites, count=count, target=target, piles=piles,
-                       raster=raster, dem=dem_grid, plan_id=plan_id)
+                       dem=dem_grid, plan_id=plan_id, demand=demand)
     inputs: dict[str, Any] = {"osm": area.source if Path(area.source).is_file() else f"sha256:{area.source_hash}"}
     for role, path in (("existing", existing), ("raster", raster)):
         if path is not None:
@@ -63,6 +66,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     map_path = out_dir / "map.html"
     extra = {"map.html": _map_html(result, tiles, params, dem_grid)}
     write_plan(result, out_dir, extra_files=extra)
+    write_population_tif(out_dir / "population.tif", demand)
     if out is None:  # the planners' copy of the map beside the others
         from siting.io.export import write_text
 
