@@ -84,6 +84,8 @@ def read_dem(
     InputError
         A file is missing or not a raster, has no CRS, the tiles mix CRSs, the DEM does not
         overlap the area, or its values are not plausible metres (all zeros, above 9,000 m).
+    ResourceError
+        The output grid would exceed :data:`MAX_CELLS`.
     """
     paths = [Path(p) for p in paths]
     if not paths:
