@@ -404,7 +404,9 @@ def _relaxed(inst: _Instance, dual: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """Per candidate, the best Lagrangian value of serving traffic at prices ``dual``
     (fractional knapsack on value ``(1 - dual)·traffic``), and the per-pair flows."""
     worth = 1.0 - dual[inst.rows]
-    order = np.lexsort((-worth * inst.se, inst.cols))
+    ratio = worth * inst.se
+    span = float(ratio.max(initial=0.0)) + 1.0
+    order = np.argsort(inst.cols * span - ratio, kind="stable")  # per candidate, best ratio first
     rows, cols, se, worth = inst.rows[order], inst.cols[order], inst.se[order], worth[order]
     r = np.where(worth > 0, inst.traffic[rows], 0.0)
     cost = r / se

@@ -128,9 +128,9 @@ def test_sparse_low_traffic_is_coverage_led():
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_heuristic_within_a_few_percent_of_exact_highs(seed):
-    rows, cols, se, traffic, capacity, *_ = _instance(seed, 80, 20, 1200.0, 400.0, 12.0)
-    heuristic = solve_capacitated((rows, cols), traffic, se, capacity, p=4, method="greedy+swap")
-    exact = solve_capacitated((rows, cols), traffic, se, capacity, p=4, method="exact")
+    rows, cols, se, traffic, capacity, *_ = _instance(seed, 150, 30, 1500.0, 400.0, 10.0)
+    heuristic = solve_capacitated((rows, cols), traffic, se, capacity, p=6, method="greedy+swap")
+    exact = solve_capacitated((rows, cols), traffic, se, capacity, p=6, method="exact")
     _check_feasible(exact, rows, cols, se, traffic, capacity)
     gap = 1 - heuristic.objective / exact.objective
     print(f"seed {seed}: heuristic {heuristic.objective:.3f}, exact {exact.objective:.3f} Mbps, gap {gap:.3%}, "
