@@ -400,6 +400,9 @@ class SolverParams(Section):
     kernel_factor: int = Field(2, ge=0, description="when the MILP is too big, 'auto' solves it on the sites found so "
                                                     "far plus this many times p candidates of highest Lagrangian "
                                                     "price (kernel search) [A]")
+    kernel_rounds: int = Field(10, ge=0, description="buckets of p further candidates (in Lagrangian price order) "
+                                                    "the kernel search tries after the first kernel [A] "
+                                                    "(Angelelli, Mansini & Speranza 2010)")
     lagrange_patience: int = Field(15, ge=1, description="iterations without a better bound before the subgradient "
                                                          "step is halved [A] (Held-Karp rule)")
 

@@ -158,21 +158,46 @@ def _refine(problem: "_Problem", budget: int, best: np.ndarray, value: float, bo
     if ones.sum() > budget:  # contradiction: no solution beats the incumbent
         return best, min(bound, value), "exact"
     reduced = _Model.build(problem, problem.fixed_mask | ones, allowed & ~ones)
-    whole = exact or reduced.small_enough(params)
-    if not whole:
-        kernel = np.zeros(problem.n_candidates, dtype=bool)
-        kernel[model.cols[_largest(_prices(model, lag), params.kernel_factor * budget)]] = True
-        kernel[best] = True
-        kernel[sites] = True
-        reduced = _Model.build(problem, problem.fixed_mask | ones, kernel & allowed & ~ones)
-        if not reduced.small_enough(params):
-            return best, bound, label
+    if not (exact or reduced.small_enough(params)):
+        prices = _prices(model, lag)
+        ranked = model.cols[np.lexsort((model.cols, -prices))]
+        ranked = ranked[allowed[ranked] & ~ones[ranked]]
+        best, found = _kernel_search(problem, ranked, ones, budget, best, value, params, seed)
+        return best, bound, "kernel search" if found else label
     result = _milp(reduced, budget - int(ones.sum()), None, best, params, seed)
-    if whole:
-        bound = min(bound, max(result.bound, value))
+    bound = min(bound, max(result.bound, value))
     if result.value > value + problem.tol:
-        return result.sites, bound, result.label if whole else "kernel milp"
-    return best, bound, result.label if whole and result.proven else label
+        return result.sites, bound, result.label
+    return best, bound, result.label if result.proven else label
+
+
+def _kernel_search(problem: "_Problem", ranked: np.ndarray, ones: np.ndarray, budget: int, best: np.ndarray,
+                   value: float, params: SolverParams, seed: int) -> tuple[np.ndarray, bool]:
+    """Kernel search (Angelelli, Mansini and Speranza 2010): HiGHS on the incumbent's sites
+    plus the ``kernel_factor * budget`` best-priced candidates, then on the kernel plus
+    each next bucket of ``budget`` candidates in price order (``kernel_rounds`` buckets);
+    bucket candidates the new incumbent uses join the kernel. A heuristic: the bounds of
+    these restricted MILPs are not bounds of the whole problem."""
+    kept = problem.fixed_mask | ones
+    kernel = np.zeros(problem.n_candidates, dtype=bool)
+    kernel[ranked[:params.kernel_factor * budget]] = True
+    kernel[best] = True
+    rest = ranked[~kernel[ranked]]
+    buckets = [rest[:0]] + [rest[i * budget:(i + 1) * budget] for i in range(params.kernel_rounds)]
+    found = False
+    for bucket in buckets:
+        if budget == 0 or (len(bucket) == 0 and found):
+            break
+        trial = kernel.copy()
+        trial[bucket] = True
+        model = _Model.build(problem, kept, trial & ~kept)
+        if not model.small_enough(params):
+            break
+        result = _milp(model, budget - int(ones.sum()), None, best, params, seed)
+        if result.value > value + problem.tol:
+            best, value, found = result.sites, result.value, True
+        kernel[bucket[np.isin(bucket, best)]] = True
+    return best, found
 
 
 def _proven(value: float, bound: float, params: SolverParams) -> bool:
