@@ -36,6 +36,7 @@ class RadioLinks:
     outdoor_margin: np.ndarray
     indoor_margin: np.ndarray
     required_margin: np.ndarray  # the margin of the service each demand point needs
+    terrain: dict | None = None  # what the DEM did, for summary.json
 
     def matrix(self, margin: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
         """Boolean coverage matrix of the pairs whose ``margin`` is non-negative."""
@@ -87,12 +88,14 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
     reach = radio.reach_m(budget, scenario, h_bs, rp)
     cov.check_memory(demand_xy, cand_xy, reach, params.solver.memory_budget_gb)
     rows, cols, dist = cov.pairs_within(demand_xy, cand_xy, reach)
-    extra, los = 0.0, None
+    extra, los, terrain_info = 0.0, None, None
     if dem is not None:
         from siting import terrain
 
         extra, terrain_los = terrain.pair_terrain(dem, demand_xy[rows], cand_xy[cols], h_bs[cols], rp.h_ut_m,
-                                                  budget.fc_ghz, params.terrain)
+                                                  budget.fc_ghz, params.terrain, buildings=area.buildings,
+                                                  storey_height_m=params.demand.storey_height_m)
+        terrain_info = terrain.terrain_summary(dem, extra, terrain_los, params.terrain)
     kwargs = dict(d2d_m=dist, scenario=scenario[cols], h_bs_m=h_bs[cols], budget=budget, params=rp)
     if rp.los_from_buildings:  # ray-test only the pairs whose LOS state can change a coverage decision
         indoor_pair = radio.indoor_required(demand["env_class"].to_numpy(), rp)[rows]
@@ -106,7 +109,7 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
     outdoor = radio.link_margin_db(indoor=False, **kwargs) - extra
     indoor = radio.link_margin_db(indoor=True, **kwargs) - extra
     needs_indoor = radio.indoor_required(demand["env_class"].to_numpy(), rp)[rows]
-    return RadioLinks(rows, cols, outdoor, indoor, np.where(needs_indoor, indoor, outdoor))
+    return RadioLinks(rows, cols, outdoor, indoor, np.where(needs_indoor, indoor, outdoor), terrain_info)
 
 
 def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFrame | None = None,
@@ -127,6 +130,8 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
                           served=_served(links.required_margin, links, shape, solution.selected, weights))
     result.summary["demand_info"] = demand.info
     result.summary["radio"] = radio.describe(params.radio)
+    if links.terrain is not None:
+        result.summary["terrain"] = links.terrain
     return result
 
 
