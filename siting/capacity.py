@@ -155,7 +155,8 @@ class _Instance:
         if not len(rows) == len(cols) == len(se):
             raise PlanError("pairs and spectral efficiencies differ in length: give one value per pair")
         if not (np.all(np.isfinite(t)) and np.all(t >= 0) and np.all(np.isfinite(cap)) and np.all(cap >= 0)):
-            raise PlanError("traffic and site capacities must be finite and non-negative: check the capacity parameters")
+            raise PlanError("traffic and site capacities must be finite and non-negative: "
+                            "check the capacity parameters")
         if len(rows) and (rows.max() >= len(t) or cols.max() >= len(cap) or min(rows.min(), cols.min()) < 0):
             raise PlanError("a pair refers to a demand point or candidate that does not exist: check the pair list")
         ids = np.asarray([] if fixed is None else fixed, dtype=np.int64).ravel()
@@ -273,6 +274,13 @@ def solve_capacitated(pairs, traffic, se, site_capacity, p: int | None = None, t
     if target is not None:
         bound = best.value
     return _package(inst, best_sites, best, max(bound, best.value), label, start, min_sites)
+
+
+def served_traffic(pairs, traffic, se, site_capacity, sites) -> float:
+    """Most traffic [Mbps] the given ``sites`` can serve within capacity (LP assignment),
+    e.g. to judge a coverage-only plan."""
+    inst = _Instance.build(pairs, traffic, se, site_capacity, None, "greedy")
+    return _assign(inst, np.asarray(sites, dtype=np.int64)).value
 
 
 def _best_start(inst: _Instance, starts):
@@ -629,3 +637,42 @@ def capacity_outputs(points: gpd.GeoDataFrame, solution: CapacitySolution, traff
         "capacity_gaps": int(len(gaps)),
     }
     return gaps, summary
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    """Everything the 5G pipeline needs from the capacity side of one area."""
+
+    solution: CapacitySolution
+    traffic: np.ndarray  # Mbps per demand point
+    capacity_gaps: gpd.GeoDataFrame
+    summary: dict  # figures for summary.json, with the count explanation under "count"
+
+
+def plan_capacity(points: gpd.GeoDataFrame, candidate_source: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                  margin_db: np.ndarray, fixed: np.ndarray, count: int | None, target: float | None,
+                  params, crs: str) -> CapacityPlan:
+    """Capacitated plan of one area from the radio pairs of ``siting.pipeline.radio_links``.
+
+    ``margin_db``: each pair's margin for the service its demand point needs (pairs with
+    a negative margin are not covered and are dropped); ``params``: the run's
+    :class:`~siting.config.Params`. The count explanation uses ``target``, or for a
+    ``count`` plan the share of traffic the plan serves.
+    """
+    from siting.radio import link_budget
+
+    cp = params.capacity
+    ok = np.asarray(margin_db) >= 0
+    pairs = (np.asarray(rows)[ok], np.asarray(cols)[ok])
+    traffic = traffic_mbps(points, cp)
+    se = spectral_efficiency(np.asarray(margin_db)[ok], cp)
+    capacity = site_capacity_mhz(candidate_source, link_budget(params.radio).bandwidth_mhz, cp)
+    solution = solve_capacitated(pairs, traffic, se, capacity, p=count, target=target, fixed=fixed,
+                                 seed=params.seed, params=cp, solver=params.solver)
+    gaps, summary = capacity_outputs(points, solution, traffic, params.demand.cell_size_m,
+                                     params.demand.road_point_spacing_m, crs)
+    share = target if target is not None else solution.objective / max(float(traffic.sum()), 1e-300)
+    if share > 0:
+        summary["count"] = explain_count(pairs, traffic, se, capacity, min(share, 1.0), fixed=fixed,
+                                         method="greedy+swap", params=cp, solver=params.solver)
+    return CapacityPlan(solution, traffic, gaps, summary)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from siting.capacity import (capacity_outputs, explain_count, site_capacity_mhz, solve_capacitated,
+from siting.capacity import (capacity_outputs, explain_count, plan_capacity, site_capacity_mhz, solve_capacitated,
                              spectral_efficiency, traffic_mbps)
 from siting.config import CapacityParams, load_params
 from siting.coverage import coverage_matrix, pairs_within
@@ -172,3 +172,26 @@ def test_user_errors_name_the_fix():
         solve_capacitated((rows, cols), traffic, se, capacity, target=0.99)
     with pytest.raises(PlanError, match="exactly one of --count or --target"):
         solve_capacitated((rows, cols), traffic, se, capacity)
+
+
+def test_plan_capacity_from_radio_pairs():
+    from siting.config import Params
+
+    rng = np.random.default_rng(7)
+    n, m = 400, 40
+    xy = rng.uniform(0, 2000, (n, 2))
+    cand = rng.uniform(0, 2000, (m, 2))
+    rows, cols, dist = pairs_within(xy, cand, 600.0)
+    margin = 20.0 - 40.0 * dist / 600.0  # negative beyond 300 m: not covered
+    points = gpd.GeoDataFrame({"kind": ["cell"] * n, "residents": rng.uniform(0, 3000, n), "workers": np.zeros(n),
+                               "road_m": np.zeros(n), "priority": np.ones(n)},
+                              geometry=shapely.points(xy), crs="EPSG:32650")
+    plan = plan_capacity(points, np.full(m, "rooftop", dtype=object), rows, cols, margin, np.array([3]), 8, None,
+                         Params(), "EPSG:32650")
+    sol = plan.solution
+    assert len(sol.selected) == 8 and sol.selected[0] == 3
+    covered_pairs = set(zip(rows[margin >= 0].tolist(), cols[margin >= 0].tolist()))
+    assert set(zip(sol.flow_rows.tolist(), sol.flow_cols.tolist())) <= covered_pairs
+    assert plan.summary["traffic_total_mbps"] == pytest.approx(traffic_mbps(points).sum(), abs=1e-3)
+    assert plan.summary["count"]["driver"] in ("capacity-led", "coverage-led")
+    assert plan.summary["count"]["capacity_sites"] >= plan.summary["count"]["coverage_sites"]
