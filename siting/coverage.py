@@ -17,9 +17,10 @@ from scipy.spatial import cKDTree
 
 from siting.errors import PlanError, ResourceError
 
-#: peak bytes per demand–candidate pair of a plan: pair list (row, col, distance: 12),
-#: link margins (3 × float64: 24) and their temporaries, the CSR matrix and the solver's
-#: CSC/CSR copies (about 5 each), measured on ``benchmarks/bench_scale.py`` [A]
+#: peak bytes per demand–candidate pair of a plan [A]: pair list (row, col, distance: 12),
+#: the radio stage's margins (3 × float64: 24) and temporaries, the CSR matrix and the
+#: solver's CSC copy and state (about 5 each). ``benchmarks/bench_scale.py`` (no radio
+#: stage) peaks at 71 bytes per pair, instance data and interpreter included.
 BYTES_PER_PAIR = 64
 
 #: candidates whose radii differ by less than this factor share one KD-tree query;

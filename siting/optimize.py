@@ -80,6 +80,9 @@ def solve_mclp(coverage, weights, p: int, fixed=None, method: str = "auto", seed
     params = params or SolverParams()
     problem = _Problem.build(coverage, weights, fixed, method)
     m, n = len(problem.fixed), problem.n_candidates
+    if not float(p).is_integer():
+        raise PlanError(f"--count {p} is not a whole number of sites: give an integer")
+    p = int(p)
     if p < m:
         raise PlanError(f"--count {p} is below the {m} existing sites: nothing new to plan")
     if p > n:
