@@ -92,6 +92,7 @@ def test_local_cluster_batch_plans_every_district_and_a_rerun_skips_them(inputs,
     assert total["coverage_after"] == pytest.approx(weighted, abs=1e-6)
     assert pd.read_csv(out / "quotas.csv")["quota"].sum() == 12
     assert (out / "gaps.geojson").is_file() and (out / "quotas.geojson").is_file()
+    first = {f: (out / f).read_bytes() for f in ("sites.geojson", "gaps.geojson", "summary.csv", "nw/sites.geojson")}
 
     # a rerun with the same inputs and parameters skips everything: it never needs a cluster
     again = run_batch(prepared, PARAMS, out, scheduler="tcp://127.0.0.1:9", stages=stages, progress=False)
@@ -103,6 +104,8 @@ def test_local_cluster_batch_plans_every_district_and_a_rerun_skips_them(inputs,
     with LocalCluster(n_workers=1, processes=False) as cluster, Client(cluster) as client:
         third = run_batch(prepared, PARAMS, out, client=client, stages=stages, progress=False)
     assert third.ok and third.skipped == ("SW", "SE", "NE")
+    # planning NW again (another cluster, one in-process worker) gives the same bytes, and so does the merge
+    assert {f: (out / f).read_bytes() for f in first} == first
     assert json.loads((out / "manifest.json").read_text())["districts"]["NW"]["skipped"] is False
 
 
