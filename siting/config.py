@@ -403,6 +403,8 @@ class SolverParams(Section):
     kernel_rounds: int = Field(10, ge=0, description="buckets of p further candidates (in Lagrangian price order) "
                                                     "the kernel search tries after the first kernel [A] "
                                                     "(Angelelli, Mansini & Speranza 2010)")
+    shrink_rounds: int = Field(20, ge=0, description="set cover: times greedy+swap is retried with one site fewer "
+                                                     "while the target is still reached [A]")
     lagrange_patience: int = Field(15, ge=1, description="iterations without a better bound before the subgradient "
                                                          "step is halved [A] (Held-Karp rule)")
 

@@ -13,7 +13,7 @@ Methods:
   O(nnz) plus the heap;
 - ``"greedy+swap"``: then 1-swap local search between a chosen site and the candidates
   sharing its uniquely covered demand, or the best free candidate (set cover: drop
-  redundant sites);
+  redundant sites, then retry greedy+swap with one site fewer while the target holds);
 - ``"exact"``: MCLP: greedy+swap, Lagrangian relaxation (subgradient) for a bound and
   a second start, reduced-cost fixing of candidates that cannot improve the incumbent,
   then a MILP with HiGHS on what is left; set cover: MILP with HiGHS;
@@ -125,7 +125,7 @@ def solve_set_cover(coverage, weights, target: float, fixed=None, method: str = 
     best = np.asarray(order, dtype=np.int64)
     label = "greedy"
     if method != "greedy":
-        best = _drop_redundant(state, order, goal)
+        best = _shrink(problem, _drop_redundant(state, order, goal), goal, params)
         label = "greedy+swap"
     if method in ("auto", "exact") and len(best) + len(problem.fixed) > min_sites:
         model = _Model.build(problem, problem.fixed_mask, ~problem.fixed_mask)
@@ -465,6 +465,21 @@ def _swap(state: _State, fixed_mask: np.ndarray, passes: int, rng: np.random.Gen
                 free = int(np.argmax(state.gain))
         if not improved:
             break
+
+
+def _shrink(problem: _Problem, best: np.ndarray, goal: float, params: SolverParams) -> np.ndarray:
+    """Set cover by MCLP: while greedy+swap with one site fewer still reaches ``goal``,
+    keep that smaller plan (at most ``shrink_rounds`` times)."""
+    for _ in range(params.shrink_rounds):
+        if len(best) == 0:
+            break
+        state, _ = problem.start()
+        _greedy(state, len(best) - 1, 0)
+        _swap(state, problem.fixed_mask, params.swap_passes, np.random.default_rng(0), problem.tol)
+        if state.covered_weight() < goal:
+            break
+        best = np.flatnonzero(state.chosen & ~problem.fixed_mask)
+    return best
 
 
 def _drop_redundant(state: _State, order: list[int], goal: float) -> np.ndarray:
