@@ -1,0 +1,201 @@
+"""Learning from the existing network (issue 11): features, spatial CV, the suitability
+model, and named gap areas."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy.spatial import cKDTree
+
+from siting import learn
+from siting.config import Params, load_params
+from siting.gaps import describe_gaps, gap_areas, gap_summary
+
+NANJING = "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml"
+#: small blocks so the 10 km² Nanjing extract has enough of them for 5 folds
+PARAMS = Params(learn={"block_m": 500.0})
+
+
+def _sites(area, xy: np.ndarray) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=area.crs).to_crs(4326)
+
+
+@pytest.fixture(scope="module")
+def nanjing(shared_data):
+    from siting.demand import build_demand
+    from siting.io.osm import load_area
+
+    area = load_area(str(shared_data / NANJING))
+    return area, build_demand(area, PARAMS.demand)
+
+
+@pytest.fixture(scope="module")
+def pattern(nanjing):
+    """Existing sites at every intersection of a trunk/primary/secondary road."""
+    area, demand = nanjing
+    xy = learn.intersections(area, ("trunk", "primary", "secondary"))
+    return xy, learn.learn_from_existing(area, demand, _sites(area, xy), "5g", PARAMS)
+
+
+@pytest.fixture(scope="module")
+def random_sites(nanjing):
+    area, demand = nanjing
+    from siting.evaluate import uniform_locations
+
+    xy = uniform_locations(area.boundary, 100, np.random.default_rng(1))
+    return xy, learn.learn_from_existing(area, demand, _sites(area, xy), "5g", PARAMS)
+
+
+def test_spatial_folds_never_share_a_block():
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 5000, size=(3000, 2))
+    groups = learn.spatial_blocks(xy, 1000.0)
+    assert len(np.unique(groups)) == 25  # a 5 km square in 1 km blocks
+    folds = learn.spatial_folds(groups, 5)
+    assert len(folds) == 5
+    tested = np.zeros(len(xy), int)
+    for train, test in folds:
+        tested[test] += 1
+        train_squares = {tuple(s) for s in np.floor(xy[train] / 1000.0).astype(int)}
+        test_squares = {tuple(s) for s in np.floor(xy[test] / 1000.0).astype(int)}
+        assert not train_squares & test_squares  # no 1 km square on both sides
+    assert np.all(tested == 1)  # every point is tested exactly once
+
+
+def test_neighbourhood_sums_match_a_brute_force_count(nanjing):
+    area, demand = nanjing
+    points = demand.points
+    xy = np.column_stack([points.geometry.x, points.geometry.y])[::37]
+    feats = learn.location_features(area, points, xy, "5g", PARAMS)
+    junctions = learn.intersections(area)
+    tree = cKDTree(junctions)
+    res = PARAMS.learn.raster_m
+    for r in PARAMS.learn.radii_m:
+        disc_km2 = np.pi * r * r / 1e6
+        got = feats[f"intersections_{int(r)}"].to_numpy() * disc_km2
+        lo = np.array([len(v) for v in tree.query_ball_point(xy, r - 2 * res)])
+        hi = np.array([len(v) for v in tree.query_ball_point(xy, r + 2 * res)])
+        # the raster disc differs from the true disc by under 2 %, its edge by a raster cell
+        assert np.all(got >= 0.97 * lo - 1e-6) and np.all(got <= 1.03 * hi + 1e-6)
+    res_feat = feats["residents_500"].to_numpy() * np.pi * 0.25
+    exact = np.array([points["residents"].to_numpy()[i].sum()
+                      for i in cKDTree(np.column_stack([points.geometry.x, points.geometry.y])).query_ball_point(xy, 500)])
+    assert np.corrcoef(res_feat, exact)[0, 1] > 0.97
+    dist = tree.query(xy)[0]
+    np.testing.assert_allclose(feats["dist_intersection_m"], np.minimum(dist, learn.FAR_M))
+    assert set(np.unique(feats[[f"env_{c}" for c in learn.ENV_CLASSES]].sum(axis=1))) == {1.0}
+
+
+def test_charging_features_add_car_parks_and_expressway_exits(nanjing):
+    area, demand = nanjing
+    xy = np.column_stack([demand.points.geometry.x, demand.points.geometry.y])[:50]
+    feats = learn.location_features(area, demand.points, xy, "charging", PARAMS)
+    assert {"parking_spaces_500", "dist_expressway_exit_m"} <= set(feats.columns)
+    # Xinjiekou has no motorway_link: every distance is the 5 km cap
+    assert np.all(feats["dist_expressway_exit_m"] == learn.FAR_M)
+    assert "parking_spaces_500" not in learn.location_features(area, demand.points, xy, "5g", PARAMS)
+
+
+def test_a_pattern_is_learned_and_raises_demand_there(nanjing, pattern):
+    area, demand = nanjing
+    xy, learned = pattern
+    s = learned.summary()
+    assert s["status"] == "fitted" and s["presence"] == len(xy) >= 20
+    assert s["cv_auc"][s["model"]] > 0.9
+    assert learned.used
+    points_xy = np.column_stack([demand.points.geometry.x, demand.points.geometry.y])
+    near = cKDTree(xy).query(points_xy)[0] < 50
+    assert learned.multiplier[near].mean() > 2 * learned.multiplier[~near].mean()
+    weighted = learn.weighted_demand(demand, learned)
+    np.testing.assert_allclose(weighted.points["weight"], demand.points["weight"] * learned.multiplier)
+    layer = learn.suitability_layer(demand, learned, area.crs)
+    assert len(layer) == len(demand.points) and layer["suitability"].max() > 1
+
+
+def test_random_sites_score_near_chance_and_leave_the_plan_alone(nanjing, random_sites):
+    area, demand = nanjing
+    _, learned = random_sites
+    s = learned.summary()
+    assert s["status"] == "fitted"
+    assert 0.35 < s["cv_auc"][s["model"]] < PARAMS.learn.min_auc
+    assert not learned.used and np.all(learned.multiplier == 1.0)
+    pd.testing.assert_series_equal(learn.weighted_demand(demand, learned).points["weight"], demand.points["weight"])
+
+
+def test_few_sites_are_skipped_and_the_summary_says_so(nanjing):
+    area, demand = nanjing
+    xy = learn.intersections(area)[:12]
+    learned = learn.learn_from_existing(area, demand, _sites(area, xy), "5g", PARAMS)
+    assert learned.summary()["status"] == "skipped"
+    assert "12 existing sites in the area, fewer than the 20" in learned.summary()["reason"]
+    assert not learned.used and np.all(learned.multiplier == 1)
+    off = learn.learn_from_existing(area, demand, _sites(area, learn.intersections(area)), "5g",
+                                    Params(learn={"strength": 0.0}))
+    assert off.summary()["reason"] == "strength is 0 (learning off)"
+
+
+def test_model_is_deterministic_for_a_seed(nanjing, pattern):
+    area, demand = nanjing
+    xy, first = pattern
+    again = learn.learn_from_existing(area, demand, _sites(area, xy), "5g", PARAMS)
+    assert again.summary() == first.summary()
+    assert again.multiplier.tobytes() == first.multiplier.tobytes()
+
+
+def test_candidate_scores_favour_the_learned_places(nanjing, pattern):
+    area, demand = nanjing
+    xy, learned = pattern
+    far = xy + 400.0
+    cands = gpd.GeoDataFrame(geometry=gpd.points_from_xy(np.r_[xy[:, 0], far[:, 0]], np.r_[xy[:, 1], far[:, 1]]),
+                             crs=area.crs)
+    score = learn.candidate_scores(area, demand, cands, learned, "5g", PARAMS)
+    assert np.median(score[:len(xy)]) > 2 * np.median(score[len(xy):])
+
+
+def test_learn_params_refuse_bad_values():
+    from siting.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="learn.min_sites"):
+        load_params(overrides={"learn.min_sites": 1})
+
+
+# --- gap areas -------------------------------------------------------------------------
+
+def _cells(xy, residents) -> gpd.GeoDataFrame:
+    xy = np.asarray(xy, float)
+    n = len(xy)
+    return gpd.GeoDataFrame({"kind": ["cell"] * n, "residents": residents, "workers": np.zeros(n),
+                             "weight": residents}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+                            crs="EPSG:32650")
+
+
+def test_gap_areas_group_neighbouring_cells_and_name_them():
+    block = [(x, y) for x in (50, 150, 250) for y in (50, 150, 250)]       # 9 cells, 0.09 km²
+    pair = [(2050, 50), (2150, 50)]                                         # 2 cells
+    lone = [(5050, 5050)]                                                    # noise: its own area
+    covered_cell = [(350, 50)]                                               # covered, not a gap
+    pts = _cells(block + pair + lone + covered_cell, np.r_[np.full(9, 700.0), [100.0, 100.0], [5.0], [999.0]])
+    covered = np.r_[np.zeros(12, bool), [True]]
+    area = SimpleNamespace(
+        pois=gpd.GeoDataFrame({"name": ["Xinjiekou Mall", None]},
+                              geometry=gpd.points_from_xy([160, 2100], [160, 60]), crs="EPSG:32650"),
+        road_edges=gpd.GeoDataFrame({"name": ["Zhongshan Road"]},
+                                    geometry=[shapely.LineString([(2000, 300), (2300, 300)])], crs="EPSG:32650"))
+    gaps = gap_areas(pts, covered, 100.0, 100.0, "EPSG:32650", area=area)
+    assert len(gaps) == 3
+    assert gaps["population"].tolist() == [6300.0, 200.0, 5.0]
+    np.testing.assert_allclose(gaps["area_km2"], [0.09, 0.02, 0.01])
+    assert gaps["points"].tolist() == [9, 2, 1]
+    assert gaps["name"].tolist()[:2] == ["Gap 1 (near Xinjiekou Mall)", "Gap 2 (near Zhongshan Road)"]
+    assert describe_gaps(gaps) == "3 gap areas, the largest 0.1 km² with 6,300 people (Gap 1 (near Xinjiekou Mall))"
+    assert gap_summary(gaps)["population_uncovered"] == 6505.0
+
+
+def test_no_gaps_when_everything_is_covered():
+    pts = _cells([(50, 50)], [10.0])
+    gaps = gap_areas(pts, np.array([True]), 100.0, 100.0, "EPSG:32650")
+    assert len(gaps) == 0 and describe_gaps(gaps) == "no gap areas"
