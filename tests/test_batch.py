@@ -219,6 +219,15 @@ def test_cli_quotas_writes_csv_and_geojson_summing_to_the_target(inputs, tmp_pat
     geo = gpd.read_file(tmp_path / "q" / "quotas.geojson")
     assert geo["quota"].tolist() == table["quota"].tolist()
     assert "total 7" in capsys.readouterr().out
+    # three existing sites in SE (a CSV in WGS-84) lower SE's quota; the total stays 7
+    se = inputs["quads"].set_index("name").geometry["SE"].centroid
+    (tmp_path / "sites.csv").write_text("name,lon,lat\n" + "".join(f"s{i},{se.x + i * 1e-3},{se.y}\n" for i in range(3)))
+    main(["quotas", str(inputs["plan"]), "--districts", str(inputs["districts"]), "--osm", str(inputs["osm"]),
+          "--target", "7", "--minimum", "1", "--existing", str(tmp_path / "sites.csv"), "--out", str(tmp_path / "e")])
+    with_sites = pd.read_csv(tmp_path / "e" / "quotas.csv").set_index("district")
+    before = table.set_index("district")
+    assert with_sites["quota"].sum() == 7 and with_sites.loc["SE", "existing"] == 3
+    assert with_sites.loc["SE", "quota"] < before.loc["SE", "quota"]
     with pytest.raises(InputError, match="no plan 'nowhere'"):
         prepare("nowhere", inputs["districts"], inputs["osm"], stages=inputs["stages"])
 
