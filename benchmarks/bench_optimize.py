@@ -163,9 +163,12 @@ def against_spopt(quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, smaller instances; CBC limited to 60 s")
+    parser.add_argument("--part", choices=("all", "quality", "spopt"), default="all")
     args = parser.parse_args()
-    quality(args.quick)
-    against_spopt(args.quick)
+    if args.part in ("all", "quality"):
+        quality(args.quick)
+    if args.part in ("all", "spopt"):
+        against_spopt(args.quick)
 
 
 if __name__ == "__main__":

@@ -380,10 +380,14 @@ class SolverParams(Section):
     memory_budget_gb: float = Field(8.0, gt=0, description="refuse a run whose estimated coverage matrix and "
                                                           "solver state exceed this many GB [A] (issue 7: memory "
                                                           "bound; half of a 16 GB workstation)")
-    exact_max_candidates: int = Field(200, ge=0, description="'auto' tries the exact MILP only up to this many "
-                                                              "candidates [A] (HiGHS solves such MCLPs in seconds)")
+    exact_max_candidates: int = Field(80, ge=0, description="'auto' solves the whole MILP only up to this many "
+                                                            "undecided candidates [A] (2,000 x 200 grid-city MCLPs "
+                                                            "with a weak LP take HiGHS 25-70 s: "
+                                                            "benchmarks/RESULTS.md)")
     exact_max_pairs: int = Field(50_000, ge=0, description="'auto' tries the exact MILP only up to this many "
                                                               "demand-candidate pairs [A]")
+    kernel_max_candidates: int = Field(200, ge=0, description="largest restricted MILP of the kernel search [A] "
+                                                              "(HiGHS solves these in about a second)")
     exact_max_nodes: int = Field(2000, ge=0, description="branch-and-bound nodes of the exact MILP: a work limit, so "
                                                          "results do not depend on machine speed [A]")
     exact_time_s: float = Field(60.0, gt=0, description="safety time limit of the exact MILP; when it is hit the "

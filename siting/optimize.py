@@ -194,7 +194,7 @@ def _kernel_search(problem: "_Problem", ranked: np.ndarray, ones: np.ndarray, bu
         trial = kernel.copy()
         trial[bucket] = True
         model = _Model.build(problem, kept, trial & ~kept)
-        if not model.small_enough(params):
+        if not model.small_enough(params, kernel=True):
             break
         result = _milp(model, budget - int(ones.sum()), None, best, params, seed)
         if result.value > value + problem.tol:
@@ -525,8 +525,10 @@ class _Model:
         return cls(merged.astype(np.float64), weights, cols, kept[~problem.fixed_mask[kept]],
                    len(problem.fixed), float(w[done].sum()))
 
-    def small_enough(self, params: SolverParams) -> bool:
-        return len(self.cols) <= params.exact_max_candidates and self.rows.nnz <= params.exact_max_pairs
+    def small_enough(self, params: SolverParams, kernel: bool = False) -> bool:
+        """Whether HiGHS gets this model: the whole model, or a kernel of the search."""
+        limit = params.kernel_max_candidates if kernel else params.exact_max_candidates
+        return len(self.cols) <= limit and self.rows.nnz <= params.exact_max_pairs
 
 
 def _merge_rows(sub: sparse.csr_matrix, weights: np.ndarray) -> tuple[np.ndarray, sparse.csr_matrix]:
