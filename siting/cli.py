@@ -194,6 +194,29 @@ def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), dis
     typer.echo(report.message(), err=quiet)
 
 
+@app.command("evaluate")
+def evaluate_command(
+    source: str = typer.Argument(..., help="'demo', an OSM file (.osm, .osm.xml, .osm.bz2, .osm.pbf) or a place name"),
+    existing: Path = typer.Option(..., "--existing", help="existing sites: CSV with lon/lat or GeoJSON points"),
+    holdout: float = typer.Option(0.4, "--holdout", help="share of the existing sites to hide"),
+    seed: int = typer.Option(0, "--seed", help="random seed of the split, the model and the baselines"),
+    kind: str = typer.Option("5g", "--kind", help="5g, charging, basic, depot, swap or hydrogen"),
+    radius: Optional[float] = typer.Option(None, "--radius", help="metres within which a hidden site counts as "
+                                           "found (default 150 for 5g, 300 for charging)"),
+    existing_crs: str = typer.Option("wgs84", "--existing-crs", help="wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file of parameters"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<area>/<kind>/)"),
+) -> None:
+    """Hide a share of the existing sites, plan with the rest, and count the hidden sites found,
+    against random locations and random road nodes: evaluation.json."""
+    from siting.evaluate import describe, run_evaluation
+
+    report, path = run_evaluation(source, existing, kind=kind, holdout=holdout, radius_m=radius,
+                                  existing_crs=existing_crs, config=config, overrides={"seed": seed}, out=out)
+    typer.echo(describe(report))
+    typer.echo(f"written: {path}")
+
+
 @app.command("map")
 def map_command(
     out_dir: Path = typer.Argument(..., help="output folder of a 'siting plan' run (summary.json, *.geojson, layers.gpkg)"),
