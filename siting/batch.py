@@ -1,9 +1,9 @@
 """Many districts on Dask: one task per district, resumable, fault-isolated, merged.
 
-The Area is read once; each task clips its layers to the district plus a buffer (so
-sites across a border count), keeps the district itself as the area boundary (so only
-demand inside the district is counted), plans its quota and writes
-``<out>/<district>/``. ``manifest.json`` records per district the status, quota,
+The Area is read once and clipped per district to the district plus a buffer (so sites
+across a border count), with the district itself as the area boundary (so only demand
+inside the district is counted); each Dask task receives only its clip, plans its quota
+and writes ``<out>/<district>/``. ``manifest.json`` records per district the status, quota,
 proposed and existing sites, coverage, runtime, input and parameter hashes and the
 error text; a rerun skips districts whose hashes are unchanged and whose outputs exist.
 ``--scheduler local`` starts a :class:`distributed.LocalCluster`; ``tcp://host:port``
@@ -234,31 +234,42 @@ def clip_area(area: Area, district: shapely.Geometry, buffer_m: float, name: str
                    road_nodes=nodes, road_edges=edges, pois=near(area.pois), landuse=near(area.landuse), info=info)
 
 
-def run_district(task: DistrictTask, area: Area, params: Params, existing: gpd.GeoDataFrame | None,
+def district_input(area: Area, existing: gpd.GeoDataFrame | None, task: DistrictTask,
+                   buffer_m: float) -> tuple[Area, gpd.GeoDataFrame | None]:
+    """A task's data: the Area clipped to the district + buffer, and the existing sites within it."""
+    district = shapely.from_wkb(task.geometry_wkb)
+    clipped = clip_area(area, district, buffer_m, task.district, task.slug)
+    if existing is None:
+        return clipped, None
+    return clipped, existing.iloc[np.unique(existing.sindex.query(district.buffer(buffer_m), predicate="intersects"))]
+
+
+def run_district(task: DistrictTask, area: Area, existing: gpd.GeoDataFrame | None, params: Params,
                  stages: Stages) -> dict:
-    """Clip, plan and write one district; never raises: a failure becomes the record's error."""
+    """Plan and write one district (``area`` from :func:`district_input`).
+
+    Never raises: a failure becomes the record's error.
+    """
     start = time.perf_counter()
-    record: dict[str, Any] = {"district": task.district, "slug": task.slug, "quota": task.quota,
-                              "existing": task.existing, "input_hash": task.input_hash,
-                              "params_hash": task.params_hash, "status": "failed", "error": None}
+    record = _record(task, "failed")
     try:
-        district = shapely.from_wkb(task.geometry_wkb)
-        clipped = clip_area(area, district, params.batch.buffer_m, task.district, task.slug)
-        near_existing = None
-        if existing is not None:
-            near_existing = existing.iloc[np.unique(existing.sindex.query(district.buffer(params.batch.buffer_m),
-                                                                          predicate="intersects"))]
-        fixed = len(existing_sites(clipped, task.kind, params, near_existing))
-        result = stages.plan_area(clipped, task.kind, params, existing=near_existing, count=task.quota + fixed)
+        fixed = len(existing_sites(area, task.kind, params, existing))
+        result = stages.plan_area(area, task.kind, params, existing=existing, count=task.quota + fixed)
         result.summary["district"] = {"name": task.district, "quota": task.quota, "plan": task.plan_id,
                                       "clip_buffer_m": params.batch.buffer_m}
         extra = {"map.html": stages.district_map(result, params)} if stages.district_map else None
         stages.write_plan(result, Path(task.out_dir) / task.slug, extra_files=extra)
-        record.update(_district_figures(result, district), status="ok")
+        record.update(_district_figures(result, area.boundary), status="ok")
     except Exception as exc:  # fault isolation: one district's failure is recorded, never raised
         record["error"] = _one_line(exc)
     record["runtime_s"] = round(time.perf_counter() - start, 3)
     return record
+
+
+def _record(task: DistrictTask, status: str, error: str | None = None) -> dict[str, Any]:
+    return {"district": task.district, "slug": task.slug, "quota": task.quota, "existing": task.existing,
+            "input_hash": task.input_hash, "params_hash": task.params_hash, "status": status, "error": error,
+            "runtime_s": None}
 
 
 def _district_figures(result: Any, district: shapely.Geometry) -> dict:
@@ -421,28 +432,40 @@ def _tasks(prepared: Prepared, params: Params, kind: str, out: Path) -> list[Dis
 
 def _run_tasks(client: Any, todo: list[DistrictTask], prepared: Prepared, params: Params, stages: Stages,
                progress: bool | None) -> Iterator[dict]:
-    """Submit one task per district; yield each record as it finishes."""
+    """Clip each district here and submit it as one task; yield each record as it finishes.
+
+    Clipping on the client ships each worker only its districts' data, never the whole
+    Area (a province would not fit in every worker); tasks start as soon as they are clipped.
+    """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    area_f = client.scatter(prepared.area)
-    existing_f = client.scatter(prepared.existing) if prepared.existing is not None else None
-    futures = {client.submit(run_district, t, area_f, params, existing_f, stages,
-                             key=f"district-{t.slug}-{t.input_hash[:12]}", pure=False): t for t in todo}
     show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(total=len(futures), unit="district", disable=not show, file=sys.stderr) as bar:
-        for fut in as_completed(futures):
-            task = futures[fut]
+    with tqdm(total=len(todo), unit="district", disable=not show, file=sys.stderr) as bar:
+        def done(task: DistrictTask, record: dict) -> dict:
+            bar.set_postfix_str(f"{task.district}: {record['status']}")
+            bar.update()
+            return record
+
+        futures = as_completed()
+        owner = {}
+        for t in todo:
+            try:
+                area, existing = district_input(prepared.area, prepared.existing, t, params.batch.buffer_m)
+            except Exception as exc:  # a district that cannot even be clipped fails alone
+                yield done(t, _record(t, "failed", _one_line(exc)))
+                continue
+            fut = client.submit(run_district, t, client.scatter(area, hash=False), existing, params, stages,
+                                key=f"district-{t.slug}-{t.input_hash[:12]}", pure=False)
+            owner[fut.key] = t
+            futures.add(fut)
+        for fut in futures:
+            task = owner[fut.key]
             try:
                 record = fut.result()
             except Exception as exc:  # a worker died or the task could not run at all
-                record = {"district": task.district, "slug": task.slug, "quota": task.quota,
-                          "existing": task.existing, "input_hash": task.input_hash,
-                          "params_hash": task.params_hash, "status": "failed", "error": _one_line(exc),
-                          "runtime_s": None}
-            bar.set_postfix_str(f"{task.district}: {record['status']}")
-            bar.update()
-            yield record
+                record = _record(task, "failed", _one_line(exc))
+            yield done(task, record)
 
 
 def _ordered(manifest: dict, tasks: list[DistrictTask]) -> dict:
