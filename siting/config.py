@@ -461,6 +461,45 @@ class CapacityParams(Section):
                                      "traffic [A]")
 
 
+class LearnParams(Section):
+    """Learning from the existing network (issue 11, ``siting/learn.py``, ``siting/gaps.py``,
+    ``siting/evaluate.py``): suitability features and model, gap areas, holdout evaluation."""
+
+    strength: float = Field(1.0, ge=0, description="exponent scale of the suitability multiplier on demand weights "
+                            "and candidate scores; 0 turns learning off [A] (issue 11)")
+    min_sites: int = Field(20, ge=2, description="fewest existing sites in the area to learn from; below it the "
+                           "model is skipped and the summary says so [A] (issue 11: 'say under 20')")
+    radii_m: tuple[float, ...] = Field((150.0, 500.0), min_length=1, description="neighbourhood radii of the "
+                                       "features: a dense-urban inter-site distance and a walking catchment [A] "
+                                       "(DOMAIN §1.9 ISD)")
+    raster_m: float = Field(25.0, gt=0, description="raster cell of the neighbourhood sums (a tenth of the radius "
+                            "when coarser); disc edges are exact to one cell [A]")
+    block_m: float = Field(1000.0, gt=0, description="side of the spatial cross-validation blocks [A] (issue 11: "
+                           "blocks of about 1 km)")
+    folds: int = Field(5, ge=2, description="GroupKFold folds over the blocks [A]")
+    max_background: int = Field(20000, ge=100, description="background (demand) locations sampled for fitting; "
+                                "species-distribution practice uses about 10,000 [A]")
+    logistic_c: float = Field(1.0, gt=0, description="inverse L2 regularisation of the logistic model "
+                              "(scikit-learn default) [A]")
+    gbm_iterations: int = Field(100, ge=1, description="boosting iterations of HistGradientBoostingClassifier "
+                                "(scikit-learn default) [A]")
+    min_auc: float = Field(0.7, ge=0.5, le=1, description="spatial-CV AUC below which the model is reported but "
+                           "not used [A] (0.7: 'acceptable discrimination', Hosmer & Lemeshow, Applied Logistic "
+                           "Regression)")
+    max_multiplier: float = Field(4.0, ge=1, description="relative suitability is clipped to [1/x, x] before "
+                                  "the strength exponent [A]")
+    gap_eps_factor: float = Field(1.5, gt=0, description="DBSCAN eps of gap clustering in demand cell sizes [A] "
+                                  "(issue 11: eps about 1.5 cells)")
+    gap_min_samples: int = Field(2, ge=1, description="DBSCAN min_samples of gap clustering; lone uncovered points "
+                                 "form their own small gap areas [A]")
+    eval_radius_5g_m: float = Field(150.0, gt=0, description="a hidden 5G site counts as found when a proposed "
+                                    "site is this close: about the dense-urban site spacing [A] (issue 11)")
+    eval_radius_charging_m: float = Field(300.0, gt=0, description="the same for charging stations [A] (issue 11)")
+    baseline_draws: int = Field(20, ge=1, description="random draws averaged for each evaluation baseline [A]")
+    threads: int = Field(1, ge=1, description="BLAS/OpenMP threads while fitting; 1 keeps parallel district runs "
+                         "(batch) from oversubscribing the cores [A]")
+
+
 class Params(Section):
     """All parameters of a run. Sections are added by each pipeline stage."""
 
@@ -474,6 +513,7 @@ class Params(Section):
     terrain: TerrainParams = TerrainParams()
     solver: SolverParams = SolverParams()
     capacity: CapacityParams = CapacityParams()
+    learn: LearnParams = LearnParams()
     seed: int = 0
 
 

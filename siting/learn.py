@@ -28,6 +28,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 from scipy.signal import fftconvolve
 from scipy.spatial import cKDTree
 
@@ -179,12 +180,13 @@ class _Raster:
         return row, col, ok
 
     def bin(self, xy: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Sum ``values`` (n, k) per raster cell: array (k, rows, cols)."""
+        """Sum ``values`` (n, k) per raster cell: float32 array (k, rows, cols)."""
         row, col, ok = self.index(xy)
-        flat = row[ok] * self.shape[1] + col[ok]
-        n = self.shape[0] * self.shape[1]
-        return np.stack([np.bincount(flat, weights=values[ok, j], minlength=n).reshape(self.shape)
-                         for j in range(values.shape[1])]) if values.shape[1] else np.zeros((0, *self.shape))
+        flat = (row * self.shape[1] + col)[ok]
+        i, j = np.nonzero(values[ok])
+        k, n = values.shape[1], self.shape[0] * self.shape[1]
+        summed = sparse.coo_matrix((values[ok][i, j].astype(np.float32), (j, flat[i])), shape=(k, n))
+        return summed.toarray().reshape(k, *self.shape)
 
     def disc(self, radius: float) -> np.ndarray:
         r = int(np.ceil(radius / self.res))
@@ -200,13 +202,19 @@ def _landuse_masks(area: Area, raster: _Raster) -> tuple[np.ndarray, tuple[str, 
     transform = Affine(raster.res, 0, raster.x0, 0, raster.res, raster.y0)
     lu = area.landuse
     names = tuple(f"landuse_{g}" for g in LANDUSE_GROUPS)
-    layers = np.zeros((len(LANDUSE_GROUPS), *raster.shape))
+    layers = np.zeros((len(LANDUSE_GROUPS), *raster.shape), dtype=np.float32)
     for i, values in enumerate(LANDUSE_GROUPS.values()):
         geoms = lu.geometry[lu["landuse"].isin(values)] if len(lu) else []
         if len(geoms):
             layers[i] = features.rasterize(((g, 1) for g in geoms), out_shape=raster.shape, transform=transform,
                                            fill=0, dtype="uint8")
     return layers, names
+
+
+def raster_cell_m(radius_m: float, params: LearnParams) -> float:
+    """Raster cell of the sums within ``radius_m``: ``params.raster_m``, or a tenth of the
+    radius when that is coarser (a 500 m disc on a 50 m raster)."""
+    return max(params.raster_m, radius_m / 10.0)
 
 
 def location_features(area: Area, demand_points: gpd.GeoDataFrame, xy: np.ndarray, kind: str,
@@ -222,22 +230,23 @@ def location_features(area: Area, demand_points: gpd.GeoDataFrame, xy: np.ndarra
     lp = params.learn
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     src = area_sources(area, demand_points, kind, params)
-    raster = _Raster.around(np.vstack([xy, _xy(demand_points)]) if len(demand_points) else xy,
-                            max(lp.radii_m) + lp.raster_m, lp.raster_m)
-    binned = raster.bin(src.xy, src.values)
-    landuse, lu_names = _landuse_masks(area, raster)
-    row, col, _ = raster.index(xy)
-    row, col = row.clip(0, raster.shape[0] - 1), col.clip(0, raster.shape[1] - 1)
+    extent = np.vstack([xy, _xy(demand_points)]) if len(demand_points) else xy
     columns: dict[str, np.ndarray] = {}
     for r in lp.radii_m:
-        kernel = raster.disc(r)
-        km2 = kernel.sum() * raster.res ** 2 / 1e6
-        for stack, names, scale in ((binned, src.names, 1.0 / km2), (landuse, lu_names, 1.0 / kernel.sum())):
+        res = raster_cell_m(r, lp)
+        raster = _Raster.around(extent, r + res, res)
+        landuse, lu_names = _landuse_masks(area, raster)
+        row, col, _ = raster.index(xy)
+        row, col = row.clip(0, raster.shape[0] - 1), col.clip(0, raster.shape[1] - 1)
+        kernel = raster.disc(r).astype(np.float32)
+        km2 = kernel.sum() * res ** 2 / 1e6
+        for stack, names, scale in ((raster.bin(src.xy, src.values), src.names, 1.0 / km2),
+                                    (landuse, lu_names, 1.0 / kernel.sum())):
             if len(names) == 0:
                 continue
             smooth = fftconvolve(stack, kernel[None], mode="same", axes=(1, 2))
             for j, name in enumerate(names):
-                columns[f"{name}_{int(r)}"] = np.maximum(smooth[j, row, col] * scale, 0.0).round(9)
+                columns[f"{name}_{int(r)}"] = np.maximum(smooth[j, row, col].astype(float) * scale, 0.0).round(6)
     mid, _, edge = _road_samples(area.road_edges, lp.raster_m)
     major = mid[_road_class(area.road_edges["highway"])[edge] == "major"] if len(edge) else mid
     targets = {"dist_major_road_m": major, "dist_intersection_m": intersections(area)}

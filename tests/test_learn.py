@@ -73,8 +73,8 @@ def test_neighbourhood_sums_match_a_brute_force_count(nanjing):
     feats = learn.location_features(area, points, xy, "5g", PARAMS)
     junctions = learn.intersections(area)
     tree = cKDTree(junctions)
-    res = PARAMS.learn.raster_m
     for r in PARAMS.learn.radii_m:
+        res = learn.raster_cell_m(r, PARAMS.learn)
         disc_km2 = np.pi * r * r / 1e6
         got = feats[f"intersections_{int(r)}"].to_numpy() * disc_km2
         lo = np.array([len(v) for v in tree.query_ball_point(xy, r - 2 * res)])
