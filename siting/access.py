@@ -295,10 +295,40 @@ def service_areas(area: Area | None, candidate_xy: np.ndarray, radius_m: float |
     lines = np.concatenate(pieces)
     order = np.argsort(owner, kind="stable")
     merged = shapely.multilinestrings(lines[order], indices=owner[order])
-    polygons = shapely.buffer(merged, params.service_area_buffer_m, quad_segs=4)
+    polygons = corridors(merged, params.service_area_buffer_m)
     return gpd.GeoDataFrame({"candidate": np.arange(n_c), "radius_m": radius.astype(float),
                              "area_km2": shapely.area(polygons) / 1e6},
                             geometry=polygons, crs=crs or (area.crs if area is not None else None))
+
+
+def corridors(lines: np.ndarray, width_m: float, max_cells: int = 4_000_000) -> np.ndarray:
+    """Each (multi)line buffered by ``width_m`` and dissolved, one polygon per line.
+
+    GEOS buffers of thousands of overlapping road segments are slow (about 0.2 s per
+    service area), so the lines are burnt into a grid of ``width_m / 6.5`` cells (coarser
+    if a service area would exceed ``max_cells``), dilated by a disc of ``width_m`` and
+    polygonised: about 10 times faster; the outline is within about a cell of the exact
+    buffer (area within 10 %) and simplified to half a cell. The loop is over service areas; the work in each is compiled.
+    """
+    from affine import Affine
+    from rasterio import features
+    from scipy import ndimage
+
+    out = np.empty(len(lines), dtype=object)
+    for i, line in enumerate(lines):
+        minx, miny, maxx, maxy = line.bounds
+        pad = 2.0 * width_m
+        cell = max(width_m / 6.5, float(np.sqrt((maxx - minx + 2 * pad) * (maxy - miny + 2 * pad) / max_cells)))
+        shape = (int((maxy - miny + 2 * pad) / cell) + 1, int((maxx - minx + 2 * pad) / cell) + 1)
+        # half a cell off the bounds, so that a line along an edge of its bounds runs through cell centres
+        where = Affine(cell, 0.0, minx - pad - cell / 2, 0.0, -cell, maxy + pad + cell / 2)
+        grid = features.rasterize([(line, 1)], out_shape=shape, transform=where, all_touched=False, dtype="uint8")
+        r = width_m / cell - 0.5  # the burnt cell itself reaches half a cell beyond the line
+        j, k = np.mgrid[-int(r + 1e-9):int(r + 1e-9) + 1, -int(r + 1e-9):int(r + 1e-9) + 1]
+        grid = ndimage.binary_dilation(grid, structure=j ** 2 + k ** 2 <= r ** 2 + 1e-9).astype("uint8")
+        parts = [shapely.geometry.shape(g) for g, _ in features.shapes(grid, mask=grid > 0, transform=where)]
+        out[i] = shapely.union_all(parts).simplify(cell / 2.0)
+    return out
 
 
 def _snap(net: RoadNetwork, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -168,3 +168,13 @@ def test_worker_processes_give_the_same_matrix(monkeypatch):
     one = network_access(area, demand, stations, 600.0)
     two = network_access(area, demand, stations, 600.0, workers=2)
     assert (one.distance != two.distance).nnz == 0 and one.matrix.nnz > 300
+
+
+def test_corridors_match_an_exact_buffer():
+    lines = np.array([shapely.LineString([(3, 7), (1003, 7)]), shapely.LineString([(3, 7), (803, 611)]),
+                      shapely.MultiLineString([[(3, 7), (503, 7)], [(253, -293), (253, 307)]])])
+    got = access.corridors(lines, 60.0)
+    exact = shapely.buffer(lines, 60.0)
+    assert np.allclose(shapely.area(got), shapely.area(exact), rtol=0.1)
+    assert (shapely.area(shapely.symmetric_difference(got, exact)) < 0.1 * shapely.area(exact)).all()
+    assert shapely.contains(got, shapely.buffer(lines, 45.0)).all()  # nothing within 45 m is left out
