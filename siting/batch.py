@@ -349,7 +349,7 @@ def dask_client(scheduler: str = "local", workers: int | None = None) -> Iterato
     if scheduler == "local":
         n = workers or os.cpu_count() or 1
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+                          silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
             yield client
         return
     if not re.match(r"^(tcp|tls|ucx|inproc)://", scheduler):
