@@ -21,7 +21,6 @@ import tracemalloc
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import shapely
 
 from bench_demand import X0, Y0, generated_city
