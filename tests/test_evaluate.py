@@ -62,7 +62,7 @@ def nanjing_sites(shared_data, tmp_path_factory):
     return path, csv, cfg, len(xy)
 
 
-def test_evaluate_on_a_pattern_beats_both_baselines_and_is_deterministic(nanjing_sites, tmp_path, capsys):
+def test_evaluate_on_a_pattern_beats_uniform_random_and_is_deterministic(nanjing_sites, tmp_path, capsys):
     path, csv, cfg, n = nanjing_sites
     outs = []
     for run in ("a", "b"):
@@ -74,14 +74,17 @@ def test_evaluate_on_a_pattern_beats_both_baselines_and_is_deterministic(nanjing
     assert report["existing_in_area"] == n and report["hidden"] == round(0.4 * n)
     assert report["radius_m"] == 150.0
     m = report["methods"]
-    # seed 0 (the CLI default, fixed before looking): 16 found against 9.6 and 15.6 of 40.
-    # Beating random road nodes is not robust across seeds (seeds 2-4 lose): the demand
-    # multiplier cannot move a site within its coverage reach; see README "Learning from
-    # the existing network".
     assert m["plan"]["proposed"] == report["hidden"]  # as many proposals as hidden sites
-    assert m["plan"]["found"] > m["random_uniform"]["found"]
-    assert m["plan"]["found"] > m["random_road_nodes"]["found"]
-    assert report["plan_beats_baselines"] is True
+    # hidden intersections leave holes that the planner fills: it finds far more than uniform
+    # random points (Nanjing, seeds 0-4: 12-21 against about 9 of 40). It does NOT reliably beat
+    # random road nodes, which sit on intersections by construction (seeds 0-4: 12-21 against
+    # 15.6-17): see README "Learning from the existing network".
+    assert m["plan"]["found"] >= 1.2 * m["random_uniform"]["found"]
+    for name in ("random_uniform", "random_road_nodes"):
+        assert m[name]["draws"] == 20 and m[name]["proposed"] == report["hidden"]
+        assert 0 <= m[name]["plan_beats_share"] <= 1
+    assert report["plan_beats_baselines"] == (m["plan"]["found"] > max(m["random_uniform"]["found"],
+                                                                      m["random_road_nodes"]["found"]))
     assert report["learning"]["status"] == "fitted" and report["learning"]["cv_auc"]["logistic"] > 0.9
     text = capsys.readouterr().out
     assert f"hid {report['hidden']} of {n} existing sites" in text and "random road nodes" in text
