@@ -239,7 +239,7 @@ def location_features(area: Area, demand_points: gpd.GeoDataFrame, xy: np.ndarra
         row, col, _ = raster.index(xy)
         row, col = row.clip(0, raster.shape[0] - 1), col.clip(0, raster.shape[1] - 1)
         kernel = raster.disc(r).astype(np.float32)
-        km2 = kernel.sum() * res ** 2 / 1e6
+        km2 = np.pi * r * r / 1e6
         for stack, names, scale in ((raster.bin(src.xy, src.values), src.names, 1.0 / km2),
                                     (landuse, lu_names, 1.0 / kernel.sum())):
             if len(names) == 0:
