@@ -179,7 +179,8 @@ def _kernel_search(problem: "_Problem", ranked: np.ndarray, ones: np.ndarray, bu
     """Kernel search (Angelelli, Mansini and Speranza 2010): HiGHS on the incumbent's sites
     plus the ``kernel_factor * budget`` best-priced candidates, then on the kernel plus
     each next bucket of ``budget`` candidates in price order (``kernel_rounds`` buckets);
-    bucket candidates the new incumbent uses join the kernel. A heuristic: the bounds of
+    bucket candidates the new incumbent uses join the kernel; the final incumbent gets
+    1-swap local search. A heuristic: the bounds of
     these restricted MILPs are not bounds of the whole problem."""
     kept = problem.fixed_mask | ones
     kernel = np.zeros(problem.n_candidates, dtype=bool)
@@ -200,6 +201,9 @@ def _kernel_search(problem: "_Problem", ranked: np.ndarray, ones: np.ndarray, bu
         if result.value > value + problem.tol:
             best, value, found = result.sites, result.value, True
         kernel[bucket[np.isin(bucket, best)]] = True
+    if found:
+        swapped, swapped_value = problem.improve(best, params, seed)
+        best = swapped if swapped_value > value + problem.tol else best
     return best, found
 
 
