@@ -45,6 +45,10 @@ from siting.optimize import METHODS, solve_mclp, solve_set_cover
 #: seconds of traffic per busy hour and megabits per gigabyte
 _MBIT_PER_GB_HOUR = 8000.0 / 3600.0
 
+#: target mode: at most this many sites (least served first) are tried for removal after
+#: the greedy, each with one assignment LP [A]
+_DROP_TRIALS = 5
+
 
 # --------------------------------------------------------------------------- traffic and capacity
 
@@ -239,21 +243,24 @@ def solve_capacitated(pairs, traffic, se, site_capacity, p: int | None = None, t
         if not 0 < target <= 1:
             raise PlanError(f"--target {target} is outside (0, 1]: give a share of the traffic such as 0.95")
         goal = target * total - inst.tol
-        everything = _assign(inst, np.arange(inst.n_candidates))
-        if everything.value < goal:
-            raise PlanError(f"traffic target {target:g} is unreachable: all {inst.n_candidates} candidates together "
-                            f"serve {everything.value / max(total, 1e-300):.4f} of the traffic; lower --target or "
-                            f"add candidate sites")
+        standalone = inst.gains(inst.traffic)  # each site alone: serving can only be less together
+        if min(standalone.sum(), inst.traffic[np.unique(inst.rows)].sum()) < goal:
+            _unreachable(inst, target, min(standalone.sum(), inst.traffic[np.unique(inst.rows)].sum()))
         best_sites = _greedy(inst, inst.n_candidates, goal)
         best = _assign(inst, best_sites)
-        while best.value < goal:  # greedy stalled (its assignment never moves traffic): top up
-            residual = inst.traffic - np.bincount(best.rows, weights=best.flow, minlength=len(inst.traffic))
-            gains = inst.gains(np.maximum(residual, 0.0))
-            gains[best_sites] = -1.0
-            best_sites = np.append(best_sites, int(np.argmax(gains)))
+        if best.value < goal:  # the greedy stalled: only re-assigning over every candidate can tell
+            best_sites = np.concatenate([inst.fixed, np.setdiff1d(np.flatnonzero(standalone > 0), inst.fixed)])
             best = _assign(inst, best_sites)
+            if best.value < goal:
+                _unreachable(inst, target, best.value)
         best_sites, best = _drop_redundant(inst, best_sites, best, goal)
         label, bound = "greedy+lp", best.value
+        cover = solve_set_cover(inst.coverage(), inst.traffic, target, fixed=inst.fixed,
+                                method="greedy" if method == "greedy" else "greedy+swap", params=solver)
+        if len(cover.selected) <= len(best_sites):  # capacity may not bind: the coverage-only plan
+            served = _assign(inst, cover.selected)
+            if served.value >= goal:
+                best_sites, best, label, bound = cover.selected, served, "coverage+lp", served.value
         min_sites = _min_sites(inst, goal)
     proven = (bound - best.value <= solver.mip_rel_gap * bound) if p is not None else min_sites >= len(best_sites)
     exact_ok = method == "exact" or (method == "auto" and not proven and len(inst.rows) <= params.exact_max_pairs)
@@ -394,12 +401,18 @@ def _assign(inst: _Instance, sites: np.ndarray) -> _Assignment:
     return _Assignment(float(flow.sum()), rows[keep], cols[keep], flow[keep], se[keep], dual)
 
 
+def _unreachable(inst: _Instance, target: float, most: float) -> None:
+    share = most / max(float(inst.traffic.sum()), 1e-300)
+    raise PlanError(f"traffic target {target:g} is unreachable: all {inst.n_candidates} candidates together serve "
+                    f"at most {share:.4f} of the traffic; lower --target or add candidate sites")
+
+
 def _drop_redundant(inst: _Instance, sites: np.ndarray, best: _Assignment, goal: float):
     """Drop new sites, least served first, while the served traffic stays at ``goal``
-    (stops at the first site that cannot go: the next ones serve more)."""
+    (stops at the first site that cannot go, or after ``_DROP_TRIALS`` tries: each is an LP)."""
     served = np.bincount(best.cols, weights=best.flow, minlength=inst.n_candidates)
     new = sites[~np.isin(sites, inst.fixed)]
-    for j in new[np.argsort(served[new], kind="stable")]:
+    for j in new[np.argsort(served[new], kind="stable")][:_DROP_TRIALS]:
         trial = sites[sites != j]
         a = _assign(inst, trial)
         if a.value < goal:

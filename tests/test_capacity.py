@@ -90,6 +90,9 @@ def test_huge_capacity_gives_the_coverage_only_plan():
     assert sorted(sol.selected.tolist()) == sorted(mclp.selected.tolist())
     assert sol.objective == pytest.approx(mclp.objective, rel=1e-9)  # every covered Mbps is served
     np.testing.assert_array_equal(sol.covered, mclp.covered)
+    by_target = solve_capacitated((rows, cols), traffic, se, capacity, target=0.8, fixed=fixed)
+    cover = solve_set_cover(matrix, traffic, 0.8, fixed=fixed)
+    assert sorted(by_target.selected.tolist()) == sorted(cover.selected.tolist())
 
 
 def test_dense_cluster_gets_several_sites_where_coverage_puts_one():
