@@ -619,13 +619,14 @@ def explain_count(pairs, traffic, se, site_capacity, target: float, fixed=None, 
 
 def capacity_outputs(points: gpd.GeoDataFrame, solution: CapacitySolution, traffic: np.ndarray,
                      cell_size_m: float, road_spacing_m: float, crs: str,
-                     unserved_share: float = 0.01) -> tuple[gpd.GeoDataFrame, dict]:
+                     unserved_share: float = 0.01, max_load: float = 1.0) -> tuple[gpd.GeoDataFrame, dict]:
     """The ``capacity_gaps`` layer and the summary figures of a capacitated plan.
 
     ``capacity_gaps``: demand points covered by the plan but with more than
     ``unserved_share`` of their traffic not served, dissolved like the coverage gaps
     (:func:`siting.layers.gap_polygons`); its ``unserved_mbps`` column replaces
-    ``demand``. Per-site load is ``solution.load`` (order of ``solution.selected``).
+    ``demand``. Site loads are reported as shares of the full capacity: ``solution.load``
+    (share of the usable resource) × ``max_load`` (the usable share of the capacity).
     """
     t = np.asarray(traffic, dtype=np.float64)
     unserved = np.maximum(t - solution.served, 0.0)
@@ -641,9 +642,9 @@ def capacity_outputs(points: gpd.GeoDataFrame, solution: CapacitySolution, traff
         "traffic_served_mbps": round(solution.objective, 3),
         "served_ratio": round(solution.objective / total, 6) if total else 0.0,
         "served_of_covered": round(solution.objective / covered, 6) if covered else 0.0,
-        "site_load_mean": round(float(solution.load.mean()), 4) if len(solution.load) else 0.0,
-        "site_load_max": round(float(solution.load.max()), 4) if len(solution.load) else 0.0,
-        "sites_full": int((solution.load >= 0.999).sum()),
+        "site_load_mean": round(float(solution.load.mean()) * max_load, 4) if len(solution.load) else 0.0,
+        "site_load_max": round(float(solution.load.max()) * max_load, 4) if len(solution.load) else 0.0,
+        "sites_full": int((solution.load >= 0.999).sum()),  # at the planning ceiling max_load
         "capacity_bound_mbps": round(float(solution.bound), 3),
         "capacity_gap": round(float(solution.gap), 6),
         "capacity_solver": solution.method,
@@ -657,6 +658,7 @@ class CapacityPlan:
     """Everything the 5G pipeline needs from the capacity side of one area."""
 
     solution: CapacitySolution
+    load: np.ndarray  # per selected site, share of its full capacity used (≤ max_load)
     traffic: np.ndarray  # Mbps per demand point
     capacity_gaps: gpd.GeoDataFrame
     summary: dict  # figures for summary.json, with the count explanation under "count"
@@ -683,9 +685,9 @@ def plan_capacity(points: gpd.GeoDataFrame, candidate_source: np.ndarray, rows: 
     solution = solve_capacitated(pairs, traffic, se, capacity, p=count, target=target, fixed=fixed,
                                  seed=params.seed, params=cp, solver=params.solver)
     gaps, summary = capacity_outputs(points, solution, traffic, params.demand.cell_size_m,
-                                     params.demand.road_point_spacing_m, crs)
+                                     params.demand.road_point_spacing_m, crs, max_load=cp.max_load)
     share = target if target is not None else solution.objective / max(float(traffic.sum()), 1e-300)
     if share > 0:
         summary["count"] = explain_count(pairs, traffic, se, capacity, min(share, 1.0), fixed=fixed,
                                          method="greedy+swap", params=cp, solver=params.solver)
-    return CapacityPlan(solution, traffic, gaps, summary)
+    return CapacityPlan(solution, solution.load * cp.max_load, traffic, gaps, summary)

@@ -198,3 +198,5 @@ def test_plan_capacity_from_radio_pairs():
     assert plan.summary["traffic_total_mbps"] == pytest.approx(traffic_mbps(points).sum(), abs=1e-3)
     assert plan.summary["count"]["driver"] in ("capacity-led", "coverage-led")
     assert plan.summary["count"]["capacity_sites"] >= plan.summary["count"]["coverage_sites"]
+    np.testing.assert_allclose(plan.load, sol.load * 0.8)  # loads are shares of the full capacity
+    assert plan.summary["site_load_max"] == pytest.approx(0.8 * sol.load.max(), abs=1e-4)
