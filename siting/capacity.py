@@ -261,7 +261,7 @@ def solve_capacitated(pairs, traffic, se, site_capacity, p: int | None = None, t
             served = _assign(inst, cover.selected)
             if served.value >= goal:
                 best_sites, best, label, bound = cover.selected, served, "coverage+lp", served.value
-        min_sites = _min_sites(inst, goal)
+        min_sites = max(_min_sites(inst, goal), cover.min_sites or 0)  # serving the share covers it too
     proven = (bound - best.value <= solver.mip_rel_gap * bound) if p is not None else min_sites >= len(best_sites)
     exact_ok = method == "exact" or (method == "auto" and not proven and len(inst.rows) <= params.exact_max_pairs)
     if exact_ok:
