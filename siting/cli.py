@@ -58,6 +58,8 @@ def plan(
     existing_crs: str = typer.Option("wgs84", "--existing-crs", help="wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)"),
     band: Optional[str] = typer.Option(None, "--band", help="5G band preset: n78, n41 or n28"),
     los: bool = typer.Option(False, "--los/--no-los", help="line of sight from building heights"),
+    capacity: bool = typer.Option(False, "--capacity/--no-capacity",
+                                  help="5G: serve busy-hour traffic within site capacity, not only cover it"),
     dem: Optional[list[Path]] = typer.Option(None, "--dem", help="elevation GeoTIFF or SRTM .hgt (repeatable)"),
     raster: Optional[Path] = typer.Option(None, "--raster", help="population GeoTIFF (WorldPop, GHS-POP)"),
     population: Optional[float] = typer.Option(None, "--population", help="calibrate residents to this total"),
@@ -71,7 +73,8 @@ def plan(
     """Plan sites for one area and write GeoJSON, CSV, GeoPackage, summary.json and map.html."""
     from siting.workflow import run_plan
 
-    overrides = {"radio.band": band, "radio.los_from_buildings": los or None, "demand.population": population,
+    overrides = {"radio.band": band, "radio.los_from_buildings": los or None, "capacity.enabled": capacity or None,
+                 "demand.population": population,
                  "demand.cell_size_m": cell_size, "seed": seed}
     outcome = run_plan(source, kind=kind, count=count, target=target, piles=piles, existing=existing,
                        existing_crs=existing_crs, dem=dem or None, raster=raster, config=config,
@@ -94,6 +97,10 @@ def _report(outcome) -> None:
     typer.echo(f"{s['area']['name']} {s['kind']}: {s['sites_existing']} existing + {s['sites_proposed']} proposed "
                f"sites; coverage {s['coverage_ratio_before']:.1%} -> {s['coverage_ratio']:.1%} "
                f"({_optimality(s)}); {s['gaps']} gap areas")
+    count = s.get("capacity", {}).get("count")
+    if count:
+        typer.echo(f"count: {count['driver']}: coverage alone needs {count['coverage_sites']} sites, serving "
+                   f"{count['target']:.0%} of busy-hour traffic needs {count['capacity_sites']}")
     typer.echo(f"outputs: {outcome.out_dir}  map: {outcome.map_path}")
 
 

@@ -417,6 +417,8 @@ class CapacityParams(Section):
     """5G traffic demand and site capacity (issue 8): busy-hour Mbps per demand point and
     downlink capacity per site from bandwidth x spectral efficiency (``siting/capacity.py``)."""
 
+    enabled: bool = Field(False, description="plan for busy-hour traffic within site capacity as well as for "
+                          "coverage (`siting plan --capacity`); dense and urban zones are capacity-led (DOMAIN §1.9, TY5G)")
     dou_gb_month: float = Field(20.87, ge=0, description="mobile data per account per month, GB: CAICT, Aug 2025 "
                                 "(20.87 GB/household/month, reported at aitalo.com 2025-09-23)")
     busy_days_per_month: float = Field(20.0, gt=0, description="busy days per month (monthly traffic / busy-day "

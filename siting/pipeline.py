@@ -5,7 +5,7 @@ This module only chains the stages; each stage is a pure function in its own mod
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -125,9 +125,24 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
     weights = points["weight"].to_numpy(dtype=float)
     fixed = np.flatnonzero(candidates["fixed"].to_numpy(dtype=bool))
     solution = _solve(required, weights, fixed, count, target, params.seed)
+    capacity = None
+    if params.capacity.enabled:
+        from siting.capacity import plan_capacity
+
+        capacity = plan_capacity(points, candidates["source"].to_numpy(), links.rows, links.cols,
+                                 links.required_margin, fixed, len(solution.selected) if count else None,
+                                 target, params, area.crs)
+        cs = capacity.solution
+        solution = replace(solution, selected=cs.selected, gains=cs.site_served, objective=cs.objective,
+                           bound=cs.bound, gap=cs.gap, min_sites=cs.min_sites, method=f"capacity {cs.method}")
     result = build_result(area, points, candidates, solution, fixed, params, kind="5g",
                           masks=_coverage_masks(links, shape, fixed, solution.selected),
                           served=_served(links.required_margin, links, shape, solution.selected, weights))
+    if capacity is not None:
+        result.layers["capacity_gaps"] = capacity.capacity_gaps
+        result.layers["sites"]["load"] = np.round(capacity.load, 4)
+        result.layers["sites"]["served_mbps"] = np.round(capacity.solution.site_served, 3)
+        result.summary["capacity"] = capacity.summary
     result.summary["demand_info"] = demand.info
     result.summary["radio"] = radio.describe(params.radio)
     if links.terrain is not None:

@@ -106,3 +106,19 @@ def test_a_ridge_in_the_dem_removes_coverage_and_is_reported(tmp_path, demo_plan
     assert with_dem["terrain"]["dem_files"] == ["ridge.tif"]
     assert with_dem["coverage_ratio"] < flat["coverage_ratio"]
     assert "Hillshade" in (out / "map.html").read_text()
+
+
+def test_capacity_plan_explains_the_count_and_respects_capacity(tmp_path, shared_data):
+    osm = shared_data / "osm" / "nanjing_xinjiekou_osm" / "osm_bbox.osm.xml"
+    out = tmp_path / "cap"
+    plan(str(osm), "--kind", "5g", "--target", "0.8", "--capacity", "--out", str(out))
+    summary = json.loads((out / "summary.json").read_text())
+    count = summary["capacity"]["count"]
+    # a dense business district: busy-hour traffic, not reach, sets the number of sites
+    assert count["driver"] == "capacity-led"
+    assert count["capacity_sites"] > count["coverage_sites"]
+    assert summary["sites_total"] == count["capacity_sites"]
+    sites = gpd.read_file(out / "sites.geojson")
+    assert (sites["load"] <= Params().capacity.max_load + 1e-9).all()
+    assert summary["capacity"]["served_ratio"] >= 0.8 - 1e-6
+    assert (out / "capacity_gaps.geojson").exists()
