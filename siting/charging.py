@@ -203,6 +203,8 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
             raise PlanError(f"--count {count} exceeds the {len(candidates)} {kind} candidate sites: "
                             "ask for fewer sites or use --target")
         choice, pile_plan = _grow(st, _Choice.of(st, fixed), count, st.weights.sum()), None
+        if len(choice.sites) < count:  # all demand in reach is served: place the rest where most sessions are
+            choice = st.extend(choice, count - len(choice.sites), st.weights)
     else:
         target = cp.target if target is None else target
         choice = _grow(st, _Choice.of(st, fixed), len(candidates), target * st.weights.sum())

@@ -299,3 +299,11 @@ def test_roads_without_car_parks_get_roadside_candidates():
     assert (coverage_from_radius(pts[["geometry"]].get_coordinates().to_numpy(), xy, 1000.0).sum(axis=1) > 0).all()
     result = plan_charging(area, pts, "charging", Params(), target=0.9)
     assert result.summary["served_ratio"] >= 0.9 and result.summary["request_met"]
+
+
+def test_count_is_honoured_even_when_fewer_stations_would_serve_everything(town):
+    one_block = demand_points([[1500, 1500]], residents=100.0)  # a couple of sessions a day
+    result = plan_charging(town, one_block, "charging", Params(), count=4)
+    sites = result.layers["sites"]
+    assert len(sites) == 4 and result.summary["request_met"]
+    assert (sites["piles"] >= 1).all() and (sites["sessions"] <= sites["capacity"] + 1e-6).all()
