@@ -204,7 +204,7 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
                             "ask for fewer sites or use --target")
         choice, pile_plan = _grow(st, _Choice.of(st, fixed), count, st.weights.sum()), None
         if len(choice.sites) < count:  # all demand in reach is served: place the rest where most sessions are
-            choice = st.extend(choice, count - len(choice.sites), st.weights)
+            choice = st.top_up(st.extend(choice, count - len(choice.sites), st.weights), count)
     else:
         target = cp.target if target is None else target
         choice = _grow(st, _Choice.of(st, fixed), len(candidates), target * st.weights.sum())
@@ -293,6 +293,15 @@ class _Stations:
         return _Choice(np.r_[choice.sites, free[np.asarray(solution.selected, dtype=int)]],
                        np.r_[choice.gains, np.asarray(solution.gains, dtype=float)], float(solution.bound),
                        solution.method, choice.rounds + 1)
+
+    def top_up(self, choice: _Choice, count: int) -> _Choice:
+        """Add candidates until ``count`` stations stand, most sessions within reach first
+        (the solver adds no station that covers nothing new)."""
+        free = np.setdiff1d(np.arange(self.access.matrix.shape[1]), choice.sites)
+        reach = np.asarray(self.access.matrix[:, free].T @ self.weights).ravel()
+        extra = free[np.argsort(-reach, kind="stable")[:max(count - len(choice.sites), 0)]]
+        return _Choice(np.r_[choice.sites, extra], np.r_[choice.gains, np.zeros(len(extra))], choice.bound,
+                       choice.method, choice.rounds)
 
     def pile_throughput(self) -> float:
         """Sessions per day of one new pile at the kind's fast/slow mix."""
