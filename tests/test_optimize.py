@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from siting.config import SolverParams
 from siting.coverage import coverage_from_radius
 from siting.errors import PlanError
 from siting.optimize import METHODS, solve_mclp, solve_set_cover
