@@ -485,6 +485,8 @@ class LearnParams(Section):
                               "(scikit-learn default) [A]")
     gbm_iterations: int = Field(100, ge=1, description="boosting iterations of HistGradientBoostingClassifier "
                                 "(scikit-learn default) [A]")
+    simpler_model_margin: float = Field(0.01, ge=0, description="gradient boosting replaces the logistic model only "
+                                        "when its spatial-CV AUC is higher by more than this (parsimony) [A]")
     min_auc: float = Field(0.7, ge=0.5, le=1, description="spatial-CV AUC below which the model is reported but "
                            "not used [A] (0.7: 'acceptable discrimination', Hosmer & Lemeshow, Applied Logistic "
                            "Regression)")

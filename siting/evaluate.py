@@ -111,7 +111,7 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     plain = plan_area(area, kind, params, existing=kept_sites, count=total, raster=raster)
     demand = build_demand(area, params.demand, raster=raster)
     learned = learn_from_existing(area, demand, kept_sites, kind, params)
-    planned = _plan(area, kind, params, weighted_demand(demand, learned), kept_sites, total) if learned.used else plain
+    planned = _plan(area, kind, params, weighted_demand(demand, learned, kind), kept_sites, total) if learned.used else plain
     hidden_xy = xy[hidden]
     methods: dict[str, Any] = {}
     for name, result in (("plan", planned), ("plan_without_learning", plain)):

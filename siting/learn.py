@@ -338,12 +338,15 @@ def _estimators(lp: LearnParams, seed: int) -> dict:
 
 def fit_suitability(presence: pd.DataFrame, presence_xy: np.ndarray, background: pd.DataFrame,
                     background_xy: np.ndarray, params: LearnParams, seed: int = 0) -> Suitability:
-    """Fit presence (existing sites) against background (demand locations).
+    """Fit presence (existing sites) against background (uniform locations).
 
     Background rows beyond ``params.max_background`` are subsampled with ``seed``. Each
     model is scored by spatial block CV (``params.block_m`` blocks, ``params.folds``
-    folds); the better one is refitted on everything. Fewer than ``params.min_sites``
-    presences, or too few blocks to validate, give a ``"skipped"`` result.
+    folds). The logistic model is kept unless boosting beats its AUC by more than
+    ``params.simpler_model_margin`` (a boosted tree can split razor-sharp on one feature
+    and score every other place alike); the kept model is refitted on everything.
+    Fewer than ``params.min_sites`` presences, or too few blocks to validate, give a
+    ``"skipped"`` result.
     """
     from threadpoolctl import threadpool_limits
 
@@ -376,7 +379,7 @@ def _fit(presence: pd.DataFrame, presence_xy: np.ndarray, background: pd.DataFra
         scores = [roc_auc_score(y[te], clone(est).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[te])[:, 1])
                   for tr, te in folds]
         per_fold[name], auc[name] = scores, float(np.mean(scores))
-    best = max(auc, key=lambda k: (auc[k], k == "logistic"))
+    best = "gbm" if auc["gbm"] > auc["logistic"] + params.simpler_model_margin else "logistic"
     est = _estimators(params, seed)[best].fit(X, y)
     scale = float(est.predict_proba(X.iloc[n_p:])[:, 1].mean())
     return Suitability("fitted", f"spatial {len(folds)}-fold CV on {params.block_m:g} m blocks", n_p, len(keep),
@@ -475,10 +478,17 @@ def learn_from_existing(area: Area, demand, existing: gpd.GeoDataFrame | None, k
     return Learned(model, multiplier, relative, bool(np.any(multiplier != 1.0)))
 
 
-def weighted_demand(demand, learned: Learned):
-    """``demand`` (a Demand or its points) with ``weight`` multiplied by the learned multiplier."""
+def weighted_demand(demand, learned: Learned, kind: str = "5g"):
+    """``demand`` (a Demand or its points) with ``weight`` multiplied by the learned multiplier.
+
+    Charging plans derive their sessions from ``residents``, ``workers`` and ``road_m``
+    (:func:`siting.charging.charging_demand`), so for charging kinds those are scaled too:
+    they then count intensity-weighted people, not head counts.
+    """
     points = getattr(demand, "points", demand).copy()
-    points["weight"] = points["weight"].to_numpy(dtype=float) * learned.multiplier
+    columns = ("weight", "residents", "workers", "road_m") if kind in CHARGING_KINDS else ("weight",)
+    for column in columns:
+        points[column] = points[column].to_numpy(dtype=float) * learned.multiplier
     return replace(demand, points=points) if hasattr(demand, "points") else points
 
 

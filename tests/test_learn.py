@@ -112,6 +112,10 @@ def test_a_pattern_is_learned_and_raises_demand_there(nanjing, pattern):
     assert learned.multiplier[near].mean() > 2 * learned.multiplier[~near].mean()
     weighted = learn.weighted_demand(demand, learned)
     np.testing.assert_allclose(weighted.points["weight"], demand.points["weight"] * learned.multiplier)
+    np.testing.assert_array_equal(weighted.points["residents"], demand.points["residents"])  # 5g: weight only
+    charging = learn.weighted_demand(demand, learned, "charging")  # charging sessions come from people and roads
+    for column in ("residents", "workers", "road_m"):
+        np.testing.assert_allclose(charging.points[column], demand.points[column] * learned.multiplier)
     layer = learn.suitability_layer(demand, learned, area.crs)
     assert len(layer) == len(demand.points) and layer["suitability"].max() > 1
 
