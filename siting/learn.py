@@ -503,6 +503,17 @@ def candidate_scores(area: Area, demand, candidates: gpd.GeoDataFrame, learned: 
     return suitability_multiplier(rel, learned.model, params.learn.strength, params.learn)
 
 
+def preferred_candidates(candidates: gpd.GeoDataFrame, scores: np.ndarray, share: float) -> np.ndarray:
+    """Mask of the candidates to plan with: every fixed (existing) site, and the new
+    candidates whose score is in the top ``share`` (ties kept); all when ``share`` is 1
+    or the scores are all equal (no model)."""
+    fixed = candidates["fixed"].to_numpy(dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    if share >= 1 or fixed.all() or np.ptp(scores[~fixed]) == 0:
+        return np.ones(len(candidates), dtype=bool)
+    return fixed | (scores >= np.quantile(scores[~fixed], 1.0 - share))
+
+
 def suitability_layer(demand, learned: Learned, crs: str) -> gpd.GeoDataFrame:
     """Map layer: demand points with ``suitability`` (relative, 1 = average) and ``multiplier``."""
     points = getattr(demand, "points", demand)

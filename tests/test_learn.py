@@ -160,6 +160,15 @@ def test_candidate_scores_favour_the_learned_places(nanjing, pattern):
     assert np.median(score[:len(xy)]) > 2 * np.median(score[len(xy):])
 
 
+def test_preferred_candidates_keep_existing_sites_and_the_top_share():
+    cands = gpd.GeoDataFrame({"fixed": [True, False, False, False, False, False]},
+                             geometry=gpd.points_from_xy(range(6), range(6)), crs="EPSG:32650")
+    scores = np.array([0.1, 0.5, 3.0, 1.0, 2.0, 0.2])
+    assert learn.preferred_candidates(cands, scores, 0.4).tolist() == [True, False, True, False, True, False]
+    assert learn.preferred_candidates(cands, scores, 1.0).all()
+    assert learn.preferred_candidates(cands, np.ones(6), 0.25).all()  # no model: nothing dropped
+
+
 def test_learn_params_refuse_bad_values():
     from siting.errors import ConfigError
 
