@@ -58,6 +58,9 @@ def plan(
     existing_crs: str = typer.Option("wgs84", "--existing-crs", help="wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)"),
     band: Optional[str] = typer.Option(None, "--band", help="5G band preset: n78, n41 or n28"),
     los: bool = typer.Option(False, "--los/--no-los", help="line of sight from building heights"),
+    learn_existing: bool = typer.Option(True, "--learn-from-existing/--no-learn-from-existing",
+                                        help="weigh demand by a suitability model fitted on the existing sites "
+                                             "(used with 20 or more existing sites)"),
     capacity: bool = typer.Option(False, "--capacity/--no-capacity",
                                   help="5G: serve busy-hour traffic within site capacity, not only cover it"),
     dem: Optional[list[Path]] = typer.Option(None, "--dem", help="elevation GeoTIFF or SRTM .hgt (repeatable)"),
@@ -74,6 +77,7 @@ def plan(
     from siting.workflow import run_plan
 
     overrides = {"radio.band": band, "radio.los_from_buildings": los or None, "capacity.enabled": capacity or None,
+                 "learn.strength": None if learn_existing else 0.0,
                  "demand.population": population,
                  "demand.cell_size_m": cell_size, "seed": seed}
     outcome = run_plan(source, kind=kind, count=count, target=target, piles=piles, existing=existing,
@@ -97,6 +101,11 @@ def _report(outcome) -> None:
     typer.echo(f"{s['area']['name']} {s['kind']}: {s['sites_existing']} existing + {s['sites_proposed']} proposed "
                f"sites; coverage {s['coverage_ratio_before']:.1%} -> {s['coverage_ratio']:.1%} "
                f"({_optimality(s)}); {s['gaps']} gap areas")
+    if s.get("gap_areas", {}).get("text"):
+        typer.echo(s["gap_areas"]["text"])
+    learning = s.get("learning")
+    if learning:
+        typer.echo(f"learning from existing sites: {learning.get('status')} ({learning.get('reason', '')})")
     count = s.get("capacity", {}).get("count")
     if count:
         typer.echo(f"count: {count['driver']}: coverage alone needs {count['coverage_sites']} sites, serving "

@@ -13,13 +13,14 @@ import pandas as pd
 from scipy import sparse
 
 from siting import coverage as cov
-from siting import radio
+from siting import learn, radio
 from siting.area import Area
 from siting.candidates import candidates_5g
 from siting.config import Params
 from siting.demand import Demand, build_demand
 from siting.errors import PlanError
-from siting.layers import coverage_polygons, gap_polygons
+from siting.gaps import gap_areas, gap_summary
+from siting.layers import coverage_polygons
 from siting.optimize import Solution, solve_mclp, solve_set_cover
 from siting.result import PlanResult
 
@@ -57,16 +58,38 @@ def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame 
         raise PlanError("give exactly one of --count, --target or --piles")
     if target is not None and not 0 < target <= 1:
         raise PlanError(f"--target {target} is outside (0, 1]: give a coverage share such as 0.98")
+    if kind == "5g" and piles is not None:
+        raise PlanError("--piles applies to charging kinds only: use --count or --target for 5g")
     if demand is None:
         demand = build_demand(area, params.demand, raster=raster)
+    learned = None
+    if existing is not None and params.learn.strength > 0:  # where operators built tells where demand is
+        learned = learn.learn_from_existing(area, demand, existing, kind, params)
+        demand = learn.weighted_demand(demand, learned, kind)
     if kind == "5g":
-        if piles is not None:
-            raise PlanError("--piles applies to charging kinds only: use --count or --target for 5g")
-        return plan_5g(area, demand, params, existing=existing, count=count, target=target, dem=dem)
-    from siting.charging import plan_charging
+        result = plan_5g(area, demand, params, existing=existing, count=count, target=target, dem=dem)
+    else:
+        from siting.charging import plan_charging
 
-    return plan_charging(area, demand, kind, params, existing=existing, count=count, piles=piles,
-                         target=target)
+        result = plan_charging(area, demand, kind, params, existing=existing, count=count, piles=piles,
+                               target=target)
+    if learned is not None:
+        result.summary["learning"] = learned.summary()
+        if learned.used:
+            result.layers["suitability"] = learn.suitability_layer(demand, learned, area.crs)
+    _name_gaps(area, result, params)
+    return result
+
+
+def _name_gaps(area: Area, result: PlanResult, params: Params) -> None:
+    """Replace the gap polygons by named gap areas (DBSCAN on the uncovered demand)."""
+    demand_layer = result.layers["demand"]
+    gaps = gap_areas(demand_layer, demand_layer["covered_after"].to_numpy(dtype=bool), params.demand.cell_size_m,
+                     params.demand.road_point_spacing_m, area.crs, area=area,
+                     eps_factor=params.learn.gap_eps_factor, min_samples=params.learn.gap_min_samples)
+    result.layers["gaps"] = gaps
+    result.summary["gaps"] = int(len(gaps))
+    result.summary["gap_areas"] = gap_summary(gaps)
 
 
 def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, params: Params,
@@ -223,7 +246,6 @@ def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFr
         "sites": sites,
         "demand": demand_layer,
         "coverage": coverage_polygons(points, layer_masks, dp.cell_size_m, dp.road_point_spacing_m, area.crs),
-        "gaps": gap_polygons(points, after, dp.cell_size_m, dp.road_point_spacing_m, area.crs),
         "boundary": gpd.GeoDataFrame({"name": [area.name], "origin": [area.boundary_origin]},
                                      geometry=[area.boundary], crs=area.crs),
     }
@@ -250,6 +272,5 @@ def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFr
         "optimality_gap": round(float(solution.gap), 6),
         "solver": solution.method,
         "min_sites_bound": solution.min_sites,
-        "gaps": int(len(layers["gaps"])),
     }
     return PlanResult(kind=kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)
