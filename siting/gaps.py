@@ -92,7 +92,8 @@ def describe_gaps(gaps: gpd.GeoDataFrame) -> str:
         return "no gap areas"
     big = gaps.loc[gaps["area_km2"].idxmax()]
     noun = "gap area" if len(gaps) == 1 else "gap areas"
-    return (f"{len(gaps):,} {noun}, the largest {big['area_km2']:.1f} km² with "
+    size = f"{big['area_km2']:.1f} km²" if big["area_km2"] >= 0.05 else f"{big['area_km2'] * 1e6:,.0f} m²"
+    return (f"{len(gaps):,} {noun}, the largest {size} with "
             f"{int(round(big['population'], -2 if big['population'] >= 1000 else 0)):,} people ({big['name']})")
 
 
