@@ -92,7 +92,7 @@ def demo(out: Optional[Path] = typer.Option(None, "--out", help="output folder")
     """Plan 5G sites and public charging on the embedded Helsinki extract."""
     from siting.workflow import run_plan
 
-    for kind, kwargs in (("5g", {"target": 0.95}), ("charging", {"count": 12})):
+    for kind, kwargs in (("5g", {"target": 0.95}), ("charging", {"piles": 60})):
         _report(run_plan("demo", kind=kind, out=(out / kind) if out else None, **kwargs))
 
 
