@@ -17,9 +17,15 @@ Methods:
 - ``"exact"``: MCLP: greedy+swap, Lagrangian relaxation (subgradient) for a bound and
   a second start, reduced-cost fixing of candidates that cannot improve the incumbent,
   then a MILP with HiGHS on what is left; set cover: MILP with HiGHS;
-- ``"auto"``: the same as exact, except that the MILP runs only when the (reduced)
-  instance is within ``SolverParams.exact_max_*`` and stops as soon as the bound proves
-  the incumbent within ``mip_rel_gap``.
+- ``"auto"``: the same as exact, except that it stops as soon as a bound proves the
+  incumbent within ``mip_rel_gap``, relaxes only instances small enough for
+  ``lagrange_work``, and runs the whole MILP only within ``exact_max_*``; above that it
+  runs a kernel search (HiGHS on the incumbent plus the best-priced candidates, bucket
+  by bucket), a heuristic that leaves the bound to greedy and the relaxation.
+
+Note: the textbook greedy bound with the ``p - k`` largest gains after ``k`` choices is
+not valid (the optimum need not contain the greedy prefix); the ``p - |fixed|`` largest
+gains are used.
 
 Every :class:`Solution` carries a proven upper bound on the optimum: the smallest of the
 submodular bound ``f(S_k) + sum of the (p - |fixed|) largest marginal gains w.r.t. S_k``
