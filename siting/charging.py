@@ -33,7 +33,7 @@ from siting.access import Access, network_access, radius_by_env, road_network, s
 from siting.area import Area
 from siting.config import CHARGING_KINDS, ChargingParams, FacilityKind, Params
 from siting.errors import PlanError
-from siting.result import SITE_COLUMNS, PlanResult
+from siting.result import SITE_COLUMNS, PlanResult, sites_layer
 
 #: an existing pile at or above this output (kW) counts as fast DC [A] (DOMAIN §3.3: AC 7 kW, DC 25-120 kW)
 FAST_KW = 22.0
@@ -390,18 +390,9 @@ def _result(area: Area, kind: str, cp: ChargingParams, points: gpd.GeoDataFrame,
     _, nearest = cKDTree(_xy(points)).query(site_xy) if len(selected) else (None, np.zeros(0, dtype=int))
     site_radius = radius[nearest] if len(selected) else np.zeros(0)
     chosen = candidates.iloc[selected].reset_index(drop=True)
-    sites = gpd.GeoDataFrame({
-        "site_id": chosen["candidate_id"].to_numpy(),
-        "status": np.where(is_fixed, "existing", "proposed"),
-        "rank": np.where(is_fixed, 0, np.cumsum(~is_fixed)),
-        "source": chosen["source"].to_numpy(),
-        "height_m": chosen["height_m"].to_numpy(dtype=float),
-        "served_demand": np.round(sessions, 3),
-        "marginal_gain": np.round(gains, 3),
-        "piles": piles, "piles_fast": fast, "piles_slow": slow,
-        "sessions": np.round(sessions, 3), "capacity": np.round(capacity, 3),
-        "spaces": sizes["spaces"][selected], "name": chosen["name"].to_numpy(),
-    }, geometry=chosen.geometry.to_numpy(), crs=area.crs)
+    sites = sites_layer(chosen, is_fixed, sessions, gains, piles=piles, piles_fast=fast, piles_slow=slow,
+                        sessions=np.round(sessions, 3), capacity=np.round(capacity, 3),
+                        spaces=sizes["spaces"][selected])
     demand_layer = points.copy()
     demand_layer["radius_m"] = radius
     demand_layer["reachable"] = access.reachable

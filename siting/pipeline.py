@@ -22,7 +22,7 @@ from siting.errors import PlanError
 from siting.gaps import gap_areas, gap_summary
 from siting.layers import coverage_polygons
 from siting.optimize import Solution, solve_mclp, solve_set_cover
-from siting.result import PlanResult
+from siting.result import PlanResult, sites_layer
 
 #: facility kinds siting plans; all but "5g" are planned on the road network
 KINDS = ("5g", "charging", "basic", "depot", "swap", "hydrogen")
@@ -226,17 +226,7 @@ def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFr
     dp = params.demand
     sel = np.asarray(solution.selected)
     is_fixed = np.isin(sel, fixed)
-    sites = candidates.iloc[sel].reset_index(drop=True)
-    sites = gpd.GeoDataFrame({
-        "site_id": sites["candidate_id"].to_numpy(),
-        "status": np.where(is_fixed, "existing", "proposed"),
-        "rank": np.where(is_fixed, 0, np.cumsum(~is_fixed)),
-        "source": sites["source"].to_numpy(),
-        "height_m": sites["height_m"].to_numpy(dtype=float),
-        "served_demand": np.round(served, 3),
-        "marginal_gain": np.round(np.asarray(solution.gains, dtype=float), 3),
-        "name": sites["name"].to_numpy(),
-    }, geometry=sites.geometry.to_numpy(), crs=area.crs)
+    sites = sites_layer(candidates.iloc[sel].reset_index(drop=True), is_fixed, served, solution.gains)
     before, after = masks[("required", "before")], masks[("required", "after")]
     demand_layer = points.copy()
     demand_layer["covered_before"] = before

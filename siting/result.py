@@ -32,3 +32,26 @@ class PlanResult:
     crs: str
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+
+
+def sites_layer(chosen: gpd.GeoDataFrame, is_fixed, served, gains, **extra) -> gpd.GeoDataFrame:
+    """The ``sites`` layer from the chosen candidate rows, in order of choice.
+
+    ``is_fixed`` marks existing sites (``rank`` 0); proposed sites are ranked 1, 2, ...
+    in the order given. ``extra`` columns (piles, sessions, ...) come before ``name``.
+    """
+    import numpy as np
+
+    is_fixed = np.asarray(is_fixed, dtype=bool)
+    columns = {
+        "site_id": chosen["candidate_id"].to_numpy(),
+        "status": np.where(is_fixed, "existing", "proposed"),
+        "rank": np.where(is_fixed, 0, np.cumsum(~is_fixed)),
+        "source": chosen["source"].to_numpy(),
+        "height_m": chosen["height_m"].to_numpy(dtype=float),
+        "served_demand": np.round(np.asarray(served, dtype=float), 3),
+        "marginal_gain": np.round(np.asarray(gains, dtype=float), 3),
+        **extra,
+        "name": chosen["name"].to_numpy(),
+    }
+    return gpd.GeoDataFrame(columns, geometry=chosen.geometry.to_numpy(), crs=chosen.crs)
