@@ -288,10 +288,15 @@ def _district_figures(result: Any, district: shapely.Geometry) -> dict:
         total = float(result.summary.get("demand_total", 0.0))
         before = total * float(result.summary.get("coverage_ratio_before", 0.0))
         after = total * float(result.summary.get("coverage_ratio", 0.0))
-    return {"proposed": int(new.sum()), "proposed_outside": int((new & outside).sum()),
-            "demand_total": round(total, 3),
-            "coverage_before": round(before / total, 6) if total else 0.0,
-            "coverage_after": round(after / total, 6) if total else 0.0}
+    figures = {"proposed": int(new.sum()), "proposed_outside": int((new & outside).sum()),
+               "demand_total": round(total, 3),
+               "coverage_before": round(before / total, 6) if total else 0.0,
+               "coverage_after": round(after / total, 6) if total else 0.0}
+    count = result.summary.get("capacity", {}).get("count")
+    if count:  # why the district needs this many sites (capacity: {enabled: true} in the config)
+        figures.update(count_driver=count["driver"], coverage_sites=count["coverage_sites"],
+                       capacity_sites=count["capacity_sites"])
+    return figures
 
 
 def _one_line(exc: BaseException) -> str:

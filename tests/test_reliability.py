@@ -145,3 +145,12 @@ def test_count_below_existing_sites_plans_nothing_new(tmp_path, capsys):
         main(["plan", "demo", "--count", "2", "--existing", str(existing), "--out", str(out), "--quiet"])
     s = json.loads((out / "summary.json").read_text())
     assert (s["sites_existing"], s["sites_proposed"]) == (3, 0)
+
+
+def test_a_coverage_matrix_over_the_memory_budget_is_refused(tmp_path, capsys):
+    cfg = tmp_path / "params.yaml"
+    cfg.write_text("solver:\n  memory_budget_gb: 0.0001\n", encoding="utf-8")
+    out = tmp_path / "o"
+    code, err = run_cli(["plan", "demo", "--count", "3", "--config", str(cfg), "--out", str(out)], capsys)
+    assert code == 2 and "over the memory budget" in err and "split the area into districts" in err
+    assert not out.exists()
