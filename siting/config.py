@@ -492,10 +492,13 @@ class LearnParams(Section):
                            "Regression)")
     max_multiplier: float = Field(4.0, ge=1, description="relative suitability is clipped to [1/x, x] before "
                                   "the strength exponent [A]")
-    candidate_share: float = Field(1.0, gt=0, le=1, description="share of new candidates, by learned score, that "
-                                   "the optimiser may choose when the model is used; 1 keeps all [A] (Nanjing 5G "
-                                   "holdout, 5 seeds, top quarter: 18.2 of 40 hidden sites found instead of 16.2, but "
-                                   "coverage 0.90-0.94 instead of 0.9999, so it is off by default)")
+    candidate_preference: float = Field(0.05, ge=0, le=1, description="largest share of demand weight a 5G "
+                                        "plan with --count may give up to stand on suitable candidates: the learned "
+                                        "score is a secondary objective worth at most this x skill [A] (Nanjing 5G "
+                                        "holdout, benchmarks/RESULTS.md ## Learning)")
+    junction_candidates: bool = Field(True, description="with a used model and --count, 5G plans also get a pole "
+                                      "candidate at every road junction, so that the learned preference can stand "
+                                      "on the places operators favour [A]")
     gap_eps_factor: float = Field(1.5, gt=0, description="DBSCAN eps of gap clustering in demand cell sizes [A] "
                                   "(issue 11: eps about 1.5 cells)")
     gap_min_samples: int = Field(2, ge=1, description="DBSCAN min_samples of gap clustering; lone uncovered points "

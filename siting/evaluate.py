@@ -70,18 +70,22 @@ def _proposed_xy(result) -> np.ndarray:
     return np.column_stack([new.geometry.x.to_numpy(), new.geometry.y.to_numpy()])
 
 
-def _plan(area: Area, kind: str, params: Params, demand, existing: gpd.GeoDataFrame, count: int):
+def _plan(area: Area, kind: str, params: Params, demand, existing: gpd.GeoDataFrame, count: int, learned=None):
     from siting.pipeline import plan_5g
 
     if kind == "5g":
-        return plan_5g(area, demand, params, existing=existing, count=count)
+        return plan_5g(area, demand, params, existing=existing, count=count, learned=learned)
     from siting.charging import plan_charging
 
     return plan_charging(area, demand, kind, params, existing=existing, count=count)
 
 
-def _score(n_found: int, hidden: int, proposed: int) -> dict:
-    return {"found": n_found, "share": round(n_found / hidden, 4) if hidden else 0.0, "proposed": proposed}
+def _score(n_found: int, hidden: int, result, weights: np.ndarray) -> dict:
+    """Hidden sites found and the plan's coverage of the (unweighted) demand."""
+    covered = result.layers["demand"]["covered_after"].to_numpy(dtype=bool)
+    return {"found": n_found, "share": round(n_found / hidden, 4) if hidden else 0.0,
+            "proposed": len(_proposed_xy(result)),
+            "coverage_ratio": round(float(weights[covered].sum() / weights.sum()), 6) if weights.sum() else 0.0}
 
 
 def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", params: Params | None = None,
@@ -89,12 +93,13 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     """Hide ``holdout`` of the existing sites inside ``area``, plan with the rest and score.
 
     Returns a JSON-ready dict: the split, the radius, and per method (``plan`` =
-    the planner as it runs, learning from the kept sites when there are enough;
-    ``plan_without_learning``; ``random_uniform``; ``random_road_nodes``) how many
-    hidden sites were found; the baselines also give the share of draws the plan beat.
+    learning from the kept sites when there are enough: demand multiplier and, for 5G,
+    the candidate score as a secondary objective; ``plan_without_learning``;
+    ``random_uniform``; ``random_road_nodes``) how many hidden sites were found; the plans
+    also give their coverage of the unweighted demand, the baselines the share of draws
+    the plan beat.
     """
     from siting.demand import build_demand
-    from siting.pipeline import plan_area
 
     params = params or Params()
     lp = params.learn
@@ -108,15 +113,16 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     kept, hidden = split_holdout(len(sites), holdout, params.seed)
     total = len(sites)
     kept_sites = sites.iloc[kept].reset_index(drop=True)
-    plain = plan_area(area, kind, params, existing=kept_sites, count=total, raster=raster)
     demand = build_demand(area, params.demand, raster=raster)
+    plain = _plan(area, kind, params, demand, kept_sites, total)
     learned = learn_from_existing(area, demand, kept_sites, kind, params)
-    planned = _plan(area, kind, params, weighted_demand(demand, learned, kind), kept_sites, total) if learned.used else plain
+    planned = (_plan(area, kind, params, weighted_demand(demand, learned, kind), kept_sites, total, learned)
+               if learned.used else plain)
     hidden_xy = xy[hidden]
+    weights = demand.points["weight"].to_numpy(dtype=float)
     methods: dict[str, Any] = {}
     for name, result in (("plan", planned), ("plan_without_learning", plain)):
-        prop = _proposed_xy(result)
-        methods[name] = _score(found(hidden_xy, prop, radius), len(hidden), len(prop))
+        methods[name] = _score(found(hidden_xy, _proposed_xy(result), radius), len(hidden), result, weights)
     n_prop = methods["plan"]["proposed"]
     rng = np.random.default_rng(params.seed)
     for name, draw in (("random_uniform", lambda: uniform_locations(area.boundary, n_prop, rng)),
@@ -159,7 +165,8 @@ def describe(report: dict) -> str:
              f"sites (seed {report['seed']}); found within {report['radius_m']:g} m:"]
     for name, label in (("plan", "plan"), ("plan_without_learning", "plan without learning"),
                         ("random_uniform", "random locations"), ("random_road_nodes", "random road nodes")):
-        lines.append(f"  {label}: {m[name]['found']:g} of {report['hidden']} ({m[name]['share']:.0%})")
+        coverage = f", demand covered {m[name]['coverage_ratio']:.2%}" if "coverage_ratio" in m[name] else ""
+        lines.append(f"  {label}: {m[name]['found']:g} of {report['hidden']} ({m[name]['share']:.0%}){coverage}")
     learning = report["learning"]
     auc = learning["cv_auc"].get(learning["model"]) if learning["model"] else None
     lines.append(f"  learning: {learning['status']}" + (f", spatial-CV AUC {auc:.3f} ({learning['model']})"

@@ -503,17 +503,6 @@ def candidate_scores(area: Area, demand, candidates: gpd.GeoDataFrame, learned: 
     return suitability_multiplier(rel, learned.model, params.learn.strength, params.learn)
 
 
-def preferred_candidates(candidates: gpd.GeoDataFrame, scores: np.ndarray, share: float) -> np.ndarray:
-    """Mask of the candidates to plan with: every fixed (existing) site, and the new
-    candidates whose score is in the top ``share`` (ties kept); all when ``share`` is 1
-    or the scores are all equal (no model)."""
-    fixed = candidates["fixed"].to_numpy(dtype=bool)
-    scores = np.asarray(scores, dtype=float)
-    if share >= 1 or fixed.all() or np.ptp(scores[~fixed]) == 0:
-        return np.ones(len(candidates), dtype=bool)
-    return fixed | (scores >= np.quantile(scores[~fixed], 1.0 - share))
-
-
 def suitability_layer(demand, learned: Learned, crs: str) -> gpd.GeoDataFrame:
     """Map layer: demand points with ``suitability`` (relative, 1 = average) and ``multiplier``."""
     points = getattr(demand, "points", demand)
@@ -521,3 +510,81 @@ def suitability_layer(demand, learned: Learned, crs: str) -> gpd.GeoDataFrame:
                              "suitability": np.round(learned.relative, 4),
                              "multiplier": np.round(learned.multiplier, 4)},
                             geometry=points.geometry.to_numpy(), crs=crs)
+
+
+# --- the candidate score as a secondary objective -----------------------------------------
+
+@dataclass(frozen=True)
+class Preference:
+    """Extra demand rows that make the optimiser prefer suitable candidates.
+
+    One row per new candidate, covered by that candidate only, weighing ``bonus[j]``:
+    choosing candidate ``j`` earns ``bonus[j]`` on top of the demand it covers. The
+    bonuses of any ``budget`` new sites add up to at most ``share × skill`` of the demand
+    weight, so an optimal plan gives up at most that share of covered demand for
+    suitability, and among near-equivalent sites it takes the more suitable one.
+    """
+
+    rows: sparse.csr_matrix     # (new candidates, candidates) 0/1
+    bonus: np.ndarray           # weight of each row
+    per_candidate: np.ndarray   # bonus of each candidate (0 for fixed ones)
+
+    def extend(self, coverage: sparse.csr_matrix, weights: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """``coverage`` and ``weights`` with the preference rows appended."""
+        return sparse.vstack([coverage, self.rows], format="csr"), np.r_[weights, self.bonus]
+
+    def strip(self, solution, n_demand: int):
+        """``solution`` of the extended problem as a plan of the demand only: gains,
+        objective and covered rows without the bonuses (the bound stays valid: the
+        bonuses are non-negative)."""
+        sel = np.asarray(solution.selected)
+        gains = np.asarray(solution.gains, dtype=float) - self.per_candidate[sel]
+        objective = float(solution.objective) - float(self.per_candidate[sel].sum())
+        bound = float(solution.bound)
+        return replace(solution, gains=gains, objective=objective, covered=np.asarray(solution.covered)[:n_demand],
+                       gap=max(1.0 - objective / bound, 0.0) if bound > 0 else 0.0)
+
+
+def candidate_preference(scores: np.ndarray, fixed: np.ndarray, total_weight: float, budget: int, skill: float,
+                         share: float) -> Preference | None:
+    """The preference rows of candidates with learned ``scores`` (see :class:`Preference`).
+
+    Scores of the new candidates are rescaled to [0, 1]; the bonus of candidate ``j`` is
+    ``share × skill × total_weight × s_j / budget``. ``None`` when nothing would change
+    (no budget, share or skill 0, or all new candidates scored alike)."""
+    fixed = np.asarray(fixed, dtype=bool)
+    new = np.flatnonzero(~fixed)
+    scores = np.asarray(scores, dtype=float)
+    if budget <= 0 or share <= 0 or skill <= 0 or len(new) == 0 or np.ptp(scores[new]) == 0:
+        return None
+    s = (scores[new] - scores[new].min()) / np.ptp(scores[new])
+    bonus = share * skill * total_weight * s / budget
+    per_candidate = np.zeros(len(scores))
+    per_candidate[new] = bonus
+    rows = sparse.csr_matrix((np.ones(len(new), dtype=bool), (np.arange(len(new)), new)),
+                             shape=(len(new), len(scores)))
+    return Preference(rows, bonus, per_candidate)
+
+
+def with_junction_candidates(area: Area, demand, candidates: gpd.GeoDataFrame, params: Params) -> gpd.GeoDataFrame:
+    """``candidates`` plus a new pole candidate (grid height and cost) at every road
+    junction (:func:`intersections`) farther than ``candidates.dedup_m`` from all of them:
+    operators favour junctions, so a learned preference needs candidates there to choose."""
+    cp = params.candidates
+    junctions = intersections(area)
+    junctions = junctions[shapely.contains_xy(area.boundary, junctions[:, 0], junctions[:, 1])] if len(junctions) else junctions
+    if len(junctions) == 0:
+        return candidates
+    if len(candidates):
+        far = cKDTree(_xy(candidates)).query(junctions)[0] > cp.dedup_m
+        junctions = junctions[far]
+    order = np.lexsort((junctions[:, 1], junctions[:, 0]))
+    junctions = junctions[order]
+    points = getattr(demand, "points", demand)
+    env = (points["env_class"].to_numpy()[cKDTree(_xy(points)).query(junctions)[1]] if len(points) and len(junctions)
+           else np.full(len(junctions), "urban"))
+    new = gpd.GeoDataFrame({"candidate_id": [f"junction/{i}" for i in range(len(junctions))], "source": "grid",
+                            "height_m": cp.grid_height_m, "cost": float(cp.cost_grid), "fixed": False,
+                            "capacity": np.nan, "name": None, "env_class": env},
+                           geometry=gpd.points_from_xy(junctions[:, 0], junctions[:, 1]), crs=candidates.crs)
+    return pd.concat([candidates, new[candidates.columns]], ignore_index=True)

@@ -136,10 +136,17 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
 
 
 def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFrame | None = None,
-            count: int | None = None, target: float | None = None, dem=None) -> PlanResult:
-    """5G base stations: TR 38.901 link budget per pair, then MCLP or set cover."""
+            count: int | None = None, target: float | None = None, dem=None,
+            learned: learn.Learned | None = None) -> PlanResult:
+    """5G base stations: TR 38.901 link budget per pair, then MCLP or set cover.
+
+    With ``learned`` (a used suitability model) and ``count``, the learned candidate
+    score is a secondary objective of the choice (:func:`siting.learn.candidate_preference`)."""
     points = demand.points
     candidates = candidates_5g(area, demand, params, existing=existing)
+    prefer = learned is not None and learned.used and count is not None and not params.capacity.enabled
+    if prefer and params.learn.junction_candidates:
+        candidates = learn.with_junction_candidates(area, demand, candidates, params)
     if len(candidates) == 0:
         raise PlanError("no candidate sites in the area: check the area boundary and OSM data")
     links = radio_links(area, points, candidates, params, dem=dem)
@@ -147,7 +154,17 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
     required = links.matrix(links.required_margin, shape)
     weights = points["weight"].to_numpy(dtype=float)
     fixed = np.flatnonzero(candidates["fixed"].to_numpy(dtype=bool))
-    solution = _solve(required, weights, fixed, count, target, params.seed)
+    preference = None
+    if prefer:
+        preference = learn.candidate_preference(
+            learn.candidate_scores(area, demand, candidates, learned, "5g", params),
+            candidates["fixed"].to_numpy(dtype=bool), float(weights.sum()), count - len(fixed),
+            learned.model.skill, params.learn.candidate_preference)
+    if preference is None:
+        solution = _solve(required, weights, fixed, count, target, params.seed)
+    else:
+        solution = preference.strip(_solve(*preference.extend(required, weights), fixed, count, target, params.seed),
+                                    len(points))
     capacity = None
     if params.capacity.enabled:
         from siting.capacity import plan_capacity

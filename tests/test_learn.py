@@ -160,13 +160,55 @@ def test_candidate_scores_favour_the_learned_places(nanjing, pattern):
     assert np.median(score[:len(xy)]) > 2 * np.median(score[len(xy):])
 
 
-def test_preferred_candidates_keep_existing_sites_and_the_top_share():
-    cands = gpd.GeoDataFrame({"fixed": [True, False, False, False, False, False]},
-                             geometry=gpd.points_from_xy(range(6), range(6)), crs="EPSG:32650")
-    scores = np.array([0.1, 0.5, 3.0, 1.0, 2.0, 0.2])
-    assert learn.preferred_candidates(cands, scores, 0.4).tolist() == [True, False, True, False, True, False]
-    assert learn.preferred_candidates(cands, scores, 1.0).all()
-    assert learn.preferred_candidates(cands, np.ones(6), 0.25).all()  # no model: nothing dropped
+def test_candidate_preference_picks_the_suitable_site_among_equals_and_keeps_coverage():
+    from scipy import sparse
+
+    from siting.optimize import solve_mclp
+
+    # demand rows 0-1 (weight 10 each), 2 (weight 1); candidates: 0 fixed, 1 and 2 cover rows
+    # 0-1 alike, 3 covers row 2 only. Candidate 2 is the suitable one, 3 the least suitable.
+    coverage = sparse.csr_matrix(np.array([[0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]], dtype=bool))
+    weights = np.array([10.0, 10.0, 1.0])
+    fixed = np.array([True, False, False, False])
+    scores = np.array([9.0, 1.0, 3.0, 0.5])
+    pref = learn.candidate_preference(scores, fixed, weights.sum(), budget=1, skill=0.9, share=0.05)
+    # bonuses: 0.05 x 0.9 x 21 x (score rescaled to [0, 1] over the new candidates) / 1 site
+    np.testing.assert_allclose(pref.per_candidate, [0.0, 0.945 * 0.2, 0.945, 0.0])
+    matrix, w = pref.extend(coverage, weights)
+    assert matrix.shape == (6, 4) and len(w) == 6
+    plain = solve_mclp(coverage, weights, 2, fixed=[0], method="greedy")
+    solution = pref.strip(solve_mclp(matrix, w, 2, fixed=[0], method="greedy"), len(weights))
+    assert sorted(solution.selected.tolist()) == [0, 2]      # the suitable one of two equal sites
+    assert solution.objective == pytest.approx(plain.objective) == 20.0   # bonuses stripped, nothing lost
+    assert len(solution.covered) == 3 and solution.gains.sum() == pytest.approx(20.0)
+    # the bonus of a whole plan is capped at share x skill of the demand: a bigger uncovered
+    # weight always wins over suitability
+    big = learn.candidate_preference(scores, fixed, weights.sum(), budget=2, skill=1.0, share=0.05)
+    assert np.sort(big.bonus)[-2:].sum() <= 0.05 * weights.sum() + 1e-12
+    # nothing to prefer: no model skill, no budget or all new candidates scored alike
+    assert learn.candidate_preference(scores, fixed, 21.0, 1, 0.0, 0.05) is None
+    assert learn.candidate_preference(scores, fixed, 21.0, 0, 0.9, 0.05) is None
+    assert learn.candidate_preference(np.r_[9.0, 1, 1, 1], fixed, 21.0, 1, 0.9, 0.05) is None
+
+
+def test_junction_candidates_add_poles_at_uncovered_junctions(nanjing):
+    from siting.candidates import candidates_5g
+
+    area, demand = nanjing
+    cands = candidates_5g(area, demand, PARAMS)
+    more = learn.with_junction_candidates(area, demand, cands, PARAMS)
+    added = more.iloc[len(cands):]
+    assert more.iloc[:len(cands)]["candidate_id"].tolist() == cands["candidate_id"].tolist()
+    junctions = learn.intersections(area)
+    inside = junctions[shapely.contains_xy(area.boundary, junctions[:, 0], junctions[:, 1])]
+    xy = np.column_stack([added.geometry.x, added.geometry.y])
+    old = np.column_stack([cands.geometry.x, cands.geometry.y])
+    # every junction inside the area now has a candidate within dedup_m; the new ones are junctions
+    assert (cKDTree(np.vstack([old, xy])).query(inside)[0] <= PARAMS.candidates.dedup_m).all()
+    assert (cKDTree(inside).query(xy)[0] == 0).all() and len(added) > 0
+    assert (added["source"] == "grid").all() and not added["fixed"].any()
+    assert added["env_class"].isin(learn.ENV_CLASSES).all()
+    assert added["candidate_id"].is_unique and added["candidate_id"].str.startswith("junction/").all()
 
 
 def test_learn_params_refuse_bad_values():
