@@ -568,20 +568,21 @@ def candidate_preference(scores: np.ndarray, fixed: np.ndarray, total_weight: fl
 
 def with_junction_candidates(area: Area, demand, candidates: gpd.GeoDataFrame, params: Params) -> gpd.GeoDataFrame:
     """``candidates`` plus a new pole candidate (grid height and cost) at every road
-    junction (:func:`intersections`) farther than ``candidates.dedup_m`` from all of them:
+    junction (:func:`intersections`) farther than ``params.candidates.dedup_m`` from all of them:
     operators favour junctions, so a learned preference needs candidates there to choose."""
     cp = params.candidates
     junctions = intersections(area)
-    junctions = junctions[shapely.contains_xy(area.boundary, junctions[:, 0], junctions[:, 1])] if len(junctions) else junctions
     if len(junctions) == 0:
         return candidates
-    if len(candidates):
-        far = cKDTree(_xy(candidates)).query(junctions)[0] > cp.dedup_m
-        junctions = junctions[far]
+    junctions = junctions[shapely.contains_xy(area.boundary, junctions[:, 0], junctions[:, 1])]
+    if len(candidates) and len(junctions):
+        junctions = junctions[cKDTree(_xy(candidates)).query(junctions)[0] > cp.dedup_m]
+    if len(junctions) == 0:
+        return candidates
     order = np.lexsort((junctions[:, 1], junctions[:, 0]))
     junctions = junctions[order]
     points = getattr(demand, "points", demand)
-    env = (points["env_class"].to_numpy()[cKDTree(_xy(points)).query(junctions)[1]] if len(points) and len(junctions)
+    env = (points["env_class"].to_numpy()[cKDTree(_xy(points)).query(junctions)[1]] if len(points)
            else np.full(len(junctions), "urban"))
     new = gpd.GeoDataFrame({"candidate_id": [f"junction/{i}" for i in range(len(junctions))], "source": "grid",
                             "height_m": cp.grid_height_m, "cost": float(cp.cost_grid), "fixed": False,
