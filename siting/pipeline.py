@@ -16,7 +16,7 @@ from siting import coverage as cov
 from siting import learn, radio
 from siting.area import Area
 from siting.candidates import candidates_5g
-from siting.config import Params
+from siting.config import Params, SolverParams
 from siting.demand import Demand, build_demand
 from siting.errors import PlanError
 from siting.gaps import gap_areas, gap_summary
@@ -161,7 +161,7 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
             candidates["fixed"].to_numpy(dtype=bool), float(weights.sum()), count - len(fixed),
             learned.model.skill, params.learn.candidate_preference)
     if preference is None:
-        solution = _solve(required, weights, fixed, count, target, params.seed)
+        solution = _solve(required, weights, fixed, count, target, params.seed, params.solver)
     else:
         solution = preference.strip(_solve(*preference.extend(required, weights), fixed, count, target, params.seed),
                                     len(points))
@@ -191,7 +191,7 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
 
 
 def _solve(matrix: sparse.csr_matrix, weights: np.ndarray, fixed: np.ndarray, count: int | None,
-           target: float | None, seed: int) -> Solution:
+           target: float | None, seed: int, params: SolverParams | None = None) -> Solution:
     if count is not None:
         if count < len(fixed):
             warnings.warn(f"--count {count} is below the {len(fixed)} existing sites: nothing new is planned")
@@ -199,8 +199,8 @@ def _solve(matrix: sparse.csr_matrix, weights: np.ndarray, fixed: np.ndarray, co
         if count > matrix.shape[1]:
             raise PlanError(f"--count {count} exceeds the {matrix.shape[1]} candidate sites: "
                             "ask for fewer sites or use --target")
-        return solve_mclp(matrix, weights, count, fixed=fixed, seed=seed)
-    return solve_set_cover(matrix, weights, target, fixed=fixed)
+        return solve_mclp(matrix, weights, count, fixed=fixed, seed=seed, params=params)
+    return solve_set_cover(matrix, weights, target, fixed=fixed, params=params)
 
 
 def _coverage_masks(links: RadioLinks, shape: tuple[int, int], fixed: np.ndarray,
