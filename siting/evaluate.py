@@ -80,12 +80,17 @@ def _plan(area: Area, kind: str, params: Params, demand, existing: gpd.GeoDataFr
     return plan_charging(area, demand, kind, params, existing=existing, count=count)
 
 
-def _score(n_found: int, hidden: int, result, weights: np.ndarray) -> dict:
-    """Hidden sites found and the plan's coverage of the (unweighted) demand."""
-    covered = result.layers["demand"]["covered_after"].to_numpy(dtype=bool)
+def _score(n_found: int, hidden: int, result, weights: np.ndarray | None) -> dict:
+    """Hidden sites found and the plan's coverage: of the unweighted demand ``weights``
+    (5G: one row per demand point), else the plan's own ``coverage_ratio`` (charging
+    plans cover sessions derived from the demand, weighted by learning when it is used)."""
+    if weights is None:
+        coverage = float(result.summary["coverage_ratio"])
+    else:
+        covered = result.layers["demand"]["covered_after"].to_numpy(dtype=bool)
+        coverage = round(float(weights[covered].sum() / weights.sum()), 6) if weights.sum() else 0.0
     return {"found": n_found, "share": round(n_found / hidden, 4) if hidden else 0.0,
-            "proposed": len(_proposed_xy(result)),
-            "coverage_ratio": round(float(weights[covered].sum() / weights.sum()), 6) if weights.sum() else 0.0}
+            "proposed": len(_proposed_xy(result)), "coverage_ratio": coverage}
 
 
 def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", params: Params | None = None,
@@ -96,7 +101,7 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     learning from the kept sites when there are enough: demand multiplier and, for 5G,
     the candidate score as a secondary objective; ``plan_without_learning``;
     ``random_uniform``; ``random_road_nodes``) how many hidden sites were found; the plans
-    also give their coverage of the unweighted demand, the baselines the share of draws
+    also give their coverage (5G: of the unweighted demand), the baselines the share of draws
     the plan beat.
     """
     from siting.demand import build_demand
@@ -119,7 +124,7 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     planned = (_plan(area, kind, params, weighted_demand(demand, learned, kind), kept_sites, total, learned)
                if learned.used else plain)
     hidden_xy = xy[hidden]
-    weights = demand.points["weight"].to_numpy(dtype=float)
+    weights = demand.points["weight"].to_numpy(dtype=float) if kind == "5g" else None
     methods: dict[str, Any] = {}
     for name, result in (("plan", planned), ("plan_without_learning", plain)):
         methods[name] = _score(found(hidden_xy, _proposed_xy(result), radius), len(hidden), result, weights)
