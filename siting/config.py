@@ -528,6 +528,29 @@ class Params(Section):
     seed: int = 0
 
 
+def read_yaml_mapping(path: str | Path, what: str, expected: str,
+                      allow_empty: bool = False) -> tuple[dict[str, Any], dict[str, int]]:
+    """Read a YAML file that must hold a mapping; return it and the line of each dotted key.
+
+    ``what`` names the file in errors ("config file", "plan file"); ``expected`` says
+    what the mapping should hold.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what} {p} does not exist: check the path")
+    try:
+        text = p.read_text(encoding="utf-8")
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {p} is not valid YAML ({_short(exc)}): fix the syntax") from None
+    if data is None and allow_empty:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {p} must hold a mapping ({expected})")
+    return data, key_lines(node)
+
+
 def load_params(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Params:
     """Read parameters from a YAML file (optional) and apply ``overrides``.
 
@@ -536,18 +559,7 @@ def load_params(path: str | Path | None = None, overrides: dict[str, Any] | None
     data: dict[str, Any] = {}
     lines: dict[str, int] = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist: check the path")
-        try:
-            text = p.read_text(encoding="utf-8")
-            node = yaml.compose(text)
-            data = yaml.safe_load(text) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {p} is not valid YAML ({_short(exc)}): fix the syntax") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {p} must hold a mapping of sections (demand:, radio:, ...)")
-        lines = key_lines(node)
+        data, lines = read_yaml_mapping(path, "config file", "sections: demand:, radio:, ...", allow_empty=True)
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
     try:

@@ -14,10 +14,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from siting.config import key_lines
+from siting.config import read_yaml_mapping
 from siting.errors import ConfigError, InputError, PlanError
 
 #: where the packaged plans live
@@ -102,20 +101,12 @@ def read_plan(path: str | Path) -> Plan:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"plan file {p} does not exist: check the path")
-    try:
-        text = p.read_text(encoding="utf-8")
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"plan file {p} is not valid YAML ({' '.join(str(exc).split())[:200]}): fix the syntax") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"plan file {p} must hold a mapping (id:, name:, targets:, ...)")
+    data, lines = read_yaml_mapping(p, "plan file", "id:, name:, targets:, ...")
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        lines = key_lines(node)
         line = next((lines[k] for k in _prefixes(loc) if k in lines), None)
         where = f" (line {line})" if line else ""
         if err["type"] == "extra_forbidden":
