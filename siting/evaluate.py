@@ -140,7 +140,7 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     return {"kind": kind, "area": area.name, "seed": params.seed, "holdout": holdout, "radius_m": radius,
             "existing_in_area": total, "existing_outside_area": int((~inside).sum()), "kept": len(kept),
             "hidden": len(hidden), "methods": methods, "plan_beats_baselines": bool(beats),
-            "learning": learned.summary()}
+            "learning": learned.summary(), "candidate_preference": planned.summary.get("candidate_preference")}
 
 
 def run_evaluation(source: str, existing: Path, kind: str = "5g", holdout: float = 0.4,

@@ -528,6 +528,7 @@ class Preference:
     rows: sparse.csr_matrix     # (new candidates, candidates) 0/1
     bonus: np.ndarray           # weight of each row
     per_candidate: np.ndarray   # bonus of each candidate (0 for fixed ones)
+    cap: float                  # share × skill: the most demand share the bonuses can outweigh
 
     def extend(self, coverage: sparse.csr_matrix, weights: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
         """``coverage`` and ``weights`` with the preference rows appended."""
@@ -543,6 +544,16 @@ class Preference:
         bound = float(solution.bound)
         return replace(solution, gains=gains, objective=objective, covered=np.asarray(solution.covered)[:n_demand],
                        gap=max(1.0 - objective / bound, 0.0) if bound > 0 else 0.0)
+
+
+    def summary(self, selected: np.ndarray, total_weight: float, candidates: gpd.GeoDataFrame) -> dict:
+        """JSON-ready: the cap and the bonus the plan earned, as shares of the demand
+        weight, and the junction candidates offered and chosen."""
+        sel = np.asarray(selected)
+        junction = candidates["candidate_id"].astype(str).str.startswith("junction/").to_numpy()
+        earned = float(self.per_candidate[sel].sum()) / total_weight if total_weight else 0.0
+        return {"cap_share": round(self.cap, 6), "earned_share": round(earned, 6),
+                "junction_candidates": int(junction.sum()), "junction_sites": int(junction[sel].sum())}
 
 
 def candidate_preference(scores: np.ndarray, fixed: np.ndarray, total_weight: float, budget: int, skill: float,
@@ -563,7 +574,7 @@ def candidate_preference(scores: np.ndarray, fixed: np.ndarray, total_weight: fl
     per_candidate[new] = bonus
     rows = sparse.csr_matrix((np.ones(len(new), dtype=bool), (np.arange(len(new)), new)),
                              shape=(len(new), len(scores)))
-    return Preference(rows, bonus, per_candidate)
+    return Preference(rows, bonus, per_candidate, share * skill)
 
 
 def with_junction_candidates(area: Area, demand, candidates: gpd.GeoDataFrame, params: Params) -> gpd.GeoDataFrame:

@@ -163,8 +163,8 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
     if preference is None:
         solution = _solve(required, weights, fixed, count, target, params.seed, params.solver)
     else:
-        solution = preference.strip(_solve(*preference.extend(required, weights), fixed, count, target, params.seed),
-                                    len(points))
+        solution = preference.strip(_solve(*preference.extend(required, weights), fixed, count, target, params.seed,
+                                           params.solver), len(points))
     capacity = None
     if params.capacity.enabled:
         from siting.capacity import plan_capacity
@@ -183,6 +183,8 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
         result.layers["sites"]["load"] = np.round(capacity.load, 4)
         result.layers["sites"]["served_mbps"] = np.round(capacity.solution.site_served, 3)
         result.summary["capacity"] = capacity.summary
+    if preference is not None:
+        result.summary["candidate_preference"] = preference.summary(solution.selected, float(weights.sum()), candidates)
     result.summary["demand_info"] = demand.info
     result.summary["radio"] = radio.describe(params.radio)
     if links.terrain is not None:

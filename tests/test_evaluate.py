@@ -85,6 +85,7 @@ def test_evaluate_on_a_pattern_learns_it_beats_both_baselines_and_is_determinist
     assert m["plan"]["found"] > m["plan_without_learning"]["found"]
     # ... while covering at most 1 percentage point less of the (unweighted) demand
     assert m["plan"]["coverage_ratio"] >= m["plan_without_learning"]["coverage_ratio"] - 0.01
+    assert report["candidate_preference"]["junction_sites"] > 0
     for name in ("random_uniform", "random_road_nodes"):
         assert m[name]["draws"] == 20 and m[name]["proposed"] == report["hidden"]
         assert 0 <= m[name]["plan_beats_share"] <= 1

@@ -181,6 +181,10 @@ def test_candidate_preference_picks_the_suitable_site_among_equals_and_keeps_cov
     assert sorted(solution.selected.tolist()) == [0, 2]      # the suitable one of two equal sites
     assert solution.objective == pytest.approx(plain.objective) == 20.0   # bonuses stripped, nothing lost
     assert len(solution.covered) == 3 and solution.gains.sum() == pytest.approx(20.0)
+    cands = gpd.GeoDataFrame({"candidate_id": ["site/0", "grid/1", "junction/0", "grid/2"]},
+                             geometry=gpd.points_from_xy(range(4), range(4)), crs="EPSG:32650")
+    assert pref.summary(solution.selected, 21.0, cands) == {"cap_share": 0.045, "earned_share": 0.045,
+                                                            "junction_candidates": 1, "junction_sites": 1}
     # the bonus of a whole plan is capped at share x skill of the demand: a bigger uncovered
     # weight always wins over suitability
     big = learn.candidate_preference(scores, fixed, weights.sum(), budget=2, skill=1.0, share=0.05)
