@@ -121,13 +121,20 @@ def test_a_pattern_is_learned_and_raises_demand_there(nanjing, pattern):
 
 
 def test_random_sites_score_near_chance_and_leave_the_plan_alone(nanjing, random_sites):
+    from siting.pipeline import plan_5g
+
     area, demand = nanjing
-    _, learned = random_sites
+    xy, learned = random_sites
     s = learned.summary()
     assert s["status"] == "fitted"
     assert 0.35 < s["cv_auc"][s["model"]] < PARAMS.learn.min_auc
     assert not learned.used and np.all(learned.multiplier == 1.0)
     pd.testing.assert_series_equal(learn.weighted_demand(demand, learned).points["weight"], demand.points["weight"])
+    # a model no better than chance adds no candidates and no preference: the same sites
+    with_model = plan_5g(area, demand, PARAMS, existing=_sites(area, xy), count=110, learned=learned)
+    without = plan_5g(area, demand, PARAMS, existing=_sites(area, xy), count=110)
+    assert with_model.layers["sites"]["site_id"].tolist() == without.layers["sites"]["site_id"].tolist()
+    assert "candidate_preference" not in with_model.summary
 
 
 def test_few_sites_are_skipped_and_the_summary_says_so(nanjing):
