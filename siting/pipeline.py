@@ -67,7 +67,8 @@ def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame 
         learned = learn.learn_from_existing(area, demand, existing, kind, params)
         demand = learn.weighted_demand(demand, learned, kind)
     if kind == "5g":
-        result = plan_5g(area, demand, params, existing=existing, count=count, target=target, dem=dem)
+        result = plan_5g(area, demand, params, existing=existing, count=count, target=target, dem=dem,
+                         learned=learned)
     else:
         from siting.charging import plan_charging
 
