@@ -411,6 +411,14 @@ class SolverParams(Section):
                                                      "while the target is still reached [A]")
     lagrange_patience: int = Field(15, ge=1, description="iterations without a better bound before the subgradient "
                                                          "step is halved [A] (Held-Karp rule)")
+    ils_iterations: int = Field(150, ge=0, description="rounds of iterated local search after the kernel search "
+                                                    "(drop neighbouring sites, greedy refill, 1-swap) [A] (Lourenco, "
+                                                    "Martin & Stuetzle 2003); a round budget, so results are "
+                                                    "reproducible (benchmarks/RESULTS.md: Optimiser)")
+    ils_drop: int = Field(4, ge=2, description="largest number of neighbouring chosen sites dropped in a round of the "
+                                               "iterated local search; rounds cycle through 2..ils_drop [A]")
+    ils_work: float = Field(1e8, gt=0, description="cap on rounds x matrix pairs of the iterated local search: big "
+                                                   "instances get fewer rounds, huge ones none [A]")
 
 
 class CapacityParams(Section):

@@ -21,7 +21,10 @@ Methods:
   incumbent within ``mip_rel_gap``, relaxes only instances small enough for
   ``lagrange_work``, and runs the whole MILP only within ``exact_max_*``; above that it
   runs a kernel search (HiGHS on the incumbent plus the best-priced candidates, bucket
-  by bucket), a heuristic that leaves the bound to greedy and the relaxation.
+  by bucket), a heuristic that leaves the bound to greedy and the relaxation;
+- ``"auto"`` and ``"exact"`` then run an iterated local search (drop a few neighbouring
+  sites, greedy refill, 1-swap) for ``ils_iterations`` rounds when the incumbent is not
+  proven within ``mip_rel_gap`` and the instance is small enough for ``ils_work``.
 
 Note: the textbook greedy bound with the ``p - k`` largest gains after ``k`` choices is
 not valid (the optimum need not contain the greedy prefix); the ``p - |fixed|`` largest
@@ -104,6 +107,8 @@ def solve_mclp(coverage, weights, p: int, fixed=None, method: str = "auto", seed
     best, value = np.flatnonzero(state.chosen & ~problem.fixed_mask), state.covered_weight()
     if method in ("auto", "exact") and not _proven(value, bound, params):
         best, bound, label = _refine(problem, budget, best, value, bound, label, method == "exact", params, seed)
+        best, improved = _iterated_local_search(problem, best, bound, params, seed)
+        label = "iterated local search" if improved else label
     return problem.solution(best, fixed_gains, bound, label, start)
 
 
@@ -211,6 +216,69 @@ def _kernel_search(problem: "_Problem", ranked: np.ndarray, ones: np.ndarray, bu
         swapped, swapped_value = problem.improve(best, params, seed)
         best = swapped if swapped_value > value + problem.tol else best
     return best, found
+
+
+#: fewer iterated-local-search rounds than this rarely improve anything: none are run
+_MIN_ILS_ROUNDS = 10
+#: Python and NumPy call overhead of one site of a swap pass, in scanned matrix pairs
+_SITE_OVERHEAD = 2_000
+
+
+def _iterated_local_search(problem: "_Problem", best: np.ndarray, bound: float, params: SolverParams,
+                           seed: int) -> tuple[np.ndarray, bool]:
+    """Iterated local search (Lourenco, Martin and Stuetzle 2003) from an MCLP incumbent:
+    each round drops a chosen site picked at random (seeded) with its nearest chosen
+    neighbours (2..``ils_drop`` sites in turn), refills greedily without them, runs 1-swap
+    local search and keeps the result when it covers more weight, else goes back.
+    ``ils_iterations`` rounds, fewer on big instances (``ils_work``; none when fewer than
+    ``_MIN_ILS_ROUNDS`` fit) and none once the incumbent is proven within ``mip_rel_gap``;
+    deterministic for a seed. Returns the new sites and whether they beat ``best``."""
+    state, _ = problem.start()
+    for j in best:
+        state.add(j)
+    value = state.covered_weight()
+    movable = ~problem.fixed_mask
+    csr = problem.csr
+    per_site = csr.nnz / max(csr.shape[1], 1) * csr.nnz / max(csr.shape[0], 1)  # demand x candidates a swap scans
+    rounds = min(params.ils_iterations, int(params.ils_work / (len(best) * (per_site + _SITE_OVERHEAD) + 1)))
+    iterations = rounds if rounds >= _MIN_ILS_ROUNDS else 0
+    rng = np.random.default_rng(seed)
+    improved = False
+    for round_ in range(iterations if len(best) else 0):
+        if _proven(value, bound, params):
+            break
+        sites = np.flatnonzero(state.chosen & movable)
+        dropped = _neighbourhood(state, rng.choice(sites), movable, 2 + round_ % (params.ils_drop - 1))
+        for j in dropped:
+            state.remove(j)
+        allowed = movable.copy()
+        allowed[dropped] = False
+        _greedy(state, len(dropped), 0, allowed=allowed)
+        _swap(state, problem.fixed_mask, params.swap_passes, rng, problem.tol)
+        trial = state.covered_weight()
+        if trial > value + problem.tol:
+            value, improved = trial, True
+            continue
+        before = np.zeros_like(movable)
+        before[sites] = True
+        now = state.chosen & movable
+        for j in np.flatnonzero(now & ~before):
+            state.remove(j)
+        for j in np.flatnonzero(before & ~now):
+            state.add(j)
+    return np.flatnonzero(state.chosen & movable), improved
+
+
+def _neighbourhood(state: "_State", site: int, movable: np.ndarray, size: int) -> np.ndarray:
+    """``site`` and the ``size - 1`` chosen movable sites that most often cover demand that
+    candidates sharing demand with ``site`` cover (ties: lowest index)."""
+    near = np.unique(_gather(state.p.csr, state._rows(site)))
+    rows = np.unique(_gather(state.p.csc, near))
+    score = np.bincount(_gather(state.p.csr, rows), minlength=len(movable)).astype(np.float64)
+    score[~(state.chosen & movable)] = -1.0
+    score[site] = np.inf
+    order = np.lexsort((np.arange(len(score)), -score))
+    return order[:min(size, int((score >= 0).sum()))]
 
 
 def _proven(value: float, bound: float, params: SolverParams) -> bool:
@@ -342,17 +410,22 @@ class _State:
 
     def row_entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Candidates covering each of ``rows`` and the weight of that row, flattened."""
-        indptr = self.p.csr.indptr
-        starts = indptr[rows]
-        lengths = indptr[rows + 1] - starts
-        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        return self.p.csr.indices[offsets + np.arange(len(offsets))], np.repeat(self.p.weights[rows], lengths)
+        csr = self.p.csr
+        return _gather(csr, rows), np.repeat(self.p.weights[rows], csr.indptr[rows + 1] - csr.indptr[rows])
 
     def _spread(self, rows: np.ndarray, target: np.ndarray, sign: float) -> None:
         """``target[c] += sign * w[i]`` for every row ``i`` in ``rows`` and candidate ``c`` covering it."""
         if len(rows):
             cands, w = self.row_entries(rows)
             np.add.at(target, cands, sign * w)
+
+
+def _gather(matrix: sparse.csr_matrix | sparse.csc_matrix, ids: np.ndarray) -> np.ndarray:
+    """The stored indices of rows (CSR) or columns (CSC) ``ids`` of ``matrix``, concatenated."""
+    starts = matrix.indptr[ids]
+    lengths = matrix.indptr[ids + 1] - starts
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return matrix.indices[offsets + np.arange(len(offsets))]
 
 
 # --------------------------------------------------------------------------- greedy and bounds
@@ -462,8 +535,13 @@ def _swap(state: _State, fixed_mask: np.ndarray, passes: int, rng: np.random.Gen
             best, best_value = free, state.gain[free]
             if len(only):
                 cands, w = state.row_entries(only)
-                ids, inverse = np.unique(cands, return_inverse=True)
-                value = state.gain[ids] + np.bincount(inverse, weights=w)
+                if len(cands) * 8 >= len(state.gain):  # few candidates: count densely, no sort
+                    ids = np.flatnonzero(np.bincount(cands, minlength=len(state.gain)))
+                    shared = np.bincount(cands, weights=w, minlength=len(state.gain))[ids]
+                else:
+                    ids, inverse = np.unique(cands, return_inverse=True)
+                    shared = np.bincount(inverse, weights=w)
+                value = state.gain[ids] + shared
                 value[state.chosen[ids]] = -np.inf
                 i = int(np.argmax(value))
                 if value[i] > best_value or (value[i] == best_value and ids[i] < best):

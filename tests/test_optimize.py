@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from siting.config import SolverParams
 from siting.coverage import coverage_from_radius
 from siting.errors import PlanError
 from siting.optimize import METHODS, solve_mclp, solve_set_cover
@@ -174,3 +175,26 @@ def test_set_cover_unreachable_target_says_what_is_reachable():
         solve_set_cover(dense, np.ones(4), 0.98)
     sol = solve_set_cover(dense, np.ones(4), 0.5)
     assert sol.selected.tolist() == [0, 1] and sol.min_sites == 2
+
+
+def test_iterated_local_search_reaches_the_optimum_kernel_search_misses():
+    matrix, weights = _clustered(1500, 200, 2)
+    fixed = [3, 7]
+    optimum = _highs_optimum(matrix, weights, 20, fixed)
+    without = solve_mclp(matrix, weights, 20, fixed=fixed, params=SolverParams(ils_iterations=0))
+    with_ils = solve_mclp(matrix, weights, 20, fixed=fixed)
+    assert without.objective < optimum - 1  # integral weights: kernel search alone is short
+    assert with_ils.objective == pytest.approx(optimum) and with_ils.method == "iterated local search"
+    assert with_ils.selected[:2].tolist() == fixed and len(set(with_ils.selected.tolist())) == 20
+    dense = matrix.toarray()
+    assert with_ils.objective == pytest.approx(_covered(dense, weights, with_ils.selected))
+    assert with_ils.objective <= with_ils.bound
+    again = solve_mclp(matrix, weights, 20, fixed=fixed)
+    assert again.selected.tolist() == with_ils.selected.tolist()
+
+
+def test_iterated_local_search_skipped_when_too_big_for_its_work_cap():
+    matrix, weights = _clustered(1500, 200, 2)
+    capped = solve_mclp(matrix, weights, 20, fixed=[3, 7], params=SolverParams(ils_work=1e5))
+    without = solve_mclp(matrix, weights, 20, fixed=[3, 7], params=SolverParams(ils_iterations=0))
+    assert capped.selected.tolist() == without.selected.tolist() and capped.method == "kernel search"
