@@ -40,7 +40,7 @@ from siting.config import CapacityParams, SolverParams
 from siting.coverage import coverage_matrix
 from siting.errors import PlanError
 from siting.layers import gap_polygons
-from siting.optimize import METHODS, solve_mclp, solve_set_cover
+from siting.optimize import METHODS, highs_model, solve_mclp, solve_set_cover
 
 #: seconds of traffic per busy hour and megabits per gigabyte
 _MBIT_PER_GB_HOUR = 8000.0 / 3600.0
@@ -365,23 +365,8 @@ def _assign(inst: _Instance, sites: np.ndarray) -> _Assignment:
     a = sparse.csc_matrix((np.concatenate([np.ones(n_x), 1.0 / se]),
                            (np.concatenate([demand_row, n_d + site_row]), np.tile(np.arange(n_x), 2))),
                           shape=(n_d + n_s, n_x))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_x, n_d + n_s
-    lp.col_cost_ = np.ones(n_x)
-    lp.col_lower_ = np.zeros(n_x)
-    lp.col_upper_ = inst.traffic[rows]
-    lp.row_lower_ = np.full(n_d + n_s, -np.inf)
-    lp.row_upper_ = np.concatenate([inst.traffic[demand_ids], inst.capacity[site_ids]])
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("random_seed", 0)
-    h.passModel(lp)
+    h = highs_model(a, np.ones(n_x), np.zeros(n_x), inst.traffic[rows], np.full(n_d + n_s, -np.inf),
+                    np.concatenate([inst.traffic[demand_ids], inst.capacity[site_ids]]), maximize=True)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise PlanError(f"the traffic assignment LP ended with status {h.modelStatusToString(h.getModelStatus())}: "
@@ -512,30 +497,14 @@ def _milp(inst: _Instance, p: int | None, goal: float | None, start: np.ndarray,
     r, c, v = (np.concatenate(x) for x in zip(*blocks))
     a = sparse.csc_matrix((v, (r, c)), shape=(n_t + n + n_x + 1, n + n_x))
     last = (-np.inf, float(p)) if p is not None else (float(goal), np.inf)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n + n_x, a.shape[0]
-    lp.col_cost_ = np.concatenate([np.zeros(n), np.ones(n_x)]) if p is not None else np.concatenate(
-        [np.ones(n), np.zeros(n_x)])
     lower = np.zeros(n)
     lower[inst.fixed] = 1.0
-    lp.col_lower_ = np.concatenate([lower, np.zeros(n_x)])
-    lp.col_upper_ = np.concatenate([np.ones(n), t])
-    lp.row_lower_ = np.concatenate([np.full(n_t + n + n_x, -np.inf), [last[0]]])
-    lp.row_upper_ = np.concatenate([inst.traffic, np.zeros(n + n_x), [last[1]]])
-    lp.sense_ = highspy.ObjSense.kMaximize if p is not None else highspy.ObjSense.kMinimize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * n_x
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(solver.exact_time_s))
-    h.setOptionValue("mip_max_nodes", int(solver.exact_max_nodes))
-    h.setOptionValue("mip_rel_gap", float(solver.mip_rel_gap))
-    h.setOptionValue("random_seed", int(seed) % 2**31)
-    h.setOptionValue("threads", 1)
-    h.passModel(lp)
+    h = highs_model(a, np.concatenate([np.zeros(n), np.ones(n_x)]) if p is not None
+                    else np.concatenate([np.ones(n), np.zeros(n_x)]),
+                    np.concatenate([lower, np.zeros(n_x)]), np.concatenate([np.ones(n), t]),
+                    np.concatenate([np.full(n_t + n + n_x, -np.inf), [last[0]]]),
+                    np.concatenate([inst.traffic, np.zeros(n + n_x), [last[1]]]),
+                    maximize=p is not None, n_integer=n, params=solver, seed=seed)
     y0 = np.zeros(n)
     y0[np.asarray(start, dtype=np.int64)] = 1.0
     sol = highspy.HighsSolution()

@@ -765,27 +765,10 @@ def _milp(model: _Model, budget: int | None, goal: float | None, start_sites: np
         extra_bounds = (float(goal - model.constant), np.inf)
         cost = np.concatenate([np.ones(n_x), np.zeros(n_y)])
     a = sparse.vstack([link, extra]).tocsc()
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_x + n_y, n_y + 1
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.zeros(n_x + n_y)
-    lp.col_upper_ = np.ones(n_x + n_y)
-    lp.row_lower_ = np.concatenate([np.full(n_y, -np.inf), [extra_bounds[0]]])
-    lp.row_upper_ = np.concatenate([np.zeros(n_y), [extra_bounds[1]]])
-    lp.sense_ = highspy.ObjSense.kMaximize if budget is not None else highspy.ObjSense.kMinimize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_x + [highspy.HighsVarType.kContinuous] * n_y
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(params.exact_time_s))
-    h.setOptionValue("mip_max_nodes", int(params.exact_max_nodes))
-    h.setOptionValue("mip_rel_gap", float(params.mip_rel_gap))
-    h.setOptionValue("random_seed", int(seed) % 2**31)
-    h.setOptionValue("threads", 1)
-    h.passModel(lp)
+    h = highs_model(a, cost, np.zeros(n_x + n_y), np.ones(n_x + n_y),
+                    np.concatenate([np.full(n_y, -np.inf), [extra_bounds[0]]]),
+                    np.concatenate([np.zeros(n_y), [extra_bounds[1]]]),
+                    maximize=budget is not None, n_integer=n_x, params=params, seed=seed)
     x0 = np.isin(model.cols, start_sites)
     start_fits = np.isin(start_sites, np.concatenate([model.cols, model.ones])).all()
     if start_fits and (budget is None or x0.sum() <= budget):
@@ -811,3 +794,39 @@ def _milp(model: _Model, budget: int | None, goal: float | None, start_sites: np
         return _Exact(sites, value, bound, 0, proven, label)
     least = int(np.ceil(dual - 1e-6)) + len(model.ones) + model.n_fixed if np.isfinite(dual) else 0
     return _Exact(sites, value, np.inf, least, proven, label)
+
+
+def highs_model(a: sparse.spmatrix, cost, col_lower, col_upper, row_lower, row_upper, maximize: bool,
+                n_integer: int = 0, params: SolverParams | None = None, seed: int = 0):
+    """A quiet, single-threaded HiGHS instance holding ``max|min cost·x`` subject to
+    ``row_lower <= A x <= row_upper`` and the column bounds; the first ``n_integer``
+    columns are integer. ``params`` sets the MIP limits (time, nodes, relative gap). Returns a
+    ``highspy.Highs`` ready to ``run()``."""
+    import highspy
+
+    a = sparse.csc_matrix(a)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.asarray(col_lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(col_upper, dtype=np.float64)
+    lp.row_lower_ = np.asarray(row_lower, dtype=np.float64)
+    lp.row_upper_ = np.asarray(row_upper, dtype=np.float64)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data
+    if n_integer:
+        lp.integrality_ = ([highspy.HighsVarType.kInteger] * n_integer
+                           + [highspy.HighsVarType.kContinuous] * (a.shape[1] - n_integer))
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", int(seed) % 2**31)
+    if params is not None:
+        h.setOptionValue("time_limit", float(params.exact_time_s))
+        h.setOptionValue("mip_max_nodes", int(params.exact_max_nodes))
+        h.setOptionValue("mip_rel_gap", float(params.mip_rel_gap))
+    h.passModel(lp)
+    return h
