@@ -63,6 +63,8 @@ def plan(
                                              "(used with 20 or more existing sites)"),
     capacity: bool = typer.Option(False, "--capacity/--no-capacity",
                                   help="5G: serve busy-hour traffic within site capacity, not only cover it"),
+    metric: Optional[str] = typer.Option(None, "--metric", help="charging: service radius in road 'distance' "
+                                                                "or drive 'time' (speed by road class)"),
     dem: Optional[list[Path]] = typer.Option(None, "--dem", help="elevation GeoTIFF or SRTM .hgt (repeatable)"),
     raster: Optional[Path] = typer.Option(None, "--raster", help="population GeoTIFF (WorldPop, GHS-POP)"),
     population: Optional[float] = typer.Option(None, "--population", help="calibrate residents to this total"),
@@ -77,7 +79,7 @@ def plan(
     from siting.workflow import run_plan
 
     overrides = {"radio.band": band, "radio.los_from_buildings": los or None, "capacity.enabled": capacity or None,
-                 "learn.strength": None if learn_existing else 0.0,
+                 "learn.strength": None if learn_existing else 0.0, "charging.metric": metric,
                  "demand.population": population,
                  "demand.cell_size_m": cell_size, "seed": seed}
     outcome = run_plan(source, kind=kind, count=count, target=target, piles=piles, existing=existing,

@@ -122,3 +122,14 @@ def test_capacity_plan_explains_the_count_and_respects_capacity(tmp_path, shared
     assert (sites["load"] <= Params().capacity.max_load + 1e-9).all()
     assert summary["capacity"]["served_ratio"] >= 0.8 - 1e-6
     assert (out / "capacity_gaps.geojson").exists()
+
+
+def test_charging_by_drive_time_is_recorded_and_bad_metric_refused(tmp_path, capsys):
+    out = tmp_path / "time"
+    plan("demo", "--kind", "charging", "--count", "6", "--metric", "time", "--out", str(out))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["provenance"]["parameters"]["charging"]["metric"] == "time"
+    assert summary["sites_total"] <= 6
+    with pytest.raises(SystemExit) as exc:
+        plan("demo", "--kind", "charging", "--count", "6", "--metric", "hours", "--out", str(tmp_path / "bad"))
+    assert exc.value.code == 2 and "charging.metric" in capsys.readouterr().err
