@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 from siting.access import Access, network_access, radius_by_env, road_network, service_areas
 from siting.area import Area
 from siting.config import CHARGING_KINDS, ChargingParams, FacilityKind, Params
+from siting.coverage import covered_by
 from siting.errors import PlanError
 from siting.result import SITE_COLUMNS, PlanResult, sites_layer
 
@@ -383,8 +384,8 @@ def _result(area: Area, kind: str, cp: ChargingParams, points: gpd.GeoDataFrame,
     flow = st.flow(selected, piles)
     sessions = np.asarray(flow.sum(axis=0)).ravel()
     served = np.asarray(flow.sum(axis=1)).ravel()
-    before = _covered(access.matrix, fixed)
-    after = _covered(access.matrix, selected)
+    before = covered_by(access.matrix, fixed)
+    after = covered_by(access.matrix, selected)
     gains = choice.gains
     site_xy = _xy(candidates.iloc[selected])
     _, nearest = cKDTree(_xy(points)).query(site_xy) if len(selected) else (None, np.zeros(0, dtype=int))
@@ -449,12 +450,6 @@ def _result(area: Area, kind: str, cp: ChargingParams, points: gpd.GeoDataFrame,
         "parameters": {"charging": cp.model_dump(exclude=set(CHARGING_KINDS) - {kind}, mode="json")},
     }
     return PlanResult(kind=kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)
-
-
-def _covered(matrix: sparse.csr_matrix, cols: np.ndarray) -> np.ndarray:
-    if len(cols) == 0:
-        return np.zeros(matrix.shape[0], dtype=bool)
-    return np.asarray(matrix[:, np.asarray(cols)].sum(axis=1)).ravel() > 0
 
 
 def _rounded(value, digits: int) -> float | None:

@@ -76,6 +76,13 @@ def coverage_matrix(rows: np.ndarray, cols: np.ndarray, n_demand: int, n_candida
     return matrix
 
 
+def covered_by(matrix: sparse.csr_matrix, cols: np.ndarray) -> np.ndarray:
+    """Which demand rows at least one of the candidate columns ``cols`` covers."""
+    if len(cols) == 0:
+        return np.zeros(matrix.shape[0], dtype=bool)
+    return np.asarray(matrix[:, np.asarray(cols)].sum(axis=1)).ravel() > 0
+
+
 def coverage_from_radius(demand_xy: np.ndarray, candidate_xy: np.ndarray, radius_m: float | np.ndarray,
                          memory_budget_gb: float | None = None) -> sparse.csr_matrix:
     """Boolean coverage matrix of demand points within each candidate's radius.

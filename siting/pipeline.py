@@ -177,7 +177,7 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
         solution = replace(solution, selected=cs.selected, gains=cs.site_served, objective=cs.objective,
                            bound=cs.bound, gap=cs.gap, min_sites=cs.min_sites, method=f"capacity {cs.method}")
     result = build_result(area, points, candidates, solution, fixed, params, kind="5g",
-                          masks=_coverage_masks(links, shape, fixed, solution.selected),
+                          masks=_coverage_masks(links, shape, required, fixed, solution.selected),
                           served=_served(links.required_margin, links, shape, solution.selected, weights))
     if capacity is not None:
         result.layers["capacity_gaps"] = capacity.capacity_gaps
@@ -206,23 +206,14 @@ def _solve(matrix: sparse.csr_matrix, weights: np.ndarray, fixed: np.ndarray, co
     return solve_set_cover(matrix, weights, target, fixed=fixed, params=params)
 
 
-def _coverage_masks(links: RadioLinks, shape: tuple[int, int], fixed: np.ndarray,
+def _coverage_masks(links: RadioLinks, shape: tuple[int, int], required: sparse.csr_matrix, fixed: np.ndarray,
                     selected: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
-    """Which demand points are covered outdoors/indoors before and after the plan."""
-    masks = {}
-    for layer, margin in (("outdoor", links.outdoor_margin), ("indoor", links.indoor_margin)):
-        m = links.matrix(margin, shape)
-        for state, cols in (("before", fixed), ("after", selected)):
-            masks[(layer, state)] = _covered_by(m, cols)
-    masks[("required", "before")] = _covered_by(links.matrix(links.required_margin, shape), fixed)
-    masks[("required", "after")] = _covered_by(links.matrix(links.required_margin, shape), selected)
-    return masks
-
-
-def _covered_by(matrix: sparse.csr_matrix, cols: np.ndarray) -> np.ndarray:
-    if len(cols) == 0:
-        return np.zeros(matrix.shape[0], dtype=bool)
-    return np.asarray(matrix[:, np.asarray(cols)].sum(axis=1)).ravel() > 0
+    """Which demand points are covered outdoors/indoors, and with the service they
+    need (``required``, the matrix the optimiser used), before and after the plan."""
+    matrices = {"outdoor": links.matrix(links.outdoor_margin, shape),
+                "indoor": links.matrix(links.indoor_margin, shape), "required": required}
+    return {(layer, state): cov.covered_by(m, cols)
+            for layer, m in matrices.items() for state, cols in (("before", fixed), ("after", selected))}
 
 
 def _served(margin: np.ndarray, links: RadioLinks, shape: tuple[int, int], selected: np.ndarray,
