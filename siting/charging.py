@@ -33,6 +33,7 @@ from siting.access import Access, network_access, radius_by_env, road_network, s
 from siting.area import Area
 from siting.config import CHARGING_KINDS, ChargingParams, FacilityKind, Params
 from siting.coverage import covered_by
+from siting.gaps import plan_gaps
 from siting.errors import PlanError
 from siting.result import SITE_COLUMNS, PlanResult, sites_layer
 
@@ -210,9 +211,7 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
         target = cp.target if target is None else target
         choice = _grow(st, _Choice.of(st, fixed), len(candidates), target * st.weights.sum())
         pile_plan = None
-    squares = (params.demand.cell_size_m, params.demand.road_point_spacing_m)
-    result = _result(area, kind, cp, points, candidates, net, st, choice, fixed, pile_plan,
-                     int(no_road.sum()), squares)
+    result = _result(area, kind, params, points, candidates, net, st, choice, fixed, pile_plan, int(no_road.sum()))
     s = result.summary
     s["request"] = {"count": count, "piles": piles, "target": target}
     s["existing_without_road_access"] = int((~access.on_network[fixed]).sum())
@@ -361,12 +360,11 @@ def _choose_for_piles(st: _Stations, fixed: np.ndarray, piles: int) -> tuple[_Ch
     return choice, dict(zip(new[plan > 0].tolist(), plan[plan > 0].tolist()))
 
 
-def _result(area: Area, kind: str, cp: ChargingParams, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
+def _result(area: Area, kind: str, params: Params, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
             net, st: _Stations, choice: _Choice, fixed: np.ndarray, pile_plan: dict[int, int] | None,
-            dropped: int, squares: tuple[float, float]) -> PlanResult:
+            dropped: int) -> PlanResult:
     """Size the chosen stations, assign sessions within capacity, build layers and summary."""
-    from siting.layers import gap_polygons
-
+    cp = params.charging
     cfg, sizes, access, weights, radius = st.cfg, st.sizes, st.access, st.weights, st.radius
     selected = choice.sites
     is_fixed = sizes["fixed"][selected]
@@ -409,10 +407,11 @@ def _result(area: Area, kind: str, cp: ChargingParams, points: gpd.GeoDataFrame,
     areas["demand"] = np.asarray(cover.T @ weights).ravel() if len(selected) else 0.0
     cols = ["layer", "state", "site_id", "population", "demand", "radius_m", "area_km2", "geometry"]
     coverage = pd.concat([areas[is_fixed].assign(state="before"), areas.assign(state="after")], ignore_index=True)
+    gaps, gap_figures = plan_gaps(area, points, after, params)
     layers = {
         "sites": sites[list(CHARGING_SITE_COLUMNS) + ["geometry"]],
         "coverage": gpd.GeoDataFrame(coverage[cols], geometry="geometry", crs=area.crs),
-        "gaps": gap_polygons(points, after, squares[0], squares[1], area.crs),
+        "gaps": gaps,
         "demand": demand_layer,
     }
     total = float(weights.sum())
@@ -446,7 +445,8 @@ def _result(area: Area, kind: str, cp: ChargingParams, points: gpd.GeoDataFrame,
         "bound": _rounded(choice.bound, 3),
         "solver": choice.method,
         "selection_rounds": choice.rounds,
-        "gaps": int(len(layers["gaps"])),
+        "gaps": int(len(gaps)),
+        "gap_areas": gap_figures,
         "parameters": {"charging": cp.model_dump(exclude=set(CHARGING_KINDS) - {kind}, mode="json")},
     }
     return PlanResult(kind=kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)

@@ -102,3 +102,12 @@ def gap_summary(gaps: gpd.GeoDataFrame) -> dict:
     return {"gap_areas": int(len(gaps)), "text": describe_gaps(gaps),
             "largest_km2": round(float(gaps["area_km2"].max()), 4) if len(gaps) else 0.0,
             "population_uncovered": round(float(gaps["population"].sum()), 1) if len(gaps) else 0.0}
+
+
+def plan_gaps(area, points: gpd.GeoDataFrame, covered: np.ndarray, params) -> tuple[gpd.GeoDataFrame, dict]:
+    """The ``gaps`` layer of a plan and its ``summary.json`` figures: the demand left
+    uncovered as named gap areas, with the run's demand squares and DBSCAN settings
+    (``params``: the run's :class:`~siting.config.Params`)."""
+    gaps = gap_areas(points, covered, params.demand.cell_size_m, params.demand.road_point_spacing_m, area.crs,
+                     area=area, eps_factor=params.learn.gap_eps_factor, min_samples=params.learn.gap_min_samples)
+    return gaps, gap_summary(gaps)

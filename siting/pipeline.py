@@ -19,7 +19,7 @@ from siting.candidates import candidates_5g
 from siting.config import Params, SolverParams
 from siting.demand import Demand, build_demand
 from siting.errors import PlanError
-from siting.gaps import gap_areas, gap_summary
+from siting.gaps import plan_gaps
 from siting.layers import coverage_polygons
 from siting.optimize import Solution, solve_mclp, solve_set_cover
 from siting.result import PlanResult, sites_layer
@@ -78,19 +78,7 @@ def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame 
         result.summary["learning"] = learned.summary()
         if learned.used:
             result.layers["suitability"] = learn.suitability_layer(demand, learned, area.crs)
-    _name_gaps(area, result, params)
     return result
-
-
-def _name_gaps(area: Area, result: PlanResult, params: Params) -> None:
-    """Replace the gap polygons by named gap areas (DBSCAN on the uncovered demand)."""
-    demand_layer = result.layers["demand"]
-    gaps = gap_areas(demand_layer, demand_layer["covered_after"].to_numpy(dtype=bool), params.demand.cell_size_m,
-                     params.demand.road_point_spacing_m, area.crs, area=area,
-                     eps_factor=params.learn.gap_eps_factor, min_samples=params.learn.gap_min_samples)
-    result.layers["gaps"] = gaps
-    result.summary["gaps"] = int(len(gaps))
-    result.summary["gap_areas"] = gap_summary(gaps)
 
 
 def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, params: Params,
@@ -243,7 +231,9 @@ def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFr
     demand_layer["covered_before"] = before
     demand_layer["covered_after"] = after
     layer_masks = {k: v for k, v in masks.items() if k[0] != "required"}
+    gaps, gap_figures = plan_gaps(area, demand_layer, after, params)
     layers = {
+        "gaps": gaps,
         "sites": sites,
         "demand": demand_layer,
         "coverage": coverage_polygons(points, layer_masks, dp.cell_size_m, dp.road_point_spacing_m, area.crs),
@@ -273,5 +263,7 @@ def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFr
         "optimality_gap": round(float(solution.gap), 6),
         "solver": solution.method,
         "min_sites_bound": solution.min_sites,
+        "gaps": int(len(gaps)),
+        "gap_areas": gap_figures,
     }
     return PlanResult(kind=kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)
