@@ -34,6 +34,7 @@ from siting.area import Area
 from siting.config import CHARGING_KINDS, ChargingParams, FacilityKind, Params
 from siting.coverage import covered_by
 from siting.gaps import plan_gaps
+from siting.layers import points_xy
 from siting.errors import PlanError
 from siting.result import SITE_COLUMNS, PlanResult, sites_layer
 
@@ -185,7 +186,7 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
     candidates = candidates_charging(area, kind, cp, existing=existing, demand=points)
     net = road_network(area, cp)
     radius = radius_by_env(points["env_class"].to_numpy(), cfg.radius_m)
-    access = network_access(None, _xy(points), _xy(candidates), radius, cp, net)
+    access = network_access(None, points_xy(points), points_xy(candidates), radius, cp, net)
     no_road = ~access.on_network & ~candidates["fixed"].to_numpy(dtype=bool)
     if no_road.any():
         keep = np.flatnonzero(~no_road)
@@ -218,10 +219,6 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
     s["request_met"] = bool(s["sites_total"] == count if count is not None else
                             s["piles_total"] == piles if piles is not None else s["served_ratio"] >= target - 1e-6)
     return result
-
-
-def _xy(frame: gpd.GeoDataFrame) -> np.ndarray:
-    return np.column_stack([frame.geometry.x, frame.geometry.y]) if len(frame) else np.zeros((0, 2))
 
 
 def _station_sizes(candidates: gpd.GeoDataFrame, cfg: FacilityKind) -> dict[str, np.ndarray]:
@@ -385,8 +382,8 @@ def _result(area: Area, kind: str, params: Params, points: gpd.GeoDataFrame, can
     before = covered_by(access.matrix, fixed)
     after = covered_by(access.matrix, selected)
     gains = choice.gains
-    site_xy = _xy(candidates.iloc[selected])
-    _, nearest = cKDTree(_xy(points)).query(site_xy) if len(selected) else (None, np.zeros(0, dtype=int))
+    site_xy = points_xy(candidates.iloc[selected])
+    _, nearest = cKDTree(points_xy(points)).query(site_xy) if len(selected) else (None, np.zeros(0, dtype=int))
     site_radius = radius[nearest] if len(selected) else np.zeros(0)
     chosen = candidates.iloc[selected].reset_index(drop=True)
     sites = sites_layer(chosen, is_fixed, sessions, gains, piles=piles, piles_fast=fast, piles_slow=slow,

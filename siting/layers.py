@@ -13,6 +13,13 @@ import pandas as pd
 import shapely
 
 
+def points_xy(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """(n, 2) metric coordinates of a point layer (an empty (0, 2) array when empty)."""
+    if len(frame) == 0:
+        return np.empty((0, 2))
+    return np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
+
+
 def demand_squares(points: gpd.GeoDataFrame, cell_size_m: float, road_spacing_m: float) -> np.ndarray:
     """Square footprint of each demand point (shapely geometry array)."""
     half = np.where(points["kind"].to_numpy() == "road", road_spacing_m, cell_size_m) / 2.0

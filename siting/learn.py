@@ -39,6 +39,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from siting.area import Area
 from siting.config import LearnParams, Params
+from siting.layers import points_xy
 
 #: road classes of the road-length features (``*_link`` counts as its class)
 ROAD_CLASSES: dict[str, tuple[str, ...]] = {
@@ -67,12 +68,6 @@ class Sources:
     xy: np.ndarray              # (n, 2)
     values: np.ndarray          # (n, k)
     names: tuple[str, ...]      # k feature stems
-
-
-def _xy(frame: gpd.GeoDataFrame) -> np.ndarray:
-    if len(frame) == 0:
-        return np.empty((0, 2))
-    return np.column_stack([frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()])
 
 
 def _road_class(highway: pd.Series) -> np.ndarray:
@@ -133,9 +128,9 @@ def area_sources(area: Area, demand_points: gpd.GeoDataFrame, kind: str, params:
     b = area.buildings
     if len(b):
         footprint = b.geometry.area.to_numpy()
-        parts.append((_xy(gpd.GeoSeries(b.geometry.centroid)),
+        parts.append((points_xy(gpd.GeoSeries(b.geometry.centroid)),
                       {"footprint_m2": footprint, "floor_area_m2": footprint * _floors(b, params)}))
-    parts.append((_xy(demand_points), {"residents": demand_points["residents"].to_numpy(float),
+    parts.append((points_xy(demand_points), {"residents": demand_points["residents"].to_numpy(float),
                                         "workers": demand_points["workers"].to_numpy(float)}))
     mid, length, edge = _road_samples(area.road_edges, params.learn.raster_m)
     cls = _road_class(area.road_edges["highway"])[edge] if len(edge) else np.empty(0, dtype=object)
@@ -149,7 +144,7 @@ def area_sources(area: Area, demand_points: gpd.GeoDataFrame, kind: str, params:
         cap = pois["capacity"].to_numpy(dtype=float)
         default = params.charging.charging.default_capacity
         poi_values["parking_spaces"] = np.where(cat == "parking", np.where(np.isfinite(cap), cap, default), 0.0)
-    parts.append((_xy(pois), poi_values))
+    parts.append((points_xy(pois), poi_values))
     names = tuple(k for _, vals in parts for k in vals)
     blocks = []
     for xy, vals in parts:
@@ -230,7 +225,7 @@ def location_features(area: Area, demand_points: gpd.GeoDataFrame, xy: np.ndarra
     lp = params.learn
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     src = area_sources(area, demand_points, kind, params)
-    extent = np.vstack([xy, _xy(demand_points)]) if len(demand_points) else xy
+    extent = np.vstack([xy, points_xy(demand_points)]) if len(demand_points) else xy
     columns: dict[str, np.ndarray] = {}
     for r in lp.radii_m:
         res = raster_cell_m(r, lp)
@@ -255,7 +250,7 @@ def location_features(area: Area, demand_points: gpd.GeoDataFrame, xy: np.ndarra
     for name, pts in targets.items():
         columns[name] = _nearest(pts, xy)
     env = demand_points["env_class"].to_numpy() if len(demand_points) else np.empty(0)
-    nearest_env = env[cKDTree(_xy(demand_points)).query(xy)[1]] if len(env) else np.full(len(xy), "rural")
+    nearest_env = env[cKDTree(points_xy(demand_points)).query(xy)[1]] if len(env) else np.full(len(xy), "rural")
     for c in ENV_CLASSES:
         columns[f"env_{c}"] = (nearest_env == c).astype(float)
     return pd.DataFrame(columns)
@@ -432,7 +427,7 @@ def sites_in_area(area: Area, existing: gpd.GeoDataFrame | None) -> np.ndarray:
     """Coordinates (area CRS) of the existing sites inside the area boundary."""
     if existing is None or len(existing) == 0:
         return np.empty((0, 2))
-    xy = _xy(existing.to_crs(area.crs))
+    xy = points_xy(existing.to_crs(area.crs))
     return xy[shapely.contains_xy(area.boundary, xy[:, 0], xy[:, 1])]
 
 
@@ -444,7 +439,7 @@ def background_locations(area: Area, demand) -> np.ndarray:
     background of demand points would instead learn where demand points are."""
     grid = getattr(demand, "grid", None)
     if grid is None or len(grid) == 0:
-        return _xy(getattr(demand, "points", demand))
+        return points_xy(getattr(demand, "points", demand))
     c = shapely.centroid(grid.geometry.to_numpy())
     x, y = shapely.get_x(c), shapely.get_y(c)
     inside = shapely.contains_xy(area.boundary, x, y)
@@ -462,7 +457,7 @@ def learn_from_existing(area: Area, demand, existing: gpd.GeoDataFrame | None, k
     points = getattr(demand, "points", demand)
     strength = lp.strength if strength is None else strength
     site_xy = sites_in_area(area, existing)
-    point_xy = _xy(points)
+    point_xy = points_xy(points)
     back_xy = background_locations(area, demand)
     if strength <= 0 or len(site_xy) < lp.min_sites:
         reason = ("strength is 0 (learning off)" if strength <= 0 else
@@ -498,7 +493,7 @@ def candidate_scores(area: Area, demand, candidates: gpd.GeoDataFrame, learned: 
     if not learned.used or len(candidates) == 0:
         return np.ones(len(candidates))
     points = getattr(demand, "points", demand)
-    feats = location_features(area, points, _xy(candidates), kind, params)
+    feats = location_features(area, points, points_xy(candidates), kind, params)
     rel = relative_suitability(learned.model, feats)
     return suitability_multiplier(rel, learned.model, params.learn.strength, params.learn)
 
@@ -587,13 +582,13 @@ def with_junction_candidates(area: Area, demand, candidates: gpd.GeoDataFrame, p
         return candidates
     junctions = junctions[shapely.contains_xy(area.boundary, junctions[:, 0], junctions[:, 1])]
     if len(candidates) and len(junctions):
-        junctions = junctions[cKDTree(_xy(candidates)).query(junctions)[0] > cp.dedup_m]
+        junctions = junctions[cKDTree(points_xy(candidates)).query(junctions)[0] > cp.dedup_m]
     if len(junctions) == 0:
         return candidates
     order = np.lexsort((junctions[:, 1], junctions[:, 0]))
     junctions = junctions[order]
     points = getattr(demand, "points", demand)
-    env = (points["env_class"].to_numpy()[cKDTree(_xy(points)).query(junctions)[1]] if len(points)
+    env = (points["env_class"].to_numpy()[cKDTree(points_xy(points)).query(junctions)[1]] if len(points)
            else np.full(len(junctions), "urban"))
     new = gpd.GeoDataFrame({"candidate_id": [f"junction/{i}" for i in range(len(junctions))], "source": "grid",
                             "height_m": cp.grid_height_m, "cost": float(cp.cost_grid), "fixed": False,

@@ -20,7 +20,7 @@ from siting.config import Params, SolverParams
 from siting.demand import Demand, build_demand
 from siting.errors import PlanError
 from siting.gaps import plan_gaps
-from siting.layers import coverage_polygons
+from siting.layers import coverage_polygons, points_xy
 from siting.optimize import Solution, solve_mclp, solve_set_cover
 from siting.result import PlanResult, sites_layer
 
@@ -92,8 +92,7 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
     """
     rp = params.radio
     budget = radio.link_budget(rp)
-    demand_xy = np.column_stack([demand.geometry.x, demand.geometry.y])
-    cand_xy = np.column_stack([candidates.geometry.x, candidates.geometry.y])
+    demand_xy, cand_xy = points_xy(demand), points_xy(candidates)
     h_bs = candidates["height_m"].to_numpy(dtype=float)
     scenario = radio.scenario_codes(radio.scenarios_for(candidates["source"].to_numpy(), rp,
                                                         candidates["env_class"].to_numpy()))
