@@ -31,6 +31,7 @@ import shapely
 from siting.area import Area
 from siting.config import Params
 from siting.errors import ConfigError, InputError, SitingError
+from siting.provenance import sha256_text
 from siting.plans import (Plan, check_extent, demand_by_district, district_quotas, districts_from_osm,
                           existing_by_district, get_plan, read_districts)
 
@@ -206,7 +207,7 @@ def district_slug(name: str) -> str:
     ascii_part = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     if ascii_part and ascii_part == name.lower().replace(" ", "-"):
         return ascii_part
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    digest = sha256_text(name)[:8]
     return f"{ascii_part}-{digest}" if ascii_part else f"d-{digest}"
 
 
@@ -313,7 +314,7 @@ def params_hash(params: Params) -> str:
     """SHA-256 of every parameter (JSON, sorted keys)."""
     from siting.io.export import dumps_json
 
-    return hashlib.sha256(dumps_json(params.model_dump(mode="json")).encode()).hexdigest()
+    return sha256_text(dumps_json(params.model_dump(mode="json")))
 
 
 def _input_hash(area: Area, geometry_wkb: bytes, kind: str, quota: int, existing: gpd.GeoDataFrame | None) -> str:

@@ -39,7 +39,7 @@ from shapely.geometry.base import BaseGeometry
 from siting.area import POI_CATEGORIES, Area
 from siting.errors import InputError
 from siting.io.export import atomic_path
-from siting.provenance import sha256_file
+from siting.provenance import sha256_file, sha256_text
 
 #: bump when the normalised layers change, so that stale caches are rebuilt
 READER_VERSION = 1
@@ -120,7 +120,7 @@ def _slug(name: str, fallback_key: str) -> str:
     letters = [c for c in name if not c.isspace() and c not in ",.-_"]
     kept = [c for c in letters if c.isascii()]
     if not slug or len(kept) < 0.5 * len(letters):
-        return "area-" + hashlib.sha256(fallback_key.encode()).hexdigest()[:10]
+        return "area-" + sha256_text(fallback_key)[:10]
     return slug
 
 
@@ -154,7 +154,7 @@ def _resolve(source: Any) -> _Source:
                              "split it into an eastern and a western part")
         if not (west < east and south < north) or not np.all(np.isfinite([west, south, east, north])):
             raise InputError(f"bbox {tuple(source)} is empty: give (west, south, east, north) with west < east, south < north")
-        key = hashlib.sha256(json.dumps([west, south, east, north]).encode()).hexdigest()
+        key = sha256_text(json.dumps([west, south, east, north]))
         text = f"{west},{south},{east},{north}"
         return _Source("bbox", text, f"bbox {text}", "bbox-" + key[:10], key, polygon=box(west, south, east, north))
     if not isinstance(source, (str, Path)):
@@ -186,7 +186,7 @@ def _resolve(source: Any) -> _Source:
         stem = path.name[: -len(suffix)] if suffix else path.stem
         digest = sha256_file(path)
         return _Source(kind, text, stem, _slug(stem, digest), digest, path=path)
-    key = hashlib.sha256(("place:" + text).encode()).hexdigest()
+    key = sha256_text("place:" + text)
     return _Source("place", text, text, _slug(text, text), key)
 
 
@@ -782,7 +782,7 @@ _LAYERS = ("buildings", "road_nodes", "road_edges", "pois", "landuse")
 
 def _cache_key(src: _Source, boundary: BaseGeometry | None) -> str:
     extra = hashlib.sha256(boundary.wkb).hexdigest() if boundary is not None else ""
-    return hashlib.sha256(f"{src.content_hash}|{extra}|v{READER_VERSION}".encode()).hexdigest()
+    return sha256_text(f"{src.content_hash}|{extra}|v{READER_VERSION}")
 
 
 def _write_processed(path: Path, area: Area, key: str) -> None:
