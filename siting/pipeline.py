@@ -46,7 +46,7 @@ class RadioLinks:
 
 def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame | None = None,
               count: int | None = None, target: float | None = None, piles: int | None = None,
-              raster=None, dem=None, plan_id: str | None = None, demand: Demand | None = None) -> PlanResult:
+              raster=None, dem=None, demand: Demand | None = None) -> PlanResult:
     """Plan ``kind`` facilities in ``area``: a number of sites (``count``), a coverage
     share (``target``) or, for charging, a number of piles (``piles``).
 

@@ -54,15 +54,13 @@ def created_timestamp() -> str:
 def provenance(inputs: dict[str, str | Path], params: dict[str, Any], plan_id: str | None = None) -> dict[str, Any]:
     """The provenance block of ``summary.json``.
 
-    ``inputs`` maps a role (``"osm"``, ``"existing"``, ``"raster"``...) to a file path,
-    or to an already computed hash string prefixed ``sha256:``.
+    ``inputs`` maps a role (``"osm"``, ``"existing"``, ``"raster"``...) to a file path
+    (hashed here), or to an entry already hashed: ``{"sha256": ..., "file": name}``.
     """
     hashes = {}
     for role, value in sorted(inputs.items()):
-        if isinstance(value, str) and value.startswith("sha256:"):
-            hashes[role] = {"sha256": value[7:]}
-        else:
-            hashes[role] = {"file": Path(value).name, "sha256": sha256_file(value)}
+        hashes[role] = (dict(value) if isinstance(value, dict)
+                        else {"file": Path(value).name, "sha256": sha256_file(value)})
     return {
         "inputs": hashes,
         "parameters": params,

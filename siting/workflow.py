@@ -49,8 +49,12 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     dem_grid = _read_dem(dem, area, params) if dem else None
     demand = build_demand(area, params.demand, raster=raster)
     result = plan_area(area, kind, params, existing=existing_sites, count=count, target=target, piles=piles,
-                       dem=dem_grid, plan_id=plan_id, demand=demand)
-    inputs: dict[str, Any] = {"osm": area.source if Path(area.source).is_file() else f"sha256:{area.source_hash}"}
+                       dem=dem_grid, demand=demand)
+    # the OSM input was hashed when it was read: record that digest instead of reading the file again
+    osm = {"sha256": area.source_hash}
+    if Path(area.source).is_file():
+        osm["file"] = Path(area.source).name
+    inputs: dict[str, Any] = {"osm": osm}
     for role, path in (("existing", existing), ("raster", raster)):
         if path is not None:
             inputs[role] = path
