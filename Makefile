@@ -10,7 +10,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[maps,test,bench]"
+	$(BIN)/pip install -q -e ".[test,bench]"
 	touch $@
 
 demo: install  ## plan 5G sites on the embedded Helsinki extract; writes data/processed/ and maps/

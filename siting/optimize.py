@@ -50,6 +50,7 @@ from scipy import sparse
 
 from siting.config import SolverParams
 from siting.errors import PlanError
+from siting.highs import new_highs
 
 METHODS = ("auto", "greedy", "greedy+swap", "exact")
 
@@ -820,8 +821,7 @@ def highs_model(a: sparse.spmatrix, cost, col_lower, col_upper, row_lower, row_u
     if n_integer:
         lp.integrality_ = ([highspy.HighsVarType.kInteger] * n_integer
                            + [highspy.HighsVarType.kContinuous] * (a.shape[1] - n_integer))
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", int(seed) % 2**31)
     if params is not None:

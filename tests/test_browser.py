@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,6 +26,8 @@ PLAN_LAYERS = ["Boundary", "Demand (250 m squares)", "Outdoor coverage before (e
 def browser(tmp_path_factory):
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.skip("Debian's chromium and chromium-driver are not installed")
+    # Debian's chromedriver, named below, so Selenium Manager downloads nothing; and no usage statistics
+    os.environ["SE_AVOID_STATS"] = "true"
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
