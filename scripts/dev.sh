@@ -24,9 +24,9 @@ install() {
   need_python
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade "pip>=24"
-  "$VENV/bin/python" -m pip install -q --require-hashes -r requirements.lock
-  "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
+  "$VENV/bin/python" -m pip install -qq --upgrade "pip>=24"
+  "$VENV/bin/python" -m pip install -qq --require-hashes -r requirements.lock
+  "$VENV/bin/python" -m pip install -qq --no-deps --no-build-isolation -e .
   touch "$stamp"
 }
 
@@ -37,7 +37,7 @@ case "${1:-}" in
   lock)
     need_python
     tools=$(mktemp -d)
-    "$PY" -m venv "$tools" && "$tools/bin/python" -m pip install -q uv
+    "$PY" -m venv "$tools" && "$tools/bin/python" -m pip install -qq uv
     "$tools/bin/uv" pip compile pyproject.toml --extra test --extra bench --universal --python-version 3.10 \
       --generate-hashes --quiet -o requirements.lock
     rm -rf "$tools" ;;
@@ -45,8 +45,8 @@ case "${1:-}" in
     need_python
     rm -rf .venv-latest
     "$PY" -m venv .venv-latest
-    .venv-latest/bin/python -m pip install -q --upgrade pip
-    .venv-latest/bin/python -m pip install -q --upgrade -e ".[test,bench]"
+    .venv-latest/bin/python -m pip install -qq --upgrade pip
+    .venv-latest/bin/python -m pip install -qq --upgrade -e ".[test,bench]"
     .venv-latest/bin/python -m pytest -q ;;
   *) echo "usage: sh scripts/dev.sh install|demo|test|lock|test-latest" >&2; exit 2 ;;
 esac

@@ -29,11 +29,24 @@ Column contracts (every stage may rely on these):
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
 import geopandas as gpd
 from shapely.geometry.base import BaseGeometry
+
+def slug(name: str, max_len: int = 60) -> str:
+    """A folder name for ``name``: lowercase letters and digits of any script joined by ``-``.
+
+    Chinese names stay readable ("南京 新街口" → "南京-新街口"); Latin accents fold
+    ("São Paulo" → "sao-paulo"); anything else, including path separators, becomes ``-``.
+    Empty when ``name`` has no letter or digit."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    text = re.sub(r"[\W_]+", "-", unicodedata.normalize("NFKC", folded).lower())
+    return text.strip("-")[:max_len].strip("-")
+
 
 #: Point-of-interest categories that siting derives from OSM tags.
 POI_CATEGORIES: tuple[str, ...] = (

@@ -6,6 +6,7 @@ exit status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click usage errors: no boxes on the terminal
 )
 area_app = typer.Typer(help="Inspect an area read from OSM.", no_args_is_help=True)
 app.add_typer(area_app, name="area")
@@ -26,7 +28,7 @@ app.add_typer(area_app, name="area")
 
 @area_app.command("info")
 def area_info(
-    source: str = typer.Argument(..., help="'demo', an .osm/.osm.xml/.osm.bz2/.osm.pbf file, or a place name"),
+    source: str = typer.Argument(..., metavar="SOURCE", help="'demo', an .osm/.osm.xml/.osm.bz2/.osm.pbf file, or a place name"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Area km², buildings, road km by class, POI counts, boundary origin and CRS."""
@@ -49,7 +51,7 @@ def area_info(
 
 @app.command("plan")
 def plan(
-    source: str = typer.Argument(..., help="'demo', an OSM file (.osm, .osm.xml, .osm.bz2, .osm.pbf) or a place name"),
+    source: str = typer.Argument(..., metavar="SOURCE", help="'demo', an OSM file (.osm, .osm.xml, .osm.bz2, .osm.pbf) or a place name"),
     kind: str = typer.Option("5g", "--kind", help="5g, charging, basic, depot, swap or hydrogen"),
     count: Optional[int] = typer.Option(None, "--count", help="sites in total, existing included"),
     target: Optional[float] = typer.Option(None, "--target", help="coverage share to reach, e.g. 0.98"),
@@ -133,7 +135,7 @@ def plans_list(plans_dir: Optional[Path] = _PLANS_DIR) -> None:
 
 
 @plans_app.command("show")
-def plans_show(plan: str = typer.Argument(..., help="plan id or a plan YAML file"), plans_dir: Optional[Path] = _PLANS_DIR,
+def plans_show(plan: str = typer.Argument(..., metavar="PLAN", help="plan id or a plan YAML file"), plans_dir: Optional[Path] = _PLANS_DIR,
                as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
     """A plan's targets, coverage requirements and notes."""
     from siting.io.export import dumps_json
@@ -159,7 +161,8 @@ _B_ADMIN = typer.Option("6", "--admin-level", help="with --districts osm: OSM ad
 _B_OSM = typer.Option(..., "--osm", help="OSM file covering every district (.osm, .osm.xml, .osm.bz2, .osm.pbf)")
 _B_KIND = typer.Option("5g", "--kind", help="5g, charging, basic, depot, swap or hydrogen")
 _B_CATEGORY = typer.Option(None, "--category", help="target category when the plan has several for the kind")
-_B_TARGET = typer.Option(None, "--target", help="new sites for these districts (default: the plan's count minus existing)")
+_B_TARGET = typer.Option(None, "--new-sites", "--target", help="number of new sites for these districts, a whole "
+                         "number (default: the plan's count minus existing)")
 _B_NAME = typer.Option(None, "--name-column", help="column holding district names (default: district, name, ...)")
 _B_EXISTING = typer.Option(None, "--existing", help="existing sites: CSV with lon/lat or GeoJSON points")
 _B_EXISTING_CRS = typer.Option("wgs84", "--existing-crs", help="wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)")
@@ -168,7 +171,7 @@ _B_MINIMUM = typer.Option(None, "--minimum", help="least new sites per district"
 
 
 @app.command("quotas")
-def quotas(plan: str = typer.Argument(..., help="plan id or plan YAML file"), districts: Path = _B_DISTRICTS,
+def quotas(plan: str = typer.Argument(..., metavar="PLAN", help="plan id or plan YAML file"), districts: Path = _B_DISTRICTS,
            osm: str = _B_OSM, kind: str = _B_KIND, category: Optional[str] = _B_CATEGORY,
            target: Optional[int] = _B_TARGET, name_column: Optional[str] = _B_NAME,
            existing: Optional[Path] = _B_EXISTING, existing_crs: str = _B_EXISTING_CRS,
@@ -187,7 +190,7 @@ def quotas(plan: str = typer.Argument(..., help="plan id or plan YAML file"), di
 
 
 @app.command("batch")
-def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), districts: Path = _B_DISTRICTS,
+def batch(plan: str = typer.Argument(..., metavar="PLAN", help="plan id or plan YAML file"), districts: Path = _B_DISTRICTS,
           osm: str = _B_OSM, kind: str = _B_KIND, category: Optional[str] = _B_CATEGORY,
           target: Optional[int] = _B_TARGET, name_column: Optional[str] = _B_NAME,
           existing: Optional[Path] = _B_EXISTING, existing_crs: str = _B_EXISTING_CRS,
@@ -214,7 +217,7 @@ def batch(plan: str = typer.Argument(..., help="plan id or plan YAML file"), dis
 
 @app.command("evaluate")
 def evaluate_command(
-    source: str = typer.Argument(..., help="'demo', an OSM file (.osm, .osm.xml, .osm.bz2, .osm.pbf) or a place name"),
+    source: str = typer.Argument(..., metavar="SOURCE", help="'demo', an OSM file (.osm, .osm.xml, .osm.bz2, .osm.pbf) or a place name"),
     existing: Path = typer.Option(..., "--existing", help="existing sites: CSV with lon/lat or GeoJSON points"),
     holdout: float = typer.Option(0.4, "--holdout", help="share of the existing sites to hide"),
     seed: int = typer.Option(0, "--seed", help="random seed of the split, the model and the baselines"),
@@ -237,7 +240,7 @@ def evaluate_command(
 
 @app.command("map")
 def map_command(
-    out_dir: Path = typer.Argument(..., help="output folder of a 'siting plan' run (summary.json, *.geojson, layers.gpkg)"),
+    out_dir: Path = typer.Argument(..., metavar="OUT_DIR", help="output folder of a 'siting plan' run (summary.json, *.geojson, layers.gpkg)"),
     tiles: str = typer.Option("osm", "--tiles", help="base map: osm, none (fully offline), tianditu (needs "
                               "SITING_TIANDITU_KEY), amap or tencent (data drawn in GCJ-02)"),
     out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default OUT_DIR/map.html)"),
@@ -259,26 +262,31 @@ def _optimality(s: dict) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    """Console entry point: run the app, mapping user errors to exit status 2."""
+    """Console entry point: usage errors as click prints them (exit 2), user errors as
+    one ``siting: error:`` line (exit 2), warnings as ``siting: warning:`` lines."""
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="siting")  # standalone: click prints usage errors and exits 2
     except SitingError as exc:
         print(f"siting: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("siting: interrupted; earlier outputs are left as they were", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors come as ClickException
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            print(f"siting: error: {exc.format_message()}", file=sys.stderr)
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+    except SystemExit as exc:
+        if exc.code in (0, None):  # success: return to the caller (tests call main() directly)
+            return
+        if exc.code == 130:  # typer turns Ctrl-C into exit status 130
+            print("siting: interrupted; earlier outputs are left as they were", file=sys.stderr)
         raise
+    finally:
+        warnings.showwarning = shown
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """siting's own warnings as one line each; other libraries' warnings are not the user's business."""
+    if str(Path(filename).resolve()).startswith(_PACKAGE_DIR):
+        print(f"siting: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,11 @@ class DemandParams(Section):
                     "evenly; 0 = evenly, as the raster says) [A] (§5 dasymetric; coarse GHS-POP 1 km pixels)")
     population: float | None = Field(
         None, gt=0, description="calibration total of residents (e.g. a census figure); None keeps the estimate [CENSUS2020]")
+    plausible_density_per_km2: float = Field(
+        60000.0, gt=0,
+        description="a population total above this many residents per km² of the area is warned about: the densest "
+                    "Chinese district, Shanghai Huangpu, has about 32,000 per km² (662,030 on 20.46 km², 2020 "
+                    "census, Shanghai statistics) [A]")
 
 
 class BatchParams(Section):

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from siting.config import load_params
+from siting.errors import InputError
+from siting.io.outputs import read_summary
 from siting.provenance import provenance
 
 PROCESSED = Path("data/processed")
@@ -44,10 +46,16 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
 
     params = load_params(config, overrides)
     tile_source(tiles, params.map)  # a bad base-map request fails before the work
+    check_files([("--existing", existing), ("--raster", raster), *(("--dem", p) for p in dem or [])])
+    stages = Stages(4 if out is not None else 5)
+    stages.next("reading OSM")
     area = load_area(source)
+    _check_population(params, area)
     existing_sites = _read_existing(existing, existing_crs, area)
     dem_grid = _read_dem(dem, area, params) if dem else None
+    stages.next("estimating demand")
     demand = build_demand(area, params.demand, raster=raster)
+    stages.next(f"planning {kind}")
     result = plan_area(area, kind, params, existing=existing_sites, count=count, target=target, piles=piles,
                        dem=dem_grid, demand=demand)
     # the OSM input was hashed when it was read: record that digest instead of reading the file again
@@ -67,16 +75,66 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
         result.summary["existing_sites"] = existing_sites.attrs.get("sites", {})
     result.summary["provenance"] = provenance(inputs, params.model_dump(mode="json"), plan_id)
     out_dir = Path(out) if out else PROCESSED / area.slug / kind
+    if out is None:
+        _warn_replacing(out_dir, result.summary["request"])
     map_path = out_dir / "map.html"
+    stages.next("writing outputs")
     extra = {"map.html": _map_html(result, tiles, params, dem_grid)}
     write_plan(result, out_dir, extra_files=extra)
     write_population_tif(out_dir / "population.tif", demand)
     if out is None:  # the planners' copy of the map beside the others
         from siting.io.export import write_text
 
+        stages.next("writing the planners' map")
         map_path = MAPS / f"{area.slug}-{kind}.html"
         write_text(map_path, extra["map.html"])
+    stages.close()
     return Outcome(summary=result.summary, out_dir=out_dir, map_path=map_path)
+
+
+class Stages:
+    """The stages of a run on stderr, one progress bar; silent when stderr is not a terminal."""
+
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc="siting", unit="stage", leave=False, disable=None,
+                         bar_format="{desc}: {n_fmt}/{total_fmt} stages [{elapsed}]")
+        self._started = False
+
+    def next(self, what: str) -> None:
+        if self._started:
+            self._bar.update(1)
+        self._started = True
+        self._bar.set_description_str(f"siting: {what}")
+
+    def close(self) -> None:
+        self._bar.update(1)
+        self._bar.close()
+
+
+def check_files(paths: list[tuple[str, Path | None]]) -> None:
+    """Refuse missing input files before any work, naming the option that gave them."""
+    for option, path in paths:
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{option} {path}: no such file: check the path")
+
+
+def _check_population(params, area) -> None:
+    total = params.demand.population
+    if total and area.area_km2 > 0 and total / area.area_km2 > params.demand.plausible_density_per_km2:
+        warnings.warn(f"--population {total:,.0f} on {area.area_km2:.1f} km² is {total / area.area_km2:,.0f} "
+                      f"residents per km², denser than any Chinese district: is the total for a larger area?")
+
+
+def _warn_replacing(out_dir: Path, request: dict) -> None:
+    """Say so when the default output folder holds a different earlier plan of this area."""
+    earlier = read_summary(out_dir)
+    if earlier is not None and earlier.get("request") != request:
+        asked = ", ".join(f"{k} {v}" for k, v in (earlier.get("request") or {}).items()
+                          if k in ("count", "target", "piles") and v is not None)
+        warnings.warn(f"replacing the earlier plan in {out_dir} ({asked or 'another request'}): "
+                      "use --out to keep both")
 
 
 def _source_name(source: str) -> str:

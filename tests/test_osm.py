@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting.area import POI_CATEGORIES, Area
+from siting.area import POI_CATEGORIES, Area, slug
 from siting.cli import main
 from siting.errors import InputError
 from siting.io import osm
@@ -83,7 +83,7 @@ def test_height_parsing(text, metres):
 def test_tiny_area_contract(tiny):
     assert tiny.crs == "EPSG:32650"  # 119.3°E is UTM zone 50N
     assert tiny.boundary_origin == "bounds"
-    assert tiny.slug == "tiny" and tiny.name == "tiny"
+    assert tiny.slug.startswith("tiny-") and tiny.name == "tiny"
     # <bounds> 0.0034° x 0.0034° at 26.08°N: about 380 m x 340 m
     w, s, e, n = tiny.boundary_wgs84.bounds
     assert (w, s, e, n) == pytest.approx((119.2998, 26.0798, 119.3032, 26.0832))
@@ -151,8 +151,8 @@ def test_processed_cache_reused_and_invalidated(tmp_path, monkeypatch):
     src = tmp_path / "town.osm"
     src.write_bytes(TINY.read_bytes())
     first = load_area(src, processed_dir=tmp_path / "processed")
-    cache = tmp_path / "processed" / "town" / "area.gpkg"
-    assert cache.is_file()
+    cache = tmp_path / "processed" / first.slug / "area.gpkg"
+    assert first.slug.startswith("town-") and cache.is_file()
     mtime = cache.stat().st_mtime_ns
 
     def no_parse(*_a, **_k):
@@ -190,7 +190,7 @@ def test_empty_layers_keep_their_dtypes_through_the_cache(tmp_path):
 def test_damaged_cache_is_rebuilt(tmp_path):
     src = tmp_path / "town.osm"
     src.write_bytes(TINY.read_bytes())
-    cache = tmp_path / "p" / "town" / "area.gpkg"
+    cache = tmp_path / "p" / osm._resolve(str(src)).slug / "area.gpkg"
     cache.parent.mkdir(parents=True)
     cache.write_bytes(b"not a geopackage")
     area = load_area(src, processed_dir=tmp_path / "p")
@@ -237,7 +237,7 @@ def test_bz2_reads_like_plain_xml(tmp_path, tiny):
     path.write_bytes(bz2.compress(TINY.read_bytes()))
     area = load(path)
     assert area_summary(area)["road_km"] == area_summary(tiny)["road_km"]
-    assert area.slug == "tiny"
+    assert area.slug.startswith("tiny-")
 
 
 def test_no_drivable_roads(tmp_path):
@@ -372,10 +372,26 @@ def test_place_name_offline_without_cache(tmp_path, monkeypatch):
 
 
 def test_slugs():
-    assert osm._slug("Gulou District, Fuzhou, China", "x") == "gulou-district-fuzhou-china"
-    chinese = osm._slug("福州市鼓楼区", "福州市鼓楼区")
-    assert chinese.startswith("area-") and len(chinese) == 15 and chinese.isascii()
-    assert osm._slug("São Paulo", "x") == "sao-paulo"
+    assert slug("Gulou District, Fuzhou, China") == "gulou-district-fuzhou-china"
+    assert slug("福州市鼓楼区") == "福州市鼓楼区"  # Chinese names stay readable
+    assert slug("南京 新街口") == "南京-新街口"
+    assert slug("São Paulo") == "sao-paulo"
+    assert slug("../etc/passwd") == "etc-passwd" and slug("///") == ""
+
+
+def test_two_exports_of_the_same_name_get_different_folders(tmp_path):
+    """Every openstreetmap.org export is called map.osm: two areas must not share outputs."""
+    a, b = tmp_path / "a" / "map.osm", tmp_path / "b" / "map.osm"
+    for path in (a, b):
+        path.parent.mkdir()
+    a.write_bytes(TINY.read_bytes())
+    b.write_bytes(TINY.read_bytes().replace(b"</osm>", b"<!-- another export --></osm>"))
+    sa, sb = osm._resolve(str(a)), osm._resolve(str(b))
+    assert sa.slug.startswith("map-") and sb.slug.startswith("map-") and sa.slug != sb.slug
+    assert osm._resolve(str(a)).slug == sa.slug  # the same file keeps its folder
+    chinese = tmp_path / "南京 新街口.osm"
+    chinese.write_bytes(TINY.read_bytes())
+    assert osm._resolve(str(chinese)).slug.startswith("南京-新街口-")
 
 
 # ----------------------------------------------------------------------------- real data

@@ -23,7 +23,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import unicodedata
 import warnings
 import xml.sax
 from pathlib import Path
@@ -36,7 +35,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from siting.area import POI_CATEGORIES, Area
+from siting.area import POI_CATEGORIES, Area, slug
 from siting.errors import InputError
 from siting.io.export import atomic_path
 from siting.provenance import sha256_file, sha256_text
@@ -113,17 +112,6 @@ class _Source:
     polygon: BaseGeometry | None = None   # lon/lat, for polygon and bbox sources
 
 
-def _slug(name: str, fallback_key: str) -> str:
-    """Lowercase ASCII slug of ``name``; a short hash when the name is not mostly Latin."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].strip("-")
-    letters = [c for c in name if not c.isspace() and c not in ",.-_"]
-    kept = [c for c in letters if c.isascii()]
-    if not slug or len(kept) < 0.5 * len(letters):
-        return "area-" + sha256_text(fallback_key)[:10]
-    return slug
-
-
 def _suffix(path: Path) -> str:
     name = path.name.lower()
     for s in sorted(XML_SUFFIXES + PBF_SUFFIXES, key=len, reverse=True):
@@ -185,9 +173,10 @@ def _resolve(source: Any) -> _Source:
             raise InputError(f"file {path} is empty: re-export or re-download it")
         stem = path.name[: -len(suffix)] if suffix else path.stem
         digest = sha256_file(path)
-        return _Source(kind, text, stem, _slug(stem, digest), digest, path=path)
+        # the file's content hash keeps two exports of the same name (map.osm) apart
+        return _Source(kind, text, stem, "-".join(filter(None, (slug(stem), digest[:8]))), digest, path=path)
     key = sha256_text("place:" + text)
-    return _Source("place", text, text, _slug(text, text), key)
+    return _Source("place", text, text, slug(text) or "area-" + key[:10], key)
 
 
 # ----------------------------------------------------------------------------- tag parsing
