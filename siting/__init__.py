@@ -1,9 +1,53 @@
 """siting: where a city should put its next 5G base stations and EV charging facilities.
 
-The public API grows with the pipeline stages; see the README's architecture section.
+The public API, in the order of a run::
+
+    import siting
+    area = siting.load_area("demo")                       # OSM file, place name, polygon, bbox
+    params = siting.load_params(None, {"seed": 0})        # every parameter, validated
+    existing = siting.read_sites("sites.csv", area=area)  # optional: the network that exists
+    demand = siting.build_demand(area, params.demand)
+    result = siting.plan_area(area, "5g", params, existing=existing, demand=demand, count=40)
+    siting.write_plan(result, "out/5g")                   # GeoJSON, CSV, GeoPackage, summary.json
+
+``siting.run_plan(source, kind=..., count=...)`` does all of that, plus provenance and the map,
+as ``siting plan`` does. Names are imported on first use, so ``import siting`` stays light.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
 
-__all__ = ["__version__"]
+try:
+    __version__ = version("siting")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
+#: public name -> module that defines it
+_API = {
+    "load_area": "siting.io.osm",
+    "read_sites": "siting.io.sites",
+    "load_params": "siting.config",
+    "Params": "siting.config",
+    "build_demand": "siting.demand",
+    "plan_area": "siting.pipeline",
+    "PlanResult": "siting.result",
+    "write_plan": "siting.io.export",
+    "run_plan": "siting.workflow",
+    "SitingError": "siting.errors",
+    "InputError": "siting.errors",
+    "PlanError": "siting.errors",
+    "ConfigError": "siting.errors",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'siting' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from siting.errors import SitingError
+from siting.words import plural
 
 app = typer.Typer(
     name="siting",
@@ -102,9 +103,17 @@ def demo(out: Optional[Path] = typer.Option(None, "--out", help="output folder")
 
 def _report(outcome) -> None:
     s = outcome.summary
-    typer.echo(f"{s['area']['name']} {s['kind']}: {s['sites_existing']} existing + {s['sites_proposed']} proposed "
-               f"sites; coverage {s['coverage_ratio_before']:.1%} -> {s['coverage_ratio']:.1%} "
-               f"({_optimality(s)}); {s['gaps']} gap areas")
+    sites = f"{s['sites_existing']} existing + {s['sites_proposed']} proposed sites"
+    if s.get("piles_total") is not None:
+        sites += f", {s['piles_total']} piles"
+    head = s.get("headline")
+    if head:  # what the request measures, first
+        target = f" (target {head['target']:.0%})" if head.get("target") is not None else ""
+        measure = f"{head['label']} {head['value']:.1%}{target}"
+    else:
+        measure = f"coverage {s['coverage_ratio_before']:.1%} -> {s['coverage_ratio']:.1%}"
+    typer.echo(f"{s['area']['name']} {s['kind']}: {sites}; {measure} ({_optimality(s)}); "
+               f"{plural(s['gaps'], 'gap area')}")
     if s.get("gap_areas", {}).get("text"):
         typer.echo(s["gap_areas"]["text"])
     learning = s.get("learning")
@@ -207,7 +216,7 @@ def batch(plan: str = typer.Argument(..., metavar="PLAN", help="plan id or plan 
                                      existing_crs, config, plans_dir, minimum, admin_level)
     report = run_batch(prepared, params, out or default_out(prepared.plan.id), kind=kind, scheduler=scheduler,
                        workers=workers, progress=None if not quiet else False,
-                       log=None if quiet else (lambda line: typer.echo(line, err=True)))
+                       log=None if quiet else (lambda line: typer.echo(f"siting: {line}", err=True)))
     if not quiet:
         typer.echo(report.summary.to_string(index=False))
     if not report.ok:
