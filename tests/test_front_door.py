@@ -68,3 +68,23 @@ def test_the_public_api_imports_and_the_version_comes_from_the_package_metadata(
     assert issubclass(siting.InputError, siting.SitingError)
     with pytest.raises(AttributeError):
         siting.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("fake, says", [
+    (None, "not found: install Python 3.10 or newer"),
+    ("#!/bin/sh\n[ \"$1\" = -V ] && echo 'Python 3.9.2' && exit 0\nexit 1\n", "Python 3.9.2 is too old"),
+])
+def test_the_setup_says_in_one_line_when_python_is_missing_or_too_old(fake, says, tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    python = tmp_path / "python3"
+    if fake:
+        python.write_text(fake)
+        python.chmod(0o755)
+    proc = subprocess.run(["sh", str(root / "scripts" / "dev.sh"), "install"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PY": str(python), "VENV": str(tmp_path / "venv")},
+                          timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("siting: error: ") and says in proc.stderr
+    assert not (tmp_path / "venv").exists()
