@@ -97,7 +97,7 @@ def run(source, p: int) -> dict:
         "all cands NLOS %": 100 * share(_covered(rows, cols, nlos, n, m)),
         "all cands LOS %": 100 * share(_covered(rows, cols, with_los, n, m)),
         f"p={p} NLOS plan %": 100 * share(_covered(rows, cols, nlos, n, m, plan_nlos)),
-        f"NLOS plan under LOS %": 100 * share(_covered(rows, cols, with_los, n, m, plan_nlos)),
+        "NLOS plan under LOS %": 100 * share(_covered(rows, cols, with_los, n, m, plan_nlos)),
         f"p={p} LOS plan %": 100 * share(_covered(rows, cols, with_los, n, m, plan_los)),
         "LOS test s": t_los, "pairs/s": len(rows) / t_los if t_los else float("nan"),
         "pairs tested (decisive)": int(test.sum()), "decisive LOS test s": t_fast,

@@ -38,7 +38,7 @@ case "${1:-}" in
     need_python
     tools=$(mktemp -d)
     "$PY" -m venv "$tools" && "$tools/bin/python" -m pip install -qq uv
-    "$tools/bin/uv" pip compile pyproject.toml --extra test --extra bench --universal --python-version 3.10 \
+    "$tools/bin/uv" pip compile pyproject.toml --extra test --extra bench --extra lint --universal --python-version 3.10 \
       --generate-hashes --quiet -o requirements.lock
     rm -rf "$tools" ;;
   test-latest)
