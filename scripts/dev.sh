@@ -11,9 +11,9 @@ PY=${PY:-python3}
 VENV=${VENV:-.venv}
 
 need_python() {
-  command -v "$PY" >/dev/null 2>&1 || { echo "siting: error: $PY not found: install Python 3.10 or newer (or set PY=/path/to/python3)" >&2; exit 2; }
-  "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || {
-    echo "siting: error: $("$PY" -V 2>&1) is too old: siting needs Python 3.10 or newer (set PY=/path/to/python3.10+)" >&2; exit 2; }
+  command -v "$PY" >/dev/null 2>&1 || { echo "siting: error: $PY not found: install Python 3.11 or newer (or set PY=/path/to/python3)" >&2; exit 2; }
+  "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || {
+    echo "siting: error: $("$PY" -V 2>&1) is too old: siting needs Python 3.11 or newer (set PY=/path/to/python3.11+)" >&2; exit 2; }
   "$PY" -c 'import venv, ensurepip' 2>/dev/null || {
     echo "siting: error: $PY has no venv/ensurepip module: install it (Debian: apt-get install python3-venv)" >&2; exit 2; }
 }
@@ -38,7 +38,7 @@ case "${1:-}" in
     need_python
     tools=$(mktemp -d)
     "$PY" -m venv "$tools" && "$tools/bin/python" -m pip install -qq uv
-    "$tools/bin/uv" pip compile pyproject.toml --extra test --extra bench --extra lint --universal --python-version 3.10 \
+    "$tools/bin/uv" pip compile pyproject.toml --extra test --extra bench --extra lint --universal --python-version 3.11 --fork-strategy fewest \
       --generate-hashes --quiet -o requirements.lock
     rm -rf "$tools" ;;
   test-latest)

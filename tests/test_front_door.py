@@ -71,7 +71,7 @@ def test_the_public_api_imports_and_the_version_comes_from_the_package_metadata(
 
 
 @pytest.mark.parametrize("fake, says", [
-    (None, "not found: install Python 3.10 or newer"),
+    (None, "not found: install Python 3.11 or newer"),
     ("#!/bin/sh\n[ \"$1\" = -V ] && echo 'Python 3.9.2' && exit 0\nexit 1\n", "Python 3.9.2 is too old"),
 ])
 def test_the_setup_says_in_one_line_when_python_is_missing_or_too_old(fake, says, tmp_path):
