@@ -210,7 +210,8 @@ def test_geojson_non_points_refused(tmp_path):
 
 @pytest.mark.parametrize("name, content, kwargs, message", [
     ("missing.csv", None, {}, "does not exist"),
-    ("sites.xlsx", b"PK", {}, "unsupported sites file type"),
+    ("sites.xls", b"\xd0\xcf", {}, "unsupported sites file type"),
+    ("sites.xlsx", b"PK", {}, "sites.xlsx is not a readable .xlsx workbook"),
     ("empty.csv", b"", {}, "is empty"),
     ("s.csv", b"lon,lat\n1,2\n", {"crs": "utm"}, "unknown coordinate datum"),
     ("dup.csv", b"id,lon,lat\nA,118.7,32\nA,118.8,32\n", {}, "site id 'A' appears more than once"),
