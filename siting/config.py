@@ -524,6 +524,20 @@ class LearnParams(Section):
                          "(batch) from oversubscribing the cores [A]")
 
 
+class SitesParams(Section):
+    """The user's existing-sites file (``siting/io/sites.py``; issues 14 and 20)."""
+
+    buffer_m: float | None = Field(None, gt=0, description=(
+        "existing sites farther than this outside the area are left out: they can neither cover nor serve demand "
+        "in it; None = the kind's largest reach (5G: the band's largest outdoor radius, radio.max_reach_m; "
+        "charging: the kind's largest service radius) [A] (issue 20)"))
+    datum_check_min_sites: int = Field(5, ge=1, description=(
+        "fewest sites in the area for the check that the declared datum fits the roads [A] (issue 14)"))
+    datum_check_ratio: float = Field(0.5, gt=0, lt=1, description=(
+        "warn that the sites' datum looks wrong when another datum (WGS-84, GCJ-02, BD-09) brings their median "
+        "distance to the nearest road below this share of the declared datum's [A] (issue 14)"))
+
+
 class Params(Section):
     """All parameters of a run. Sections are added by each pipeline stage."""
 
@@ -538,6 +552,7 @@ class Params(Section):
     solver: SolverParams = SolverParams()
     capacity: CapacityParams = CapacityParams()
     learn: LearnParams = LearnParams()
+    sites: SitesParams = SitesParams()
     seed: int = 0
 
 

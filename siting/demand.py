@@ -235,7 +235,7 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
     window = _window_cells(params.context_window_m, params.cell_size_m)
     ctx_den = _smooth(np.bincount(cell[has], share[has], minlength=ncell), spec, window)
     ctx = _ratio(_smooth(np.bincount(cell[has], share[has] * known[bi][has], minlength=ncell), spec, window), ctx_den)
-    ctx_weight = np.bincount(bi, share * (ctx_den[cell] > 0), minlength=len(geoms))
+    ctx_weight = np.bincount(bi, share * (ctx_den[cell] > 1e-9), minlength=len(geoms))  # as _ratio: sums leave ~1e-13
     ctx_b = _ratio(np.bincount(bi, share * ctx[cell], minlength=len(geoms)), ctx_weight)
     contextual = (ctx_weight > 0) & ~np.isin(btype, params.fixed_floor_types)
     default = pd.Series(btype).map(params.default_floors).fillna(params.default_floors.get("yes", 1.0)).to_numpy(dtype=float)

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 
 #: columns every ``sites`` layer has (charging adds ``piles_fast``, ``piles_slow``, ``sessions``)
-SITE_COLUMNS = ("site_id", "status", "rank", "source", "height_m", "served_demand", "marginal_gain")
+SITE_COLUMNS = ("site_id", "user_id", "status", "rank", "source", "height_m", "served_demand", "marginal_gain")
+#: prefix of the candidate ids of the user's existing sites (``siting.candidates``)
+USER_PREFIX = "existing/"
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,9 @@ class PlanResult:
     ``layers`` maps a layer name to a GeoDataFrame in the area's metric CRS:
 
     - ``sites``: points; :data:`SITE_COLUMNS`; ``status`` is ``"existing"`` or
-      ``"proposed"``; ``rank`` is the order of choice (1 = first proposed, 0 = existing).
+      ``"proposed"``; ``rank`` is the order of choice (1 = first proposed, 0 = existing);
+      ``user_id`` is the id in the user's existing-sites file (None for other sites),
+      to join back to the operator's table.
     - ``coverage``: polygons with ``layer`` (``"outdoor"``, ``"indoor"`` or
       ``"service_area"``) and ``state`` (``"before"`` = existing sites only,
       ``"after"`` = with proposed sites).
@@ -43,8 +47,11 @@ def sites_layer(chosen: gpd.GeoDataFrame, is_fixed, served, gains, **extra) -> g
     import numpy as np
 
     is_fixed = np.asarray(is_fixed, dtype=bool)
+    ids = chosen["candidate_id"].astype(str)
+    user = (chosen["source"].to_numpy() == "existing") & ids.str.startswith(USER_PREFIX).to_numpy()
     columns = {
         "site_id": chosen["candidate_id"].to_numpy(),
+        "user_id": np.where(user, ids.str.removeprefix(USER_PREFIX).to_numpy(dtype=object), None),
         "status": np.where(is_fixed, "existing", "proposed"),
         "rank": np.where(is_fixed, 0, np.cumsum(~is_fixed)),
         "source": chosen["source"].to_numpy(),

@@ -51,7 +51,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     stages.next("reading OSM")
     area = load_area(source)
     _check_population(params, area)
-    existing_sites = _read_existing(existing, existing_crs, area)
+    existing_sites = _read_existing(existing, existing_crs, area, params, kind)
     dem_grid = _read_dem(dem, area, params) if dem else None
     stages.next("estimating demand")
     demand = build_demand(area, params.demand, raster=raster)
@@ -143,12 +143,30 @@ def _source_name(source: str) -> str:
     return path.name if path.exists() else source
 
 
-def _read_existing(path: Path | None, crs: str, area):
+def _read_existing(path: Path | None, crs: str, area, params, kind: str):
     if path is None:
         return None
     from siting.io.sites import read_sites
 
-    return read_sites(path, crs=crs, area=area)
+    return read_sites(path, crs=crs, area=area, buffer_m=existing_buffer_m(params, kind), params=params.sites)
+
+
+def existing_buffer_m(params, kind: str) -> float | None:
+    """How far outside the area an existing site can still cover or serve demand in it:
+    ``sites.buffer_m``, else the kind's largest reach (None for an unknown kind)."""
+    from siting.config import CHARGING_KINDS
+
+    if params.sites.buffer_m is not None:
+        return params.sites.buffer_m
+    if kind == "5g":
+        from siting import radio
+
+        budget = radio.link_budget(params.radio)
+        return max(radio.max_reach_m(budget, params=params.radio),
+                   radio.max_reach_m(budget, h_bs_m=params.candidates.existing_height_m, params=params.radio))
+    if kind in CHARGING_KINDS:
+        return max(params.charging.kind(kind).radius_m.model_dump().values())
+    return None
 
 
 def _read_dem(paths: list[Path], area, params):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -210,7 +211,8 @@ def test_geojson_non_points_refused(tmp_path):
 
 @pytest.mark.parametrize("name, content, kwargs, message", [
     ("missing.csv", None, {}, "does not exist"),
-    ("sites.xlsx", b"PK", {}, "unsupported sites file type"),
+    ("sites.xls", b"\xd0\xcf", {}, "unsupported sites file type"),
+    ("sites.xlsx", b"PK", {}, "sites.xlsx is not a readable .xlsx workbook"),
     ("empty.csv", b"", {}, "is empty"),
     ("s.csv", b"lon,lat\n1,2\n", {"crs": "utm"}, "unknown coordinate datum"),
     ("dup.csv", b"id,lon,lat\nA,118.7,32\nA,118.8,32\n", {}, "site id 'A' appears more than once"),
@@ -229,3 +231,158 @@ def test_semicolon_and_tab_separated(tmp_path, sep):
     path = write(tmp_path, "s.csv", sep.join(["name", "lon", "lat"]) + "\n" + sep.join(["a", "118.78", "32.04"]) + "\n")
     g = read_sites(path)
     assert (g.geometry.x.iloc[0], g.geometry.y.iloc[0], g["name"].iloc[0]) == (118.78, 32.04, "a")
+
+
+# ----------------------------------------------------------------------------- GIS exports (issue 20)
+
+#: two sites in Xinjiekou, WGS-84
+XJK = [(118.7843, 32.0415), (118.7785, 32.0598)]
+
+
+def qgis_geojson(coords, crs_urn: str | None = "urn:ogc:def:crs:OGC:1.3:CRS84") -> str:
+    """A FeatureCollection as QGIS exports it: a name, a crs member, every attribute as a property."""
+    doc = {"type": "FeatureCollection", "name": "existing_sites", "features": [
+        {"type": "Feature", "properties": {"fid": i + 1, "id": f"NJ00{i + 1}", "operator": op, "azimuth": az,
+                                           "lon": lon, "lat": lat, "remark": None},
+         "geometry": {"type": "Point", "coordinates": [x, y]}}
+        for i, ((x, y), (lon, lat), op, az) in enumerate(zip(coords, XJK, ["China Mobile", None], [120, 240.5]))]}
+    if crs_urn:
+        doc["crs"] = {"type": "name", "properties": {"name": crs_urn}}
+    return json.dumps(doc)
+
+
+def test_qgis_geojson_with_extra_properties(tmp_path):
+    g = read_sites(write(tmp_path, "sites.geojson", qgis_geojson(XJK)))
+    assert list(g["site_id"]) == ["NJ001", "NJ002"]
+    assert g["operator"].iloc[0] == "China Mobile" and pd.isna(g["operator"].iloc[1])
+    assert list(g["azimuth"]) == [120, 240.5] and g["remark"].isna().all()
+    assert g.geometry.x.tolist() == [118.7843, 118.7785]
+
+
+def _gauss_kruger(coords, epsg: int = 4549):
+    from pyproj import Transformer
+
+    to = Transformer.from_crs(4326, epsg, always_xy=True)
+    return [to.transform(lon, lat) for lon, lat in coords]
+
+
+def test_geojson_in_cgcs2000_gauss_kruger_is_reprojected(tmp_path):
+    xy = _gauss_kruger(XJK)
+    assert 380_000 < xy[0][0] < 390_000                                     # the "longitude 384009" of the report
+    g = read_sites(write(tmp_path, "gk.geojson", qgis_geojson(xy, "urn:ogc:def:crs:EPSG::4549")), area=NANJING)
+    got = np.column_stack([g.geometry.x, g.geometry.y])
+    want = np.array(XJK)
+    assert _metres(got[:, 0] - want[:, 0], got[:, 1] - want[:, 1], want[:, 1]).max() < 0.01
+    assert g.attrs["sites"]["reprojected_from"] == "EPSG:4549" and g["in_area"].all()
+
+
+def test_projected_coordinates_without_crs_name_the_crs(tmp_path):
+    path = write(tmp_path, "gk.geojson", qgis_geojson(_gauss_kruger(XJK), crs_urn=None))
+    with pytest.raises(InputError, match=r"projected metres.*look like EPSG:4549 \(CGCS2000 / 3-degree Gauss-Kruger "
+                                         r"CM 120E\): pass --existing-crs EPSG:4549"):
+        read_sites(path, area=NANJING)
+    with pytest.raises(InputError, match=r"x 385173, y 3547101 are projected metres.*--existing-crs \(e\.g\. EPSG:4549"):
+        read_sites(path)
+    # with a zone number in front of the easting (zone 40: CM 120E) the CRS is known without the area
+    zoned = _gauss_kruger(XJK, 4528)
+    assert 40e6 < zoned[0][0] < 41e6
+    with pytest.raises(InputError, match=r"look like EPSG:4528 \(CGCS2000 / 3-degree Gauss-Kruger zone 40\)"):
+        read_sites(write(tmp_path, "zoned.csv", "X,Y\n" + "\n".join(f"{x:.2f},{y:.2f}" for x, y in zoned) + "\n"))
+
+
+def test_csv_in_a_named_projected_crs(tmp_path):
+    rows = "\n".join(f"{x:.3f},{y:.3f}" for x, y in _gauss_kruger(XJK))
+    g = read_sites(write(tmp_path, "gk.csv", "X,Y\n" + rows + "\n"), crs="EPSG:4549")
+    assert g.geometry.x.to_numpy() == pytest.approx([118.7843, 118.7785], abs=1e-7)
+
+
+# ----------------------------------------------------------------------------- city-wide lists (issue 20)
+
+def test_city_wide_list_keeps_the_area_and_its_edge(tmp_path):
+    """12 sites in the area, 6 within the buffer around it, 30 across the city up to 250 km away."""
+    rng = np.random.default_rng(3)
+    inside = np.column_stack([rng.uniform(118.765, 118.795, 12), rng.uniform(32.025, 32.065, 12)])
+    ring = np.column_stack([np.full(6, 118.80 + 0.005), np.linspace(32.03, 32.06, 6)])  # ~470 m east of the edge
+    far = np.column_stack([rng.uniform(118.9, 121.0, 30), rng.uniform(32.1, 33.5, 30)])
+    pts = np.vstack([inside, ring, far])
+    rows = "\n".join(f"NJ{i + 1:03d},{lon:.6f},{lat:.6f}" for i, (lon, lat) in enumerate(pts))
+    path = write(tmp_path, "city.csv", "站号,经度,纬度\n" + rows + "\n")
+    with pytest.warns(UserWarning, match=r"city.csv: 30 of 48 sites lie more than 1500 m outside the area and were "
+                                         r"left out; 6 closer to it are kept but not counted as the area's own"):
+        g = read_sites(path, area=NANJING, buffer_m=1500)
+    assert len(g) == 18 and int(g["in_area"].sum()) == 12
+    assert list(g.loc[~g["in_area"], "site_id"]) == [f"NJ{i:03d}" for i in range(13, 19)]
+    info = g.attrs["sites"]
+    assert (info["in_area"], info["outside_area"], info["beyond_buffer"], info["buffer_m"]) == (12, 36, 30, 1500)
+    # without a buffer nothing is left out; in_area still tells the area's own sites
+    with pytest.warns(UserWarning, match="36 of 48 sites lie outside the area"):
+        assert int(read_sites(path, area=NANJING)["in_area"].sum()) == 12
+
+
+# ----------------------------------------------------------------------------- spreadsheets (issue 14)
+
+@pytest.mark.parametrize("lon_header, lat_header", [
+    ("Longitude (E)", "Latitude (N)"), ("经度", "纬度"), ("经度（°）", "纬度（°）"), ("lng", "lat"), ("X", "Y"),
+    ("LONGITUDE", "LATITUDE"),
+])
+def test_xlsx_and_header_spellings(tmp_path, lon_header, lat_header):
+    path = tmp_path / "sites.xlsx"
+    pd.DataFrame({"站号": ["NJ001", "NJ002"], "名称": ["新街口", "鼓楼"], lon_header: [118.7843, 118.7785],
+                  lat_header: [32.0415, 32.0598], "运营商": ["移动", ""]}).to_excel(path, index=False)
+    g = read_sites(path, area=NANJING)
+    assert list(g["site_id"]) == ["NJ001", "NJ002"] and list(g["name"]) == ["新街口", "鼓楼"]
+    assert g.geometry.x.tolist() == [118.7843, 118.7785] and g.geometry.y.tolist() == [32.0415, 32.0598]
+    assert g["运营商"].iloc[0] == "移动" and pd.isna(g["运营商"].iloc[1])
+
+
+@pytest.mark.parametrize("alias, datum", [("amap", "gcj02"), ("Tencent", "gcj02"), ("gaode", "gcj02"),
+                                          ("baidu", "bd09"), ("GCJ-02", "gcj02"), ("gps", "wgs84")])
+def test_map_service_names_as_datums(tmp_path, alias, datum):
+    forward = {"gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09, "wgs84": lambda x, y: (x, y)}[datum]
+    lon, lat = forward(118.7843, 32.0415)
+    g = read_sites(write(tmp_path, "s.csv", f"lon,lat\n{float(lon):.10f},{float(lat):.10f}\n"), crs=alias)
+    assert g.attrs["sites"]["datum"] == datum
+    assert _metres(g.geometry.x.iloc[0] - 118.7843, g.geometry.y.iloc[0] - 32.0415, 32.04) < 0.01
+
+
+# ----------------------------------------------------------------------------- datum check on real roads (issue 14)
+
+@pytest.fixture(scope="module")
+def nanjing(shared_data):
+    from siting.io.osm import load_area
+
+    return load_area(shared_data / "osm" / "nanjing_xinjiekou_osm" / "osm_bbox.derived.osm.pbf", processed_dir=None)
+
+
+def _road_node_sites(area, n: int = 30) -> np.ndarray:
+    nodes = area.road_nodes.to_crs(4326)
+    pick = np.random.default_rng(5).choice(len(nodes), n, replace=False)
+    return np.column_stack([nodes.geometry.x.to_numpy()[pick], nodes.geometry.y.to_numpy()[pick]])
+
+
+def _datum_warnings(path, **kw) -> list[str]:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_sites(path, **kw)
+    return [str(w.message) for w in caught if "look like" in str(w.message)]
+
+
+def test_gcj02_points_declared_wgs84_are_named(tmp_path, nanjing):
+    wgs = _road_node_sites(nanjing)
+    gcj = np.column_stack(wgs84_to_gcj02(wgs[:, 0], wgs[:, 1]))
+    rows = "\n".join(f"{lon:.7f},{lat:.7f}" for lon, lat in gcj)
+    path = write(tmp_path, "amap.csv", "lng,lat\n" + rows + "\n")
+    [message] = _datum_warnings(path, area=nanjing)
+    assert re.search(r"amap.csv: the sites sit a median \d+ m from the nearest road as WGS-84 but 0 m as GCJ-02 "
+                     r"\(Amap, Tencent\): they look like GCJ-02 \(Amap, Tencent\) coordinates; if so, pass "
+                     r"--existing-crs gcj02", message), message
+    assert _datum_warnings(path, area=nanjing, crs="gcj02") == []          # declared right: quiet
+    plain = write(tmp_path, "gps.csv", "lng,lat\n" + "\n".join(f"{a:.7f},{b:.7f}" for a, b in wgs) + "\n")
+    assert _datum_warnings(plain, area=nanjing) == []                      # true WGS-84: quiet
+    # building centres (off the roads by nature) in WGS-84: no false alarm either
+    centres = nanjing.buildings.to_crs(4326).representative_point().iloc[:60]
+    off_road = write(tmp_path, "roofs.csv", "lng,lat\n" + "\n".join(
+        f"{p.x:.7f},{p.y:.7f}" for p in centres) + "\n")
+    assert _datum_warnings(off_road, area=nanjing) == []

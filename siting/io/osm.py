@@ -41,7 +41,7 @@ from siting.io.export import atomic_path
 from siting.provenance import sha256_file, sha256_text
 
 #: bump when the normalised layers change, so that stale caches are rebuilt
-READER_VERSION = 1
+READER_VERSION = 2
 
 XML_SUFFIXES = (".osm", ".osm.xml", ".osm.bz2", ".xml")
 PBF_SUFFIXES = (".osm.pbf", ".pbf")
@@ -557,7 +557,25 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
             multi[groups] = built
         out[bad] = multi
     poly = np.isin(shapely.get_type_id(out), [3, 6])
-    return np.where(poly, out, None)
+    return np.where(poly, _canonical(out), None)
+
+
+def _canonical(geoms: np.ndarray) -> np.ndarray:
+    """Polygons in one form whatever the reader: parts, rings and first vertices in GEOS's
+    normal order, exterior rings counter-clockwise (RFC 7946). The XML and PBF readers
+    hand over the same rings in different directions and orders, and areas clipped from
+    them differ in the last bits, which is enough to tip a threshold in the demand
+    surface (issue 20: the same extract gave two plans)."""
+    return shapely.orient_polygons(shapely.normalize(geoms))
+
+
+def _in_osm_order(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Features sorted by element type and id, as every reader gives them the same way."""
+    if features.empty:
+        return features
+    parts = features["osm_id"].astype(str).str.split("/", n=1, expand=True)
+    order = np.lexsort((pd.to_numeric(parts[1], errors="coerce").to_numpy(), parts[0].to_numpy(dtype=str)))
+    return features.iloc[order]
 
 
 def _boundary_checks(boundary_wgs84: BaseGeometry, what: str) -> None:
@@ -749,7 +767,7 @@ def _area_from_raw(raw: _Raw, src: _Source, boundary: BaseGeometry | None) -> Ar
         notes["utm"] = f"area spans UTM zones {zones[0]}-{zones[-1]}; all of it uses {crs}"
     boundary_m = gpd.GeoSeries([boundary_wgs84], crs="EPSG:4326").to_crs(crs).iloc[0]
     clip = boundary_m if boundary is not None else None
-    features = raw.features
+    features = _in_osm_order(raw.features)
     if clip is not None and not features.empty:
         features = features[features.intersects(boundary_wgs84)]
     buildings, building_notes = _buildings(features, crs)
