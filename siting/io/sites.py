@@ -437,7 +437,7 @@ def _near_area(table: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, area: Any,
                 beyond_buffer=dropped)
     if dropped:
         kept = outside - dropped
-        warnings.warn(f"{name}: {dropped} of {total} sites lie more than {buffer_m:g} m outside the area and were "
+        warnings.warn(f"{name}: {dropped} of {total} sites lie more than {buffer_m:,.0f} m outside the area and were "
                       f"left out; {kept} closer to it {'are' if kept != 1 else 'is'} kept but not counted as the "
                       "area's own", stacklevel=3)
     elif outside:
@@ -484,7 +484,9 @@ def _site_frame(table: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, coord_col
     capacity, cap_col = number(CAPACITY_NAMES, _counts)
     piles, piles_col = number(PILES_NAMES, _counts)
     used = set(coord_cols) | {id_col, name_col, height_col, cap_col, piles_col}
-    own = {"site_id", "name", "height_m", "capacity", "piles", "in_area", "geometry"}
+    own = {"site_id", "name", "height_m", "capacity", "piles", "geometry"}
+    if in_area is not None:
+        own.add("in_area")
     rest = table[[c for c in columns if c not in used and c not in own]]
     standard = {
         "site_id": ids.astype(str).to_numpy(),
