@@ -433,8 +433,8 @@ def _near_area(table: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, area: Any,
         boundary = gpd.GeoSeries([area.boundary_wgs84], crs=_WGS84).to_crs(crs).iloc[0]
         keep = inside | (shapely.distance(boundary, shapely.points(*_to_crs(lon, lat, _WGS84, crs))) <= buffer_m)
     total, outside, dropped = len(lon), int((~inside).sum()), int((~keep).sum())
-    info.update(in_area=int(inside.sum()), outside_area=outside, buffer_m=buffer_m,
-                beyond_buffer=dropped)
+    info.update(in_area=int(inside.sum()), outside_area=outside, beyond_buffer=dropped,
+                buffer_m=None if buffer_m is None else round(buffer_m, 1))
     if dropped:
         kept = outside - dropped
         warnings.warn(f"{name}: {dropped} of {total} sites lie more than {buffer_m:,.0f} m outside the area and were "
