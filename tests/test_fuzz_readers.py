@@ -196,3 +196,38 @@ def test_fuzz_sites_datums_and_area(points, datum):
                 return
     assert len(sites) == len(points)
     assert sites.geometry.x.abs().le(180).all() and sites.geometry.y.abs().le(90).all()
+
+
+PROPERTY = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
+                     st.text(max_size=8), NASTY)
+
+
+@fuzz(20)
+@given(st.lists(st.tuples(st.floats(118.70, 118.85), st.floats(32.00, 32.10),
+                          st.dictionaries(st.sampled_from(["id", "name", "operator", "azimuth", "height", "lon", "lat",
+                                                           "piles", "备注", "in_area", "site_id"]), PROPERTY,
+                                          max_size=6)),
+                min_size=1, max_size=6),
+       st.sampled_from(["wgs84", "amap", "baidu", "EPSG:4326"]))
+def test_fuzz_sites_geojson_properties(features, crs):
+    """GIS exports carry any properties (issue 20: one extra property crashed the reader)."""
+    import json
+    from types import SimpleNamespace
+
+    from shapely.geometry import box
+
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": {"type": "Point", "coordinates": [x, y]}}
+        for x, y, props in features]}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.geojson"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                sites = read_sites(path, crs=crs, area=SimpleNamespace(boundary_wgs84=box(118.76, 32.02, 118.80, 32.07)),
+                                   buffer_m=3000.0)
+            except SitingError:
+                return
+    assert sites["site_id"].is_unique and sites["in_area"].dtype == bool
+    assert sites.geometry.x.between(118.6, 118.9).all()

@@ -307,7 +307,7 @@ def test_city_wide_list_keeps_the_area_and_its_edge(tmp_path):
     pts = np.vstack([inside, ring, far])
     rows = "\n".join(f"NJ{i + 1:03d},{lon:.6f},{lat:.6f}" for i, (lon, lat) in enumerate(pts))
     path = write(tmp_path, "city.csv", "站号,经度,纬度\n" + rows + "\n")
-    with pytest.warns(UserWarning, match=r"city.csv: 30 of 48 sites lie more than 1500 m outside the area and were "
+    with pytest.warns(UserWarning, match=r"city.csv: 30 of 48 sites lie more than 1,500 m outside the area and were "
                                          r"left out; 6 closer to it are kept but not counted as the area's own"):
         g = read_sites(path, area=NANJING, buffer_m=1500)
     assert len(g) == 18 and int(g["in_area"].sum()) == 12
@@ -386,3 +386,22 @@ def test_gcj02_points_declared_wgs84_are_named(tmp_path, nanjing):
     off_road = write(tmp_path, "roofs.csv", "lng,lat\n" + "\n".join(
         f"{p.x:.7f},{p.y:.7f}" for p in centres) + "\n")
     assert _datum_warnings(off_road, area=nanjing) == []
+
+
+# ----------------------------------------------------------------------------- the user's ids (issue 20)
+
+def test_user_ids_reach_the_sites_layer_and_the_spreadsheet():
+    import geopandas as gpd
+
+    from siting.io.export import sites_table
+    from siting.result import SITE_COLUMNS, sites_layer
+
+    chosen = gpd.GeoDataFrame({"candidate_id": ["existing/NJ001", "existing/existing/7", "mast/node/5", "grid/12"],
+                               "source": ["existing", "existing", "mast", "grid"], "height_m": [30.0] * 4,
+                               "name": [None] * 4},
+                              geometry=gpd.points_from_xy([0, 1, 2, 3], [0, 1, 2, 3]), crs="EPSG:32650")
+    layer = sites_layer(chosen, [True, True, True, False], [1, 2, 3, 4], [1, 2, 3, 4])
+    assert tuple(layer.columns[:len(SITE_COLUMNS)]) == SITE_COLUMNS
+    for user_id in (layer["user_id"], sites_table(layer)["user_id"]):
+        assert list(user_id[:2]) == ["NJ001", "existing/7"] and user_id[2:].isna().all()
+    assert layer["site_id"].is_unique

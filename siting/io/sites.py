@@ -433,11 +433,11 @@ def _near_area(table: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, area: Any,
         boundary = gpd.GeoSeries([area.boundary_wgs84], crs=_WGS84).to_crs(crs).iloc[0]
         keep = inside | (shapely.distance(boundary, shapely.points(*_to_crs(lon, lat, _WGS84, crs))) <= buffer_m)
     total, outside, dropped = len(lon), int((~inside).sum()), int((~keep).sum())
-    info.update(in_area=int(inside.sum()), outside_area=outside, buffer_m=buffer_m,
-                beyond_buffer=dropped)
+    info.update(in_area=int(inside.sum()), outside_area=outside, beyond_buffer=dropped,
+                buffer_m=None if buffer_m is None else round(buffer_m, 1))
     if dropped:
         kept = outside - dropped
-        warnings.warn(f"{name}: {dropped} of {total} sites lie more than {buffer_m:g} m outside the area and were "
+        warnings.warn(f"{name}: {dropped} of {total} sites lie more than {buffer_m:,.0f} m outside the area and were "
                       f"left out; {kept} closer to it {'are' if kept != 1 else 'is'} kept but not counted as the "
                       "area's own", stacklevel=3)
     elif outside:
@@ -484,7 +484,9 @@ def _site_frame(table: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, coord_col
     capacity, cap_col = number(CAPACITY_NAMES, _counts)
     piles, piles_col = number(PILES_NAMES, _counts)
     used = set(coord_cols) | {id_col, name_col, height_col, cap_col, piles_col}
-    own = {"site_id", "name", "height_m", "capacity", "piles", "in_area", "geometry"}
+    own = {"site_id", "name", "height_m", "capacity", "piles", "geometry"}
+    if in_area is not None:
+        own.add("in_area")
     rest = table[[c for c in columns if c not in used and c not in own]]
     standard = {
         "site_id": ids.astype(str).to_numpy(),
