@@ -501,7 +501,7 @@ def _largest_remainder(ideal: np.ndarray, target: int, names: np.ndarray) -> np.
     """Integers summing to ``target``: floors, then +1 for the largest remainders."""
     floors = np.floor(ideal + 1e-9).astype(int)
     short = target - int(floors.sum())
-    order = np.lexsort((names, -(ideal - floors)))
+    order = np.lexsort((names, -np.round(ideal - floors, 9)))  # float noise must not break a tie
     floors[order[:short]] += 1
     return floors
 
