@@ -322,8 +322,9 @@ def test_a_plan_for_another_city_is_warned_about_and_refused_before_any_work(inp
         with pytest.raises(PlanError, match=r"quotas exceed the candidate sites in \d of 4 districts .* for 5,298 new"):
             prepare("shiyan-2025", inputs["districts"], inputs["osm"], params=PARAMS, stages=inputs["stages"])
     monkeypatch.chdir(inputs["root"])
-    code, err = run_cli(["quotas", "shiyan-2025", "--districts", str(inputs["districts"]), "--osm", str(inputs["osm"]),
-                         "--out", str(tmp_path / "q")], capsys)
+    with pytest.warns(UserWarning, match="plan shiyan-2025 is for Shiyan"):
+        code, err = run_cli(["quotas", "shiyan-2025", "--districts", str(inputs["districts"]), "--osm",
+                             str(inputs["osm"]), "--out", str(tmp_path / "q")], capsys)
     assert code == 2 and "siting: error: quotas exceed the candidate sites" in err and not (tmp_path / "q").exists()
     # a target that fits, but the whole plan of a bigger city: a warning, and the quotas are written
     city = tmp_path / "city.yaml"
