@@ -550,4 +550,9 @@ def format_plan(plan: Plan) -> str:
     if plan.priorities:
         lines.append("priorities: " + ", ".join(plan.priorities))
     lines += [f"note: {n}" for n in plan.notes]
+    if plan.census is not None:
+        c = plan.census
+        lines.append(f"census {c.year}: {c.population:,} residents"
+                     + (f", {c.households:,} households" if c.households else "")
+                     + (f", {c.area_km2:,.0f} km²" if c.area_km2 else "") + f" ({c.source})")
     return "\n".join(lines)
