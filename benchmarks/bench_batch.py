@@ -24,7 +24,7 @@ import geopandas as gpd
 import shapely
 
 from bench_demand import X0, Y0, generated_city
-from siting.batch import Prepared, Stages, clip_area, run_batch
+from siting.batch import Prepared, Stages, candidates_by_district, clip_area, proposal_zones, run_batch
 from siting.candidates import candidates_5g
 from siting.config import Params
 from siting.demand import build_demand
@@ -102,6 +102,12 @@ def main() -> None:
     target = 10 * args.quota
     quotas = district_quotas(districts, per, target, None)
     print(f"\ncity demand + quotas: {time.perf_counter() - t:.1f} s; quotas {quotas['quota'].tolist()}")
+    t = time.perf_counter()
+    zones = proposal_zones(quotas.to_crs(area.crs), params.batch.border_spacing_m, quotas["demand_share"].to_numpy())
+    room = candidates_by_district(area, build_demand(area, params.demand), "5g", params, None, zones,
+                                  quotas["district"])
+    print(f"candidate check before any district runs (demand again + candidates of the whole city): "
+          f"{time.perf_counter() - t:.1f} s; new candidates per district {room.tolist()}")
     plan = Plan(id="generated", name="generated city", area="generated", year=2025, source="benchmark",
                 targets=[{"kind": "5g", "count": target, "unit": "base_stations"}])
     prepared = Prepared(plan, target, area, districts, quotas, None)

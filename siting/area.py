@@ -90,6 +90,7 @@ class Area:
     source: str                   # what the user passed (file path, place name, "demo")
     source_hash: str              # sha256 of the input bytes (or of the Overpass query)
     info: dict = field(default_factory=dict)  # free-form notes for summary.json
+    proposal_zone: BaseGeometry | None = None  # in ``crs``: where new sites may go (None: no limit)
 
     @property
     def area_km2(self) -> float:

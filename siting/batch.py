@@ -1,11 +1,22 @@
 """Many districts on Dask: one task per district, resumable, fault-isolated, merged.
 
 The Area is read once and clipped per district to the district plus a buffer (so sites
-across a border count), with the district itself as the area boundary (so only demand
-inside the district is counted); each Dask task receives only its clip, plans its quota
-and writes ``<out>/<district>/``. ``manifest.json`` records per district the status, quota,
-proposed and existing sites, coverage, runtime, input and parameter hashes and the
-error text; a rerun skips districts whose hashes are unchanged and whose outputs exist.
+across a border count), with the district itself as the area boundary; each Dask task
+receives only its clip, plans its quota and writes ``<out>/<district>/`` (the folder is
+named after the district, :func:`district_slugs`).
+
+Every figure a batch writes is of the **district proper** (:data:`FIGURES`): demand
+points and existing sites inside the district polygon. Existing sites within the buffer
+outside it still count for the district's coverage (``existing_nearby``) but are not
+the district's, and are listed in their own district. New sites go only inside the
+district, and of two neighbours only the one with more demand proposes within
+``batch.border_spacing_m`` of their border, so their proposals never stand closer than that. The
+district's ``summary.json`` (block ``district``), ``manifest.json`` and the city's
+``summary.csv`` carry the same figures.
+
+``manifest.json`` records per district the status, quota, those figures, runtime, input
+and parameter hashes and the error text; a rerun skips districts whose hashes are
+unchanged and whose outputs exist.
 ``--scheduler local`` starts a :class:`distributed.LocalCluster`; ``tcp://host:port``
 connects to a running cluster: the same code path. With a remote cluster, ``--out``
 must be on a file system that the workers and the client share.
@@ -19,6 +30,8 @@ import re
 import sys
 import time
 import traceback
+import unicodedata
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -31,11 +44,16 @@ import shapely
 from siting.area import Area
 from siting.config import Params
 from siting.errors import ConfigError, InputError, SitingError
-from siting.provenance import sha256_text
-from siting.plans import (Plan, check_extent, demand_by_district, district_quotas, districts_from_osm,
-                          existing_by_district, get_plan, read_districts)
+from siting.provenance import sha256_file, sha256_text
+from siting.plans import (CENSUS_COLUMNS, Plan, check_extent, check_plan_area, check_quotas_fit, demand_by_district,
+                          district_census, district_quotas, districts_from_osm, existing_by_district, get_plan,
+                          read_districts, with_census)
 
 PROCESSED = Path("data/processed")
+
+#: what the batch figures count (``summary.json``'s ``district`` block, ``manifest.json``, ``summary.csv``)
+FIGURES = ("district proper: demand points and existing sites inside the district polygon; existing sites within "
+           "the clip buffer outside it count for coverage (existing_nearby) but belong to their own district")
 
 
 class BatchFailed(SitingError):
@@ -49,7 +67,7 @@ class Stages:
     """The pipeline functions a batch calls; tests inject light ones."""
 
     load_area: Callable[..., Area]
-    build_demand: Callable[[Area, Params], gpd.GeoDataFrame]
+    build_demand: Callable[[Area, Params], Any]  # -> siting.demand.Demand
     plan_area: Callable[..., Any]
     write_plan: Callable[..., Any]
     district_map: Callable[[Any, Params], str] | None = None  # (PlanResult, params) -> HTML
@@ -60,7 +78,7 @@ class Stages:
         from siting.io.osm import load_area
         from siting.pipeline import plan_area
 
-        return cls(load_area=load_area, build_demand=_demand_points, plan_area=plan_area, write_plan=write_plan,
+        return cls(load_area=load_area, build_demand=_demand, plan_area=plan_area, write_plan=write_plan,
                    district_map=_district_map)
 
 
@@ -75,10 +93,10 @@ def _district_map(result: Any, params: Params) -> str:
         return render_html(plan_map(result.layers, result.summary, tiles="osm", params=params.map))
 
 
-def _demand_points(area: Area, params: Params) -> gpd.GeoDataFrame:
+def _demand(area: Area, params: Params):
     from siting.demand import build_demand
 
-    return build_demand(area, params.demand).points
+    return build_demand(area, params.demand)
 
 
 @dataclass(frozen=True)
@@ -89,12 +107,15 @@ class DistrictTask:
     district: str
     slug: str
     geometry_wkb: bytes      # district polygon in the area CRS
+    zone_wkb: bytes          # where its new sites may go (area CRS): :func:`proposal_zones`
     quota: int
     existing: int            # existing sites inside the district
     kind: str
     out_dir: str
     input_hash: str
     params_hash: str
+    census: dict = field(default_factory=dict)   # population/households/employment, census_source
+    inputs: dict = field(default_factory=dict)   # provenance inputs: role -> {"file", "sha256"}
 
 
 @dataclass(frozen=True)
@@ -134,24 +155,30 @@ class Prepared:
     target: int
     area: Area
     districts: gpd.GeoDataFrame   # district, geometry (EPSG:4326)
-    quotas: gpd.GeoDataFrame      # district_quotas output (EPSG:4326)
+    quotas: gpd.GeoDataFrame      # district_quotas output (EPSG:4326), census columns included
     existing: gpd.GeoDataFrame | None  # existing sites (area CRS) or None
+    inputs: dict = field(default_factory=dict)  # provenance inputs: role -> {"file", "sha256"}
 
 
 def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *, kind: str = "5g",
             category: str | None = None, target: int | None = None, name_column: str | None = None,
             existing: gpd.GeoDataFrame | None = None, params: Params | None = None,
             plans_dir: str | Path | None = None, stages: Stages | None = None,
-            admin_level: str = "6") -> Prepared:
+            admin_level: str = "6", inputs: dict | None = None) -> Prepared:
     """Read the plan, districts and OSM data, check them, and compute the quotas.
 
     ``districts_path`` ``"osm"`` takes the districts from the administrative boundaries
-    (``admin_level``) in the OSM file. Every user error is raised here, before any
-    district runs.
+    (``admin_level``) in the OSM file. Census figures (:func:`siting.plans.district_census`)
+    replace the modelled residents and workers of the quota shares and calibrate each
+    district's demand. A plan's whole target on districts too small to be its city is
+    warned about; quotas beyond the districts' candidate sites are refused. Every user
+    error is raised here, before any district runs. ``inputs``: provenance entries
+    (role -> ``{"file", "sha256"}``) of files read by the caller.
     """
     params = params or Params()
     bp = params.batch
     plan = get_plan(plan_ref, plans_dir)
+    whole_plan = target is None
     if target is None:
         target = plan.target(kind, category).new
     elif target < 0:
@@ -163,13 +190,80 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
     stages = stages or Stages.default()
     area = stages.load_area(osm)
     check_extent(districts, area.boundary_wgs84, bp.min_inside_share)
+    km2 = float(districts.to_crs(area.crs).area.sum()) / 1e6
+    if whole_plan:
+        note = check_plan_area(plan, kind, int(target), km2, bp.max_sites_per_km2, bp.min_plan_area_share)
+        if note:
+            warnings.warn(note, stacklevel=2)
     sites = existing_sites(area, kind, params, existing)
-    demand = demand_by_district(districts, stages.build_demand(area, params), area.road_edges)
-    quotas = district_quotas(districts, demand, int(target), existing_by_district(districts, sites),
+    demand = stages.build_demand(area, params)
+    modelled = demand_by_district(districts, demand.points, area.road_edges)
+    city_km2 = plan.census.area_km2 if plan.census is not None else None
+    census = district_census(districts, plan, modelled["residents"], km2 / city_km2 if city_km2 else 0.0,
+                             bp.census_cover_share)
+    quotas = district_quotas(districts, with_census(modelled, census), int(target),
+                             existing_by_district(districts, sites),
                              weights={"residents": bp.weight_residents, "workers": bp.weight_workers,
                                       "road_km": bp.weight_road_km},
                              minimum=bp.minimum_quota)
-    return Prepared(plan, int(target), area, districts, quotas, None if existing is None else existing.to_crs(area.crs))
+    quotas = quotas.drop(columns=[c for c in CENSUS_COLUMNS if c in quotas])
+    if len(census):
+        for col in [*CENSUS_COLUMNS, "census_source"]:
+            quotas[col] = census[col].reindex(quotas["district"]).to_numpy()
+    zones = proposal_zones(quotas.to_crs(area.crs), bp.border_spacing_m, quotas["demand_share"].to_numpy())
+    check_quotas_fit(quotas, candidates_by_district(area, demand, kind, params, existing, zones,
+                                                    districts["district"]))
+    files = dict(inputs or {})
+    if Path(districts_path).is_file():
+        files["districts"] = {"file": Path(districts_path).name, "sha256": sha256_file(districts_path)}
+    if Path(plan_ref).is_file():
+        files["plan"] = {"file": Path(plan_ref).name, "sha256": sha256_file(plan_ref)}
+    return Prepared(plan, int(target), area, districts, quotas, None if existing is None else existing.to_crs(area.crs),
+                    files)
+
+
+def proposal_zones(districts: gpd.GeoDataFrame, spacing_m: float, demand_share: np.ndarray) -> list[shapely.Geometry]:
+    """Where each district's new sites may go (metric CRS): its polygon, less ``spacing_m``
+    along every border shared with a neighbour that comes first (more of the demand, then
+    the earlier name). The first keeps its side of the border, so new sites of two
+    neighbours always stand at least ``spacing_m`` apart."""
+    geoms = districts.geometry.values
+    if spacing_m <= 0 or len(geoms) < 2:
+        return list(geoms)
+    names = districts["district"].astype(str).to_numpy()
+    rank = np.empty(len(geoms), dtype=int)
+    rank[np.lexsort((names, -np.asarray(demand_share, dtype=float)))] = np.arange(len(geoms))
+    tree = shapely.STRtree(geoms)
+    zones = []
+    for i, geom in enumerate(geoms):
+        first = [j for j in tree.query(geom, predicate="dwithin", distance=spacing_m) if rank[j] < rank[i]]
+        zones.append(shapely.difference(geom, shapely.buffer(shapely.union_all(geoms[first]), spacing_m))
+                     if first else geom)
+    return zones
+
+
+def candidates_by_district(area: Area, demand: Any, kind: str, params: Params, existing: gpd.GeoDataFrame | None,
+                           zones: list[shapely.Geometry], names: pd.Series) -> pd.Series:
+    """New candidate sites per district (in its proposal zone), from the candidates of the whole area.
+
+    The same candidate rules as a district run, over the whole area at once: the count a
+    district's quota cannot exceed (about: a district's own grid fill may add a few).
+    """
+    if kind == "5g":
+        from siting.candidates import candidates_5g
+
+        cands = candidates_5g(area, demand, params, existing=existing)
+    else:
+        from siting.candidates import candidates_charging
+        from siting.charging import charging_demand, kind_config
+
+        cp = params.charging
+        points = charging_demand(demand.points, area.pois, kind_config(cp, kind), cp)
+        cands = candidates_charging(area, kind, cp, existing=existing, demand=points)
+    new = cands[~cands["fixed"].to_numpy(dtype=bool)]
+    x, y = new.geometry.x.to_numpy(), new.geometry.y.to_numpy()
+    counts = [int(shapely.contains_xy(zone, x, y).sum()) if len(x) else 0 for zone in zones]
+    return pd.Series(counts, index=names.astype(str).to_numpy(), name="candidates")
 
 
 def existing_sites(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
@@ -180,13 +274,17 @@ def existing_sites(area: Area, kind: str, params: Params, existing: gpd.GeoDataF
     (shared towers to reuse), not existing 5G sites.
     """
     parts = [] if existing is None else [existing.to_crs(area.crs)[[existing.geometry.name]]]
-    if kind != "5g" and len(area.pois):
-        cats = params.charging.kind(kind).existing_categories
-        parts.append(area.pois[area.pois["category"].isin(cats)][[area.pois.geometry.name]])
+    if len(area.pois):
+        parts.append(area.pois[area.pois["category"].isin(fixed_categories(kind, params))][[area.pois.geometry.name]])
     parts = [gpd.GeoDataFrame(geometry=p.geometry.to_numpy(), crs=area.crs) for p in parts]
     if not parts:
         return gpd.GeoDataFrame(geometry=[], crs=area.crs)
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=area.crs)
+
+
+def fixed_categories(kind: str, params: Params) -> tuple[str, ...]:
+    """The POI categories that are existing sites of ``kind`` (none for 5G)."""
+    return () if kind == "5g" else tuple(params.charging.kind(kind).existing_categories)
 
 
 def write_quotas(prepared: Prepared, out_dir: str | Path) -> list[Path]:
@@ -202,20 +300,47 @@ def write_quotas(prepared: Prepared, out_dir: str | Path) -> list[Path]:
 
 # --- one district (runs on a worker) ---------------------------------------------------
 
+#: characters that some file system refuses in a name (control characters included)
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|\s]+')
+#: names Windows reserves for devices, whatever the extension
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+#: longest folder name kept whole, in UTF-8 bytes (file systems allow 255) [A]
+MAX_SLUG_BYTES = 80
+
+
 def district_slug(name: str) -> str:
-    """A folder name for a district: lowercase ASCII, plus a short hash if anything was lost."""
-    ascii_part = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    if ascii_part and ascii_part == name.lower().replace(" ", "-"):
-        return ascii_part
+    """A folder name after the district: its name in lower case, runs of spaces and of
+    characters a file system refuses as one ``-``; Chinese and other letters are kept.
+    A short hash of the name is added when the name is a reserved device name or too
+    long, and is all that is left (``d-<hash>``) when nothing usable remains."""
+    text = unicodedata.normalize("NFKC", name).lower()
+    slug = re.sub(r"-{2,}", "-", _UNSAFE.sub("-", text)).strip("-. ")
     digest = sha256_text(name)[:8]
-    return f"{ascii_part}-{digest}" if ascii_part else f"d-{digest}"
+    if not slug:
+        return f"d-{digest}"
+    if len(slug.encode("utf-8")) > MAX_SLUG_BYTES:
+        slug = slug.encode("utf-8")[:MAX_SLUG_BYTES].decode("utf-8", errors="ignore").rstrip("-. ")
+        return f"{slug}-{digest}"
+    return f"{slug}-{digest}" if slug.split(".")[0] in _RESERVED else slug
 
 
-def clip_area(area: Area, district: shapely.Geometry, buffer_m: float, name: str, slug: str) -> Area:
-    """The Area's layers within ``buffer_m`` of ``district`` (area CRS); boundary = the district.
+def district_slugs(names: list[str]) -> list[str]:
+    """:func:`district_slug` of every name; names that would share a folder each get a short hash."""
+    slugs = [district_slug(n) for n in names]
+    taken = pd.Series(slugs).str.casefold()
+    clash = taken.duplicated(keep=False).to_numpy()
+    return [f"{s}-{sha256_text(n)[:8]}" if c else s for s, n, c in zip(slugs, names, clash)]
+
+
+def clip_area(area: Area, district: shapely.Geometry, buffer_m: float, name: str, slug: str,
+              proposal_zone: shapely.Geometry | None = None, buffer_pois: tuple[str, ...] | None = None) -> Area:
+    """The Area's layers within ``buffer_m`` of ``district`` (area CRS); boundary = the district,
+    new sites only inside ``proposal_zone`` (default: the district).
 
     Whole features are kept (a building crossing the buffer edge stays whole); road nodes
-    are the ends of the kept edges, so the road graph stays consistent.
+    are the ends of the kept edges, so the road graph stays consistent. ``buffer_pois``:
+    the only POI categories kept outside the district (existing sites; None keeps all),
+    so that no demand or candidate of the neighbours' comes in with the buffer.
     """
     zone = district.buffer(buffer_m) if buffer_m > 0 else district
 
@@ -230,16 +355,23 @@ def clip_area(area: Area, district: shapely.Geometry, buffer_m: float, name: str
     nodes = area.road_nodes[area.road_nodes.index.isin(ends)]
     boundary_wgs84 = gpd.GeoSeries([district], crs=area.crs).to_crs("EPSG:4326").iloc[0]
     info = dict(area.info, district=name, clip_buffer_m=buffer_m, parent_area=area.slug)
+    pois = near(area.pois)
+    if buffer_pois is not None and len(pois):
+        inside = shapely.contains_xy(district, pois.geometry.x.to_numpy(), pois.geometry.y.to_numpy())
+        pois = pois[inside | pois["category"].isin(buffer_pois).to_numpy()]
     return replace(area, name=f"{area.name} / {name}", slug=f"{area.slug}-{slug}", boundary=district,
                    boundary_wgs84=boundary_wgs84, boundary_origin="polygon", buildings=near(area.buildings),
-                   road_nodes=nodes, road_edges=edges, pois=near(area.pois), landuse=near(area.landuse), info=info)
+                   road_nodes=nodes, road_edges=edges, pois=pois, landuse=near(area.landuse), info=info,
+                   proposal_zone=district if proposal_zone is None else proposal_zone)
 
 
 def district_input(area: Area, existing: gpd.GeoDataFrame | None, task: DistrictTask,
-                   buffer_m: float) -> tuple[Area, gpd.GeoDataFrame | None]:
+                   params: Params) -> tuple[Area, gpd.GeoDataFrame | None]:
     """A task's data: the Area clipped to the district + buffer, and the existing sites within it."""
     district = shapely.from_wkb(task.geometry_wkb)
-    clipped = clip_area(area, district, buffer_m, task.district, task.slug)
+    buffer_m = params.batch.buffer_m
+    clipped = clip_area(area, district, buffer_m, task.district, task.slug, shapely.from_wkb(task.zone_wkb),
+                        fixed_categories(task.kind, params))
     if existing is None:
         return clipped, None
     return clipped, existing.iloc[np.unique(existing.sindex.query(district.buffer(buffer_m), predicate="intersects"))]
@@ -249,55 +381,96 @@ def run_district(task: DistrictTask, area: Area, existing: gpd.GeoDataFrame | No
                  stages: Stages) -> dict:
     """Plan and write one district (``area`` from :func:`district_input`).
 
-    Never raises: a failure becomes the record's error.
+    The demand is the district proper's (:func:`district_demand`, calibrated to its census
+    population when there is one); ``summary.json`` gets the district figures, the
+    request and the provenance block of a single ``siting plan``. Never raises: a
+    failure becomes the record's error.
     """
+    from siting.workflow import osm_input, record_run
+
     start = time.perf_counter()
     record = _record(task, "failed")
     try:
+        district = shapely.from_wkb(task.geometry_wkb)
+        population = task.census.get("population")
+        if population is not None:
+            params = params.model_copy(update={"demand": params.demand.model_copy(update={"population": population})})
+        demand = district_demand(stages.build_demand(area, params), district, population)
         fixed = len(existing_sites(area, task.kind, params, existing))
-        result = stages.plan_area(area, task.kind, params, existing=existing, count=task.quota + fixed)
-        result.summary["district"] = {"name": task.district, "quota": task.quota, "plan": task.plan_id,
-                                      "clip_buffer_m": params.batch.buffer_m}
+        count = task.quota + fixed
+        result = stages.plan_area(area, task.kind, params, existing=existing, count=count, demand=demand)
+        figures = district_proper(result, district)
+        result.summary["district"] = {"name": task.district, "plan": task.plan_id, "quota": task.quota,
+                                      "figures": FIGURES, **figures, "clip_buffer_m": params.batch.buffer_m,
+                                      "border_spacing_m": params.batch.border_spacing_m, "census": task.census}
+        record_run(result, area, params, {"osm": osm_input(area), **task.inputs},
+                   {"kind": task.kind, "count": count, "target": None, "piles": None, "existing_crs": None,
+                    "source": osm_input(area).get("file", area.source), "district": task.district, "quota": task.quota},
+                   existing, task.plan_id)
         extra = {"map.html": stages.district_map(result, params)} if stages.district_map else None
         stages.write_plan(result, Path(task.out_dir) / task.slug, extra_files=extra)
-        record.update(_district_figures(result, area.boundary), status="ok")
+        record.update(figures, status="ok")
     except Exception as exc:  # fault isolation: one district's failure is recorded, never raised
         record["error"] = _one_line(exc)
     record["runtime_s"] = round(time.perf_counter() - start, 3)
     return record
 
 
-def _record(task: DistrictTask, status: str, error: str | None = None) -> dict[str, Any]:
-    return {"district": task.district, "slug": task.slug, "quota": task.quota, "existing": task.existing,
-            "input_hash": task.input_hash, "params_hash": task.params_hash, "status": status, "error": error,
-            "runtime_s": None}
+def district_demand(demand: Any, district: shapely.Geometry, population: float | None = None) -> Any:
+    """The district proper's demand: the points inside ``district``; with a census ``population``,
+    their residents scaled to it (the weights follow: weight = (residents + share x workers) x priority)."""
+    pts = demand.points
+    inside = shapely.contains_xy(district, pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy())
+    pts = pts[inside].reset_index(drop=True)
+    pts["demand_id"] = np.arange(len(pts), dtype=np.int64)
+    info = dict(demand.info, district_points_outside=int((~inside).sum()))
+    residents = pts["residents"].to_numpy(float)
+    if population is not None and residents.sum() > 0:
+        factor = float(population) / float(residents.sum())
+        pts["weight"] = pts["weight"].to_numpy(float) + (factor - 1.0) * residents * pts["priority"].to_numpy(float)
+        pts["residents"] = residents * factor
+        info.update(residents_total=float(population), census_factor=factor)
+    return replace(demand, points=pts, info=info)
 
 
-def _district_figures(result: Any, district: shapely.Geometry) -> dict:
-    """Proposed sites and demand-weighted coverage before/after, demand inside the district only."""
+def district_proper(result: Any, district: shapely.Geometry) -> dict:
+    """The district's figures (:data:`FIGURES`), written into ``result``'s summary too.
+
+    The demand is the district's own already (:func:`district_demand`; counted again here
+    from the points inside, so the figures hold whatever a planner adds). Existing sites
+    outside the district leave its sites layer (they belong to their own district); the
+    summary counts them apart as ``sites_existing_nearby``.
+    """
     sites = result.layers["sites"]
-    new = (sites["status"] == "proposed").to_numpy()
-    outside = ~shapely.contains_xy(district, sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy())
-    demand = result.layers.get("demand")
-    if demand is not None and len(demand):
-        inside = shapely.contains_xy(district, demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy())
-        w = demand["weight"].to_numpy(float)[inside]
-        total = float(w.sum())
-        before = float(w[demand["covered_before"].to_numpy(bool)[inside]].sum())
-        after = float(w[demand["covered_after"].to_numpy(bool)[inside]].sum())
-    else:
-        total = float(result.summary.get("demand_total", 0.0))
-        before = total * float(result.summary.get("coverage_ratio_before", 0.0))
-        after = total * float(result.summary.get("coverage_ratio", 0.0))
-    figures = {"proposed": int(new.sum()), "proposed_outside": int((new & outside).sum()),
-               "demand_total": round(total, 3),
-               "coverage_before": round(before / total, 6) if total else 0.0,
-               "coverage_after": round(after / total, 6) if total else 0.0}
-    count = result.summary.get("capacity", {}).get("count")
+    inside = shapely.contains_xy(district, sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy())
+    status = sites["status"].to_numpy()
+    nearby = (status == "existing") & ~inside
+    result.layers["sites"] = sites[~nearby].reset_index(drop=True)
+    demand = result.layers["demand"]
+    mine = shapely.contains_xy(district, demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy())
+    w = demand["weight"].to_numpy(float)[mine]
+    total = float(w.sum())
+    s = result.summary
+    existing, proposed = int(((status == "existing") & inside).sum()), int((status == "proposed").sum())
+    s.update(sites_existing=existing, sites_existing_nearby=int(nearby.sum()), sites_total=existing + proposed,
+             demand_total=round(total, 3), population_total=round(float(demand["residents"].to_numpy(float)[mine].sum()), 1),
+             **{key: round(float(w[demand[col].to_numpy(bool)[mine]].sum()) / total, 6) if total else 0.0
+                for key, col in (("coverage_ratio_before", "covered_before"), ("coverage_ratio", "covered_after"))})
+    figures = {"existing": existing, "existing_nearby": int(nearby.sum()), "proposed": proposed,
+               "proposed_outside": int(((status == "proposed") & ~inside).sum()),
+               "demand_total": s["demand_total"], "population": s["population_total"],
+               "coverage_before": s["coverage_ratio_before"], "coverage_after": s["coverage_ratio"]}
+    count = s.get("capacity", {}).get("count")
     if count:  # why the district needs this many sites (capacity: {enabled: true} in the config)
         figures.update(count_driver=count["driver"], coverage_sites=count["coverage_sites"],
                        capacity_sites=count["capacity_sites"])
     return figures
+
+
+def _record(task: DistrictTask, status: str, error: str | None = None) -> dict[str, Any]:
+    return {"district": task.district, "slug": task.slug, "quota": task.quota, "existing": task.existing,
+            "input_hash": task.input_hash, "params_hash": task.params_hash, "status": status, "error": error,
+            "runtime_s": None}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -317,9 +490,12 @@ def params_hash(params: Params) -> str:
     return sha256_text(dumps_json(params.model_dump(mode="json")))
 
 
-def _input_hash(area: Area, geometry_wkb: bytes, kind: str, quota: int, existing: gpd.GeoDataFrame | None) -> str:
+def _input_hash(area: Area, task: DistrictTask, existing: gpd.GeoDataFrame | None) -> str:
+    from siting.io.export import dumps_json
+
     h = hashlib.sha256()
-    for part in (area.source_hash, geometry_wkb.hex(), kind, str(quota)):
+    for part in (area.source_hash, task.geometry_wkb.hex(), task.zone_wkb.hex(), task.kind, str(task.quota),
+                 dumps_json(task.census)):
         h.update(part.encode() + b"\0")
     if existing is not None and len(existing):
         h.update(b"".join(shapely.to_wkb(existing.geometry.values, output_dimension=2)))
@@ -396,7 +572,7 @@ def run_batch(prepared: Prepared, params: Params, out_dir: str | Path, *, kind: 
     tasks = _tasks(prepared, params, kind, out)
     manifest_path = out / "manifest.json"
     old = read_manifest(manifest_path)["districts"]
-    manifest = {"plan": prepared.plan.id, "kind": kind, "target": prepared.target,
+    manifest = {"plan": prepared.plan.id, "kind": kind, "target": prepared.target, "figures": FIGURES,
                 "area_source_hash": prepared.area.source_hash, "params_hash": tasks[0].params_hash if tasks else "",
                 "districts": {}}
     todo = [t for t in tasks if not _done(old.get(t.district), t)]
@@ -426,14 +602,26 @@ def run_batch(prepared: Prepared, params: Params, out_dir: str | Path, *, kind: 
 def _tasks(prepared: Prepared, params: Params, kind: str, out: Path) -> list[DistrictTask]:
     area = prepared.area
     q = prepared.quotas.to_crs(area.crs)
+    geoms = shapely.set_precision(q.geometry.values, 0.01)
+    zones = proposal_zones(q.set_geometry(geoms), params.batch.border_spacing_m, q["demand_share"].to_numpy())
+    slugs = district_slugs([str(n) for n in q["district"]])
+    census_cols = [c for c in (*CENSUS_COLUMNS, "census_source") if c in q]
     phash = params_hash(params)
     tasks = []
-    for name, geom, quota, existing in zip(q["district"], q.geometry.values, q["quota"], q["existing"]):
-        wkb = shapely.to_wkb(shapely.set_precision(geom, 0.01), output_dimension=2)
-        tasks.append(DistrictTask(prepared.plan.id, str(name), district_slug(str(name)), wkb, int(quota),
-                                  int(existing), kind, str(out),
-                                  _input_hash(area, wkb, kind, int(quota), prepared.existing), phash))
+    for i, (name, quota, existing) in enumerate(zip(q["district"], q["quota"], q["existing"])):
+        census = {c: _plain(q[c].iloc[i]) for c in census_cols if not pd.isna(q[c].iloc[i])}
+        task = DistrictTask(prepared.plan.id, str(name), slugs[i], shapely.to_wkb(geoms[i], output_dimension=2),
+                            shapely.to_wkb(zones[i], output_dimension=2), int(quota), int(existing), kind, str(out),
+                            "", phash, census, prepared.inputs)
+        tasks.append(replace(task, input_hash=_input_hash(area, task, prepared.existing)))
     return tasks
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as a plain int, float or str (for JSON)."""
+    if isinstance(value, (np.integer, np.floating)) and float(value).is_integer():
+        return int(value)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _run_tasks(client: Any, todo: list[DistrictTask], prepared: Prepared, params: Params, stages: Stages,
@@ -457,7 +645,7 @@ def _run_tasks(client: Any, todo: list[DistrictTask], prepared: Prepared, params
         owner = {}
         for t in todo:
             try:
-                area, existing = district_input(prepared.area, prepared.existing, t, params.batch.buffer_m)
+                area, existing = district_input(prepared.area, prepared.existing, t, params)
             except Exception as exc:  # a district that cannot even be clipped fails alone
                 yield done(t, _record(t, "failed", _one_line(exc)))
                 continue
@@ -484,12 +672,11 @@ def _ordered(manifest: dict, tasks: list[DistrictTask]) -> dict:
 def merge_city(prepared: Prepared, manifest: dict, out: Path) -> tuple[pd.DataFrame, list[Path]]:
     """City ``sites.geojson``, ``gaps.geojson``, ``summary.csv`` and ``summary.json`` from the districts.
 
-    Existing sites are kept only in the district that contains them (each district
-    also sees its neighbours' through the buffer); proposed sites all count.
+    A district's sites layer holds its own existing sites and its proposals only
+    (:func:`district_proper`), so every site is listed once.
     """
     from siting.io.export import write_csv, write_geojson, write_json
 
-    districts = prepared.districts.set_index("district").geometry
     sites, gaps = [], []
     for name, rec in manifest["districts"].items():
         if rec["status"] != "ok":
@@ -497,8 +684,6 @@ def merge_city(prepared: Prepared, manifest: dict, out: Path) -> tuple[pd.DataFr
         folder = out / rec["slug"]
         s = _read_layer(folder / "sites.geojson")
         if len(s):
-            inside = s.within(districts[name]) | (s["status"] == "proposed")
-            s = s[inside.to_numpy()]
             s.insert(0, "district", name)
             sites.append(s)
         g = _read_layer(folder / "gaps.geojson")
@@ -513,8 +698,8 @@ def merge_city(prepared: Prepared, manifest: dict, out: Path) -> tuple[pd.DataFr
         files.append(out / fname)
     summary = summary_table(manifest)
     write_csv(out / "summary.csv", summary)
-    write_json(out / "summary.json", {"plan": manifest["plan"], "kind": manifest["kind"],
-                                      "target": manifest["target"], "districts": summary.to_dict("records")})
+    write_json(out / "summary.json", {"plan": manifest["plan"], "kind": manifest["kind"], "target": manifest["target"],
+                                      "figures": FIGURES, "districts": summary.to_dict("records")})
     files += [out / "summary.csv", out / "summary.json"]
     if sites:
         files += _city_map(prepared.districts, summary, manifest, out)
@@ -527,14 +712,15 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame:
     return gpd.read_file(path, engine="pyogrio")
 
 
+#: columns of ``summary.csv``, each a figure of the manifest's district records (:data:`FIGURES`)
+SUMMARY_COLUMNS = ("district", "status", "quota", "proposed", "existing", "existing_nearby", "population",
+                   "demand_total", "coverage_before", "coverage_after")
+
+
 def summary_table(manifest: dict) -> pd.DataFrame:
     """Quota vs proposed vs existing and coverage before/after per district, then a total row."""
-    rows = [{"district": name, "status": r["status"], "quota": r["quota"], "proposed": r.get("proposed"),
-             "existing": r["existing"], "demand_total": r.get("demand_total"),
-             "coverage_before": r.get("coverage_before"), "coverage_after": r.get("coverage_after")}
-            for name, r in manifest["districts"].items()]
-    table = pd.DataFrame(rows, columns=["district", "status", "quota", "proposed", "existing", "demand_total",
-                                        "coverage_before", "coverage_after"])
+    rows = [{"district": name, **{c: r.get(c) for c in SUMMARY_COLUMNS[1:]}} for name, r in manifest["districts"].items()]
+    table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     ok = table[table["status"] == "ok"]
     demand = ok["demand_total"].astype(float)
     total_demand = float(demand.sum())
@@ -542,8 +728,13 @@ def summary_table(manifest: dict) -> pd.DataFrame:
     def weighted(col: str) -> float | None:
         return round(float((ok[col].astype(float) * demand).sum() / total_demand), 6) if total_demand else None
 
+    def summed(col: str, rows: pd.DataFrame = ok) -> float | int | None:
+        values = rows[col].dropna().astype(float)
+        return _plain(np.float64(round(float(values.sum()), 3))) if len(values) else None
+
     total = {"district": "TOTAL", "status": f"{len(ok)}/{len(table)} ok", "quota": int(table["quota"].sum()),
-             "proposed": int(ok["proposed"].sum()) if len(ok) else 0, "existing": int(table["existing"].sum()),
+             "proposed": summed("proposed") or 0, "existing": summed("existing", table) or 0,
+             "existing_nearby": summed("existing_nearby"), "population": summed("population"),
              "demand_total": round(total_demand, 3), "coverage_before": weighted("coverage_before"),
              "coverage_after": weighted("coverage_after")}
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
@@ -572,14 +763,15 @@ def prepare_from_files(plan_ref: str, districts: Path, osm: str, *, kind: str = 
     from siting.config import load_params
 
     params = load_params(config, overrides)
-    sites = None
+    sites, inputs = None, {}
     if existing is not None:
         from siting.io.sites import read_sites
 
         sites = read_sites(existing, crs=existing_crs)
+        inputs["existing"] = {"file": Path(existing).name, "sha256": sha256_file(existing)}
     prepared = prepare(plan_ref, districts, osm, kind=kind, category=category, target=target,
                        name_column=name_column, existing=sites, params=params, plans_dir=plans_dir, stages=stages,
-                       admin_level=admin_level)
+                       admin_level=admin_level, inputs=inputs)
     return prepared, params
 
 

@@ -46,6 +46,14 @@ def _inside(boundary, x, y) -> np.ndarray:
     return shapely.contains_xy(boundary, x, y) if len(x) else np.zeros(0, bool)
 
 
+def _may_propose(area: Area, x, y, fixed) -> np.ndarray:
+    """Which candidates stay: fixed ones anywhere, new ones inside ``area.proposal_zone`` when set."""
+    fixed = np.asarray(fixed, dtype=bool)
+    if area.proposal_zone is None or not len(fixed):
+        return np.ones(len(fixed), dtype=bool)
+    return fixed | shapely.contains_xy(area.proposal_zone, np.asarray(x, float), np.asarray(y, float))
+
+
 def _existing(existing: gpd.GeoDataFrame | None, crs: str, cp: CandidateParams) -> pd.DataFrame:
     if existing is None or len(existing) == 0:
         return _table([], "existing", [], 0.0, [], [])
@@ -189,6 +197,7 @@ def candidates_5g(area: Area, demand, params: Params | CandidateParams,
     cands["rank"] = cands["source"].map(SOURCES_5G.index)
     cands = cands.sort_values(["rank", "candidate_id"], kind="stable").reset_index(drop=True)
     cands = _dedup(cands, cp.dedup_m)
+    cands = cands[_may_propose(area, cands["x"], cands["y"], cands["fixed"])]
 
     demand_xy = (np.column_stack([points.geometry.x, points.geometry.y])
                  if points is not None and len(points) else None)
@@ -197,6 +206,7 @@ def candidates_5g(area: Area, demand, params: Params | CandidateParams,
     nodes = grid_fill(area.boundary, cands[["x", "y"]].to_numpy(), grid_reach_m(points, cp, rp), demand_xy)
     ids = [f"grid/{int(i)}_{int(j)}" for i, j in nodes[:, 2:4]]
     grid = _table(ids, "grid", np.full(len(nodes), cp.grid_height_m), cp.cost_grid, nodes[:, 0], nodes[:, 1])
+    grid = grid[_may_propose(area, grid["x"], grid["y"], grid["fixed"])]
     cands = pd.concat([cands.drop(columns="rank"), grid], ignore_index=True)
 
     if demand_xy is not None and len(points):
@@ -281,8 +291,11 @@ def candidates_charging(area: Area, kind: str, params, existing: gpd.GeoDataFram
             "existing/" + user["site_id"].astype(str), "existing", user["capacity"].to_numpy(dtype=float), True,
             user["name"], _existing_piles(user, cfg.existing_piles_default), np.nan, user.geometry, crs))
     out = pd.concat(frames, ignore_index=True)
+    out = out[_may_propose(area, out.geometry.x, out.geometry.y, out["fixed"])]
     if cfg.roadside_spacing_m is not None and demand is not None and len(demand) and len(area.road_nodes):
-        out = pd.concat([out, _roadside(area, out, demand, cfg)], ignore_index=True)
+        side = _roadside(area, out, demand, cfg)
+        out = pd.concat([out, side[_may_propose(area, side.geometry.x, side.geometry.y, side["fixed"])]],
+                        ignore_index=True)
     out = out.sort_values(["fixed", "candidate_id"], ascending=[False, True], kind="mergesort")
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=crs)
 

@@ -133,6 +133,17 @@ class BatchParams(Section):
     overlap_tolerance: float = Field(0.001, ge=0, le=1, description="share of the smaller district that may overlap another "
                                      "before the districts file is refused (digitising slivers) [A]")
     min_inside_share: float = Field(0.5, gt=0, le=1, description="share of a district that must lie inside the OSM extent [A]")
+    border_spacing_m: float = Field(100.0, ge=0, description="new sites of neighbouring districts stand at least "
+                                    "this far apart: of two neighbours, the one with less demand proposes nothing "
+                                    "this close to their border; half the smallest 3GPP inter-site distance, UMi "
+                                    "ISD 200 m [A] (DOMAIN §1.9)")
+    max_sites_per_km2: float = Field(100.0, gt=0, description="a plan's whole target above this many new sites per "
+                                     "km² of the districts is taken for a plan of another, larger area (warning) "
+                                     "[A] (PLANS.md: Shenzhen averaged 24.68 5G sites per km² city-wide in 2021)")
+    min_plan_area_share: float = Field(0.5, gt=0, le=1, description="districts covering less of the plan's census "
+                                       "area than this share get a warning when the whole target goes to them [A]")
+    census_cover_share: float = Field(0.9, gt=0, le=1, description="a plan's city census total is spread over the "
+                                      "districts only when they cover this share of its census area [A]")
 
 
 class TerrainParams(Section):

@@ -580,7 +580,8 @@ def with_junction_candidates(area: Area, demand, candidates: gpd.GeoDataFrame, p
     junctions = intersections(area)
     if len(junctions) == 0:
         return candidates
-    junctions = junctions[shapely.contains_xy(area.boundary, junctions[:, 0], junctions[:, 1])]
+    zone = area.boundary if area.proposal_zone is None else area.proposal_zone
+    junctions = junctions[shapely.contains_xy(zone, junctions[:, 0], junctions[:, 1])]
     if len(candidates) and len(junctions):
         junctions = junctions[cKDTree(points_xy(candidates)).query(junctions)[0] > cp.dedup_m]
     if len(junctions) == 0:

@@ -4,6 +4,8 @@ The registry holds the targets of the plans in ``PLANS.md`` (packaged as YAML un
 ``siting/data/plans/``); users add their own plans as YAML files with the same schema.
 :func:`district_quotas` splits a city target across districts in proportion to demand,
 minus the sites each district already has, as integers that sum exactly to the target.
+Census figures (population, households, employment) per district come from a column of
+the districts file or from the plan's ``census`` block (:func:`district_census`).
 """
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ DEMAND_MEASURES = ("residents", "workers", "road_km")
 
 #: column names tried, in order, when a districts file does not say which holds the name
 NAME_COLUMNS = ("district", "name", "name_zh", "name:zh", "NAME", "Name", "DISTRICT")
+
+#: census columns a districts file may carry (people, households, jobs per district)
+CENSUS_COLUMNS = ("population", "households", "employment")
 
 
 class _Model(BaseModel):
@@ -68,6 +73,23 @@ class CoverageRequirement(_Model):
     interpretation: str = ""
 
 
+class CensusFigures(_Model):
+    """Census counts of one area: residents, and optionally households and jobs."""
+
+    population: StrictInt = Field(ge=0, description="resident population (常住人口)")
+    households: StrictInt | None = Field(None, ge=0, description="family households (家庭户)")
+    employment: StrictInt | None = Field(None, ge=0, description="people employed there")
+
+
+class Census(CensusFigures):
+    """The census of a plan's area: its totals, its land area and, optionally, per district."""
+
+    year: StrictInt = Field(ge=1950, le=2100)
+    source: str
+    area_km2: float | None = Field(None, gt=0, description="land area of the plan's area")
+    districts: dict[str, CensusFigures] = Field(default_factory=dict, description="figures by district name")
+
+
 class Plan(_Model):
     """A plan: who set which targets for which area and year."""
 
@@ -82,6 +104,7 @@ class Plan(_Model):
     coverage: tuple[CoverageRequirement, ...] = ()
     priorities: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    census: Census | None = None
 
     def target(self, kind: str, category: str | None = None) -> Target:
         """The target with a count for ``kind`` (and ``category`` when several match)."""
@@ -227,9 +250,26 @@ def validate_districts(gdf: gpd.GeoDataFrame, name_column: str | None = None, *,
         raise InputError(f"{source}: districts {', '.join(bad[:5])} are not polygons: pass one polygon per district")
     if gdf.crs is None:
         gdf = gdf.set_crs("EPSG:4326")
-    out = gpd.GeoDataFrame({"district": names.astype(str).to_numpy()},
-                           geometry=shapely.make_valid(gdf.to_crs("EPSG:4326").geometry.values), crs="EPSG:4326")
+    columns = {"district": names.astype(str).to_numpy(), **_census_columns(gdf, names, source)}
+    out = gpd.GeoDataFrame(columns, geometry=shapely.make_valid(gdf.to_crs("EPSG:4326").geometry.values),
+                           crs="EPSG:4326")
     _check_overlaps(out, overlap_tolerance, source)
+    return out
+
+
+def _census_columns(gdf: gpd.GeoDataFrame, names: pd.Series, source: str) -> dict[str, np.ndarray]:
+    """The :data:`CENSUS_COLUMNS` present in ``gdf``, as whole numbers >= 0 in every row."""
+    out = {}
+    for col in (c for c in CENSUS_COLUMNS if c in gdf.columns):
+        raw = gdf[col]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() | (values < 0) | ~np.isfinite(values.to_numpy(float, na_value=np.nan))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            what = "is empty" if pd.isna(raw.iloc[i]) else f"holds '{raw.iloc[i]}'"
+            raise InputError(f"{source}: column '{col}' {what} for district {names.iloc[i]} ({int(bad.sum())} "
+                             f"such rows): give every district a number of {col} >= 0, or drop the column")
+        out[col] = values.round().astype(np.int64).to_numpy()
     return out
 
 
@@ -297,6 +337,86 @@ def existing_by_district(districts: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | 
     first = ~pd.Series(pt).duplicated().to_numpy()
     counts[:] = np.bincount(poly[first], minlength=len(d))
     return counts
+
+
+# --- census ----------------------------------------------------------------------------
+
+def district_census(districts: gpd.GeoDataFrame, plan: Plan | None, modelled_residents: pd.Series,
+                    city_share: float, min_cover_share: float) -> pd.DataFrame:
+    """Census figures per district, and where they come from.
+
+    In order: the districts file's :data:`CENSUS_COLUMNS`; the plan's ``census.districts``
+    when it names every district; the plan's city totals spread over the districts in
+    proportion to ``modelled_residents`` when the districts cover at least
+    ``min_cover_share`` of the plan's area (``city_share``: their area / the plan's).
+    Returns one row per district (``population``, ``households``, ``employment``, NaN where
+    unknown) with ``census_source``; an empty frame when there are no census figures.
+    """
+    names = districts["district"].astype(str).to_numpy()
+    out = pd.DataFrame(np.nan, index=pd.Index(names, name="district"), columns=list(CENSUS_COLUMNS))
+    given = [c for c in CENSUS_COLUMNS if c in districts.columns]
+    census = plan.census if plan is not None else None
+    if given:
+        for col in given:
+            out[col] = districts[col].to_numpy(float)
+        return out.assign(census_source="districts file")
+    if census is not None and census.districts and set(names) <= set(census.districts):
+        for col in CENSUS_COLUMNS:
+            out[col] = [getattr(census.districts[n], col) for n in names]
+        return out.astype({c: float for c in CENSUS_COLUMNS}).assign(census_source=f"plan {plan.id} census")
+    if census is not None and city_share >= min_cover_share:
+        model = modelled_residents.reindex(names).fillna(0.0).to_numpy(float)
+        share = model / model.sum() if model.sum() > 0 else np.full(len(names), 1.0 / len(names))
+        for col in CENSUS_COLUMNS:
+            total = getattr(census, col)
+            if total is not None:
+                out[col] = _largest_remainder(share * total, int(total), names).astype(float)
+        return out.assign(census_source=f"plan {plan.id} census total, spread by modelled residents")
+    return out.iloc[0:0].assign(census_source=pd.Series(dtype=str))
+
+
+def with_census(demand: pd.DataFrame, census: pd.DataFrame) -> pd.DataFrame:
+    """Demand per district with census residents (``population``) and workers (``employment``)
+    in place of the modelled ones where the census gives them."""
+    out = demand.copy()
+    for measure, col in (("residents", "population"), ("workers", "employment")):
+        if col in census and census[col].notna().all() and len(census):
+            out[measure] = census[col].reindex(out.index).to_numpy(float)
+    return out
+
+
+def check_plan_area(plan: Plan, kind: str, target: int, districts_km2: float, max_sites_per_km2: float,
+                    min_area_share: float) -> str | None:
+    """A warning when a whole plan's target lands on districts that are not its city, else None.
+
+    Two signs: the districts cover less than ``min_area_share`` of the plan's census area,
+    or the target puts more than ``max_sites_per_km2`` new sites on each of their km².
+    """
+    city_km2 = plan.census.area_km2 if plan.census is not None else None
+    density = target / districts_km2 if districts_km2 > 0 else float("inf")
+    small = city_km2 is not None and districts_km2 < min_area_share * city_km2
+    if not small and density <= max_sites_per_km2:
+        return None
+    where = f"{plan.area}" + (f" ({city_km2:,.0f} km²)" if city_km2 else "")
+    return (f"plan {plan.id} is for {where}, but these districts cover {districts_km2:,.1f} km²: all of its "
+            f"{target:,} new {kind} sites go to them ({density:,.0f} per km²); if they are not the whole of "
+            f"{plan.area}, pass --target N for their share")
+
+
+def check_quotas_fit(quotas: pd.DataFrame, candidates: pd.Series) -> None:
+    """Refuse quotas that exceed the new candidate sites of their districts (``candidates``, by
+    district), with the numbers: no district can be planned then."""
+    room = candidates.reindex(quotas["district"].astype(str)).fillna(0).to_numpy(int)
+    quota = quotas["quota"].to_numpy(int)
+    over = np.flatnonzero(quota > room)
+    if not len(over):
+        return
+    names = quotas["district"].astype(str).to_numpy()
+    shown = "; ".join(f"{names[i]} {quota[i]:,} > {room[i]:,}" for i in over[:4])
+    more = f"; {len(over) - 4} more" if len(over) > 4 else ""
+    raise PlanError(f"quotas exceed the candidate sites in {len(over)} of {len(names)} districts ({shown}{more}): "
+                    f"these districts hold {int(room.sum()):,} candidates for {int(quota.sum()):,} new sites; "
+                    "pass a smaller --target, or a plan for this city")
 
 
 # --- quotas ----------------------------------------------------------------------------
@@ -381,7 +501,7 @@ def _largest_remainder(ideal: np.ndarray, target: int, names: np.ndarray) -> np.
     """Integers summing to ``target``: floors, then +1 for the largest remainders."""
     floors = np.floor(ideal + 1e-9).astype(int)
     short = target - int(floors.sum())
-    order = np.lexsort((names, -(ideal - floors)))
+    order = np.lexsort((names, -np.round(ideal - floors, 9)))  # float noise must not break a tie
     floors[order[:short]] += 1
     return floors
 
@@ -430,4 +550,9 @@ def format_plan(plan: Plan) -> str:
     if plan.priorities:
         lines.append("priorities: " + ", ".join(plan.priorities))
     lines += [f"note: {n}" for n in plan.notes]
+    if plan.census is not None:
+        c = plan.census
+        lines.append(f"census {c.year}: {c.population:,} residents"
+                     + (f", {c.households:,} households" if c.households else "")
+                     + (f", {c.area_km2:,.0f} km²" if c.area_km2 else "") + f" ({c.source})")
     return "\n".join(lines)

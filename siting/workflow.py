@@ -58,22 +58,16 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     stages.next(f"planning {kind}")
     result = plan_area(area, kind, params, existing=existing_sites, count=count, target=target, piles=piles,
                        dem=dem_grid, demand=demand)
-    # the OSM input was hashed when it was read: record that digest instead of reading the file again
-    osm = {"sha256": area.source_hash}
-    if Path(area.source).is_file():
-        osm["file"] = Path(area.source).name
-    inputs: dict[str, Any] = {"osm": osm}
+    inputs: dict[str, Any] = {"osm": osm_input(area)}
     for role, path in (("existing", existing), ("raster", raster)):
         if path is not None:
             inputs[role] = path
     for i, path in enumerate(dem or []):
         inputs[f"dem{i}"] = path
-    result.summary["request"] = {"kind": kind, "count": count, "target": target, "piles": piles,
-                                 "existing_crs": existing_crs if existing else None, "source": _source_name(source)}
-    result.summary["ingest"] = area.info
-    if existing_sites is not None:
-        result.summary["existing_sites"] = existing_sites.attrs.get("sites", {})
-    result.summary["provenance"] = provenance(inputs, params.model_dump(mode="json"), plan_id)
+    record_run(result, area, params, inputs,
+               {"kind": kind, "count": count, "target": target, "piles": piles,
+                "existing_crs": existing_crs if existing else None, "source": _source_name(source)},
+               existing_sites, plan_id)
     out_dir = Path(out) if out else PROCESSED / area.slug / kind
     if out is None:
         _warn_replacing(out_dir, result.summary["request"])
@@ -135,6 +129,25 @@ def _warn_replacing(out_dir: Path, request: dict) -> None:
                           if k in ("count", "target", "piles") and v is not None)
         warnings.warn(f"replacing the earlier plan in {out_dir} ({asked or 'another request'}): "
                       "use --out to keep both")
+
+
+def osm_input(area) -> dict[str, str]:
+    """The OSM input as provenance records it: the digest taken at ingest (the file is not read again)."""
+    osm = {"sha256": area.source_hash}
+    if Path(area.source).is_file():
+        osm["file"] = Path(area.source).name
+    return osm
+
+
+def record_run(result, area, params, inputs: dict[str, Any], request: dict[str, Any], existing_sites=None,
+               plan_id: str | None = None) -> None:
+    """Write what made ``result`` into its summary: the request, the ingest notes, the existing
+    sites read and the provenance block (``siting.provenance``); ``siting batch`` does the same per district."""
+    result.summary["request"] = request
+    result.summary["ingest"] = area.info
+    if existing_sites is not None:
+        result.summary["existing_sites"] = existing_sites.attrs.get("sites", {})
+    result.summary["provenance"] = provenance(inputs, params.model_dump(mode="json"), plan_id)
 
 
 def _source_name(source: str) -> str:

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +27,8 @@ NANJING = "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml"
 DASK = Path(sys.executable).with_name("dask")
 #: coarser demand and a narrower buffer than the defaults keep each district to about a second
 PARAMS = Params(demand=DemandParams(cell_size_m=200.0), batch=BatchParams(buffer_m=300.0))
+#: census residents of the quadrants (a districts-file column), SE the most as its buildings are
+CENSUS = [20000, 60000, 15000, 25000]
 PLAN = ("id: nanjing-test\nname: Nanjing test plan\narea: Nanjing Xinjiekou\nyear: 2024\nsource: test\n"
         "targets:\n  - kind: 5g\n    unit: base_stations\n    count: 12\n")
 
@@ -42,7 +45,7 @@ def inputs(shared_data, tmp_path_factory):
     area = load(osm)
     w, s, e, n = area.boundary_wgs84.bounds
     mx, my = (w + e) / 2, (s + n) / 2
-    quads = gpd.GeoDataFrame({"name": ["SW", "SE", "NW", "NE"]},
+    quads = gpd.GeoDataFrame({"name": ["SW", "SE", "NW", "NE"], "population": CENSUS},
                              geometry=[shapely.box(w, s, mx, my), shapely.box(mx, s, e, my),
                                        shapely.box(w, my, mx, n), shapely.box(mx, my, e, n)], crs="EPSG:4326")
     districts = root / "quadrants.geojson"
@@ -92,6 +95,8 @@ def test_local_cluster_batch_plans_every_district_and_a_rerun_skips_them(inputs,
     assert total["coverage_after"] == pytest.approx(weighted, abs=1e-6)
     assert pd.read_csv(out / "quotas.csv")["quota"].sum() == 12
     assert (out / "gaps.geojson").is_file() and (out / "quotas.geojson").is_file()
+    assert_figures_agree(out, manifest, summary, inputs)
+    assert_no_near_duplicates(out, inputs["quads"], inputs["area"].crs, PARAMS.batch.border_spacing_m)
     first = {f: (out / f).read_bytes() for f in ("sites.geojson", "gaps.geojson", "summary.csv", "nw/sites.geojson")}
 
     # a rerun with the same inputs and parameters skips everything: it never needs a cluster
@@ -107,6 +112,67 @@ def test_local_cluster_batch_plans_every_district_and_a_rerun_skips_them(inputs,
     # planning NW again (another cluster, one in-process worker) gives the same bytes, and so does the merge
     assert {f: (out / f).read_bytes() for f in first} == first
     assert json.loads((out / "manifest.json").read_text())["districts"]["NW"]["skipped"] is False
+
+
+def assert_figures_agree(out, manifest, summary, inputs):
+    """One district's figures are the same in its summary.json, the manifest and summary.csv,
+    all of the district proper (existing sites and demand inside the polygon), and the
+    district's summary.json carries the provenance block of a single plan."""
+    from siting.provenance import sha256_file
+
+    table = summary.set_index("district")
+    quads = inputs["quads"].set_index("name")
+    census = dict(zip(quads.index, CENSUS))
+    for name, rec in manifest["districts"].items():
+        own = json.loads((out / rec["slug"] / "summary.json").read_text())
+        block = own["district"]
+        for key, top in (("existing", "sites_existing"), ("proposed", "sites_proposed"), ("demand_total", "demand_total"),
+                         ("coverage_before", "coverage_ratio_before"), ("coverage_after", "coverage_ratio"),
+                         ("population", "population_total")):
+            assert block[key] == own[top] == rec[key], (name, key)
+            assert table.loc[name, key] == pytest.approx(rec[key], abs=1e-9), (name, key)
+        assert block["existing_nearby"] == own["sites_existing_nearby"] == rec["existing_nearby"]
+        assert block["figures"] == manifest["figures"] and "district proper" in block["figures"]
+        assert block["population"] == pytest.approx(census[name], rel=1e-6)  # census column, spread by the model
+        sites = gpd.read_file(out / rec["slug"] / "sites.geojson")
+        inside = sites.within(quads.geometry[name].buffer(1e-7))
+        assert inside.all() and (sites["status"] == "existing").sum() == rec["existing"]
+        prov = own["provenance"]
+        assert prov["inputs"]["osm"]["sha256"] == inputs["area"].source_hash
+        assert prov["inputs"]["districts"]["sha256"] == sha256_file(inputs["districts"])
+        assert prov["inputs"]["plan"]["sha256"] == sha256_file(inputs["plan"])
+        used = PARAMS.model_dump(mode="json")
+        used["demand"]["population"] = census[name]  # each district is calibrated to its census residents
+        assert prov["plan_id"] == "nanjing-test" and prov["parameters"] == used
+        assert prov["versions"]["siting"] and prov["created"]
+        assert own["request"]["district"] == name and own["request"]["quota"] == rec["quota"]
+
+
+def assert_no_near_duplicates(out, quads, crs, spacing_m):
+    """Every proposed site lies in its own district, and proposals of different districts stand
+    at least ``spacing_m`` apart."""
+    import numpy as np
+
+    city = gpd.read_file(out / "sites.geojson")
+    proposed = city[city["status"] == "proposed"]
+    own = quads.set_index("name").geometry.reindex(proposed["district"]).values
+    assert shapely.within(proposed.geometry.values, shapely.buffer(own, 1e-7)).all()
+    metric = proposed.to_crs(crs)
+    xy = np.column_stack([metric.geometry.x, metric.geometry.y])
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    other = proposed["district"].to_numpy()[:, None] != proposed["district"].to_numpy()[None, :]
+    assert other.any() and d[other].min() >= spacing_m - 1e-6
+
+
+def test_neighbours_keep_their_proposals_apart_and_the_busier_one_keeps_the_border():
+    from siting.batch import proposal_zones
+
+    districts = gpd.GeoDataFrame({"district": ["A", "B", "C"]},
+                                 geometry=[shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 1000),
+                                           shapely.box(5000, 0, 6000, 1000)], crs="EPSG:32650")
+    a, b, c = proposal_zones(districts, 100.0, [0.3, 0.6, 0.1])
+    assert b.equals(districts.geometry[1]) and c.equals(districts.geometry[2])  # B has more demand; C no neighbour
+    assert a.area == pytest.approx(900 * 1000) and shapely.distance(a, b) == pytest.approx(100.0)
 
 
 def failing_in_se(area, kind, params, **kwargs):
@@ -172,14 +238,17 @@ def test_external_cluster_runs_the_same_batch_and_a_broken_district_fails_alone(
 def test_cli_batch_exits_non_zero_with_a_summary_when_districts_fail(inputs, tcp_cluster, tmp_path, monkeypatch,
                                                                      capsys):
     monkeypatch.chdir(inputs["root"])  # the CLI finds the OSM cache under data/ here
-    with pytest.raises(SystemExit) as ex:  # far more sites than any quadrant has candidates
+    default = Stages.default()
+    monkeypatch.setattr(Stages, "default", classmethod(lambda cls: replace(default, plan_area=failing_in_se)))
+    with pytest.raises(SystemExit) as ex:
         main(["batch", str(inputs["plan"]), "--districts", str(inputs["districts"]), "--osm", str(inputs["osm"]),
-              "--target", "100000", "--scheduler", tcp_cluster, "--out", str(tmp_path / "out"), "--quiet"])
+              "--scheduler", tcp_cluster, "--out", str(tmp_path / "out"), "--quiet"])
     assert ex.value.code == 1
     err = capsys.readouterr().err
-    assert "siting: error: 0 of 4 districts planned" in err and "4 failed" in err and "exceeds the" in err
+    assert "siting: error: 3 of 4 districts planned" in err and "1 failed (SE: deliberately broken" in err
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert sum(d["quota"] for d in manifest["districts"].values()) == 100000
+    assert sum(d["quota"] for d in manifest["districts"].values()) == 12
+    assert (tmp_path / "out" / "se").exists() is False and (tmp_path / "out" / "nw" / "summary.json").is_file()
 
 
 # --- bad input: refused before any work starts -----------------------------------------
@@ -202,10 +271,21 @@ def test_bad_districts_and_plans_are_refused_before_any_work(inputs, tmp_path, m
     assert code == 2 and "districts NE lie outside the OSM extent" in err
     quads.rename(columns={"name": "label"}).to_file(tmp_path / "noname.geojson")
     code, err = run_cli(base + ["--districts", str(tmp_path / "noname.geojson")], capsys)
-    assert code == 2 and "no district name column (columns: label): pass --name-column" in err
+    assert code == 2 and "no district name column (columns: label, population): pass --name-column" in err
     quads.assign(name=["A", "B", "A", "C"]).to_file(tmp_path / "dup.geojson")
     code, err = run_cli(base + ["--districts", str(tmp_path / "dup.geojson")], capsys)
     assert code == 2 and "duplicate district names A" in err
+    quads.assign(population=["many", 1, 2, 3]).to_file(tmp_path / "text.geojson")
+    code, err = run_cli(base + ["--districts", str(tmp_path / "text.geojson")], capsys)
+    assert code == 2 and "column 'population' holds 'many' for district SW" in err and len(err.splitlines()) == 1
+    quads.assign(population=[1, -5, 2, 3]).to_file(tmp_path / "negative.geojson")
+    code, err = run_cli(base + ["--districts", str(tmp_path / "negative.geojson")], capsys)
+    assert code == 2 and "column 'population' holds '-5' for district SE" in err
+    # far more sites than the quadrants hold candidates: refused with the numbers, before any district runs
+    code, err = run_cli(base + ["--districts", str(inputs["districts"]), "--target", "100000"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert re.search(r"quotas exceed the candidate sites in 4 of 4 districts \(SW [\d,]+ > \d+;", err)
+    assert "for 100,000 new sites" in err and "pass a smaller --target" in err
     bad_plan = tmp_path / "bad.yaml"
     bad_plan.write_text(PLAN.replace("count: 12", "count: -12"), encoding="utf-8")
     code, err = run_cli(["batch", str(bad_plan)] + base[2:] + ["--districts", str(inputs["districts"])], capsys)
@@ -235,14 +315,46 @@ def test_cli_quotas_writes_csv_and_geojson_summing_to_the_target(inputs, tmp_pat
         prepare("nowhere", inputs["districts"], inputs["osm"], stages=inputs["stages"])
 
 
-def test_district_folders_are_ascii_and_distinct():
-    from siting.batch import district_slug
+def test_a_plan_for_another_city_is_warned_about_and_refused_before_any_work(inputs, tmp_path, monkeypatch, capsys):
+    """Shiyan's whole plan (5,298 new sites for 23,666 km²) on four small districts of Nanjing."""
+    with pytest.warns(UserWarning, match=r"plan shiyan-2025 is for Shiyan \(23,666 km²\), but these districts cover "
+                                         r"[\d.]+ km²: all of its 5,298 new 5g sites go to them"):
+        with pytest.raises(PlanError, match=r"quotas exceed the candidate sites in \d of 4 districts .* for 5,298 new"):
+            prepare("shiyan-2025", inputs["districts"], inputs["osm"], params=PARAMS, stages=inputs["stages"])
+    monkeypatch.chdir(inputs["root"])
+    with pytest.warns(UserWarning, match="plan shiyan-2025 is for Shiyan"):
+        code, err = run_cli(["quotas", "shiyan-2025", "--districts", str(inputs["districts"]), "--osm",
+                             str(inputs["osm"]), "--out", str(tmp_path / "q")], capsys)
+    assert code == 2 and "siting: error: quotas exceed the candidate sites" in err and not (tmp_path / "q").exists()
+    # a target that fits, but the whole plan of a bigger city: a warning, and the quotas are written
+    city = tmp_path / "city.yaml"
+    city.write_text(PLAN + "census:\n  year: 2020\n  source: test\n  population: 900000\n  area_km2: 500\n",
+                    encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"is for Nanjing Xinjiekou \(500 km²\)"):
+        prepared = prepare(city, inputs["districts"], inputs["osm"], params=PARAMS, stages=inputs["stages"])
+    assert prepared.quotas["quota"].sum() == 12
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # --target N for these districts: no warning
+        prepare(city, inputs["districts"], inputs["osm"], target=12, params=PARAMS, stages=inputs["stages"])
+
+
+def test_district_folders_are_named_after_the_districts():
+    from siting.batch import district_slug, district_slugs
 
     assert district_slug("Gulou District") == "gulou-district"
     assert district_slug("SE") == "se"
-    chinese = [district_slug(n) for n in ("鼓楼区", "玄武区")]
-    assert all(re.fullmatch(r"d-[0-9a-f]{8}", c) for c in chinese) and chinese[0] != chinese[1]
-    assert re.fullmatch(r"gulou-[0-9a-f]{8}", district_slug("Gulou 鼓楼"))
+    assert [district_slug(n) for n in ("鼓楼区", "玄武区")] == ["鼓楼区", "玄武区"]
+    assert district_slug("Gulou 鼓楼") == "gulou-鼓楼" and district_slug("南京 新街口") == "南京-新街口"
+    assert district_slug('A/B: "C"?') == "a-b-c"
+    assert re.fullmatch(r"con-[0-9a-f]{8}", district_slug("CON"))       # a Windows device name
+    assert re.fullmatch(r"d-[0-9a-f]{8}", district_slug("///"))         # nothing usable left
+    long = district_slug("区" * 60)
+    assert len(long.encode()) <= 90 and re.fullmatch(r"区+-[0-9a-f]{8}", long)
+    clash = district_slugs(["Gulou", "gulou", "Xuanwu"])
+    assert clash[2] == "xuanwu" and all(re.fullmatch(r"gulou-[0-9a-f]{8}", c) for c in clash[:2])
+    assert clash[0] != clash[1]
 
 
 def test_existing_sites_are_counted_as_the_pipeline_fixes_them(inputs):

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from siting.cli import main
 from siting.errors import ConfigError, InputError, PlanError
-from siting.plans import (check_extent, demand_by_district, district_quotas, districts_from_osm,
-                          existing_by_district, get_plan, load_plans, read_districts, read_plan)
+from siting.plans import (Plan, check_extent, check_plan_area, check_quotas_fit, demand_by_district, district_census,
+                          district_quotas, districts_from_osm, existing_by_district, get_plan, load_plans,
+                          read_districts, read_plan, with_census)
 
 
 def grid_districts(n: int, size: float = 0.01) -> gpd.GeoDataFrame:
@@ -270,3 +271,85 @@ def test_districts_from_osm_admin_boundaries(tmp_path):
     # level 8 has only an open boundary way (as in extracts cut from a bigger map, e.g. Nanjing's)
     with pytest.raises(InputError, match="admin.osm holds no closed administrative boundaries at admin_level 8"):
         districts_from_osm(f, "8")
+
+
+# --- census ----------------------------------------------------------------------------
+
+def test_registry_carries_the_2020_census_of_every_seed_plans_city():
+    plans = load_plans()
+    figures = {"fuzhou-2020": 8_291_268, "fuzhou-2022": 8_291_268, "digital-fuzhou-2020": 8_291_268,
+               "fujian-2022": 41_540_086, "guangzhou-2022": 18_676_605, "shiyan-2025": 3_209_004}
+    for plan_id, population in figures.items():
+        census = plans[plan_id].census
+        assert census.population == population and census.year == 2020
+        assert "7th national population census" in census.source and census.area_km2 > 0
+    assert plans["shiyan-2025"].census.households == 1_169_185
+    # residents per km²: from a county-rich province to a metropolis
+    assert 300 < plans["fujian-2022"].census.population / plans["fujian-2022"].census.area_km2 < 400
+    assert 2400 < plans["guangzhou-2022"].census.population / plans["guangzhou-2022"].census.area_km2 < 2600
+
+
+def census_plan(**census) -> Plan:
+    return Plan.model_validate({"id": "c", "name": "c", "area": "My city", "year": 2024, "source": "s",
+                                "targets": [{"kind": "5g", "unit": "base_stations", "count": 10}],
+                                "census": {"year": 2020, "source": "test", **census}})
+
+
+def test_census_comes_from_the_districts_file_then_the_registry_then_a_spread_city_total():
+    d = grid_districts(3)
+    modelled = pd.Series([100.0, 300.0, 600.0], index=["d0", "d1", "d2"])
+    column = district_census(d.assign(population=[5, 6, 7]), census_plan(population=99), modelled, 1.0, 0.9)
+    assert column["population"].tolist() == [5, 6, 7] and set(column["census_source"]) == {"districts file"}
+    named = census_plan(population=99, districts={f"d{i}": {"population": 10 * i, "employment": i} for i in range(3)})
+    by_name = district_census(d, named, modelled, 0.1, 0.9)
+    assert by_name["population"].tolist() == [0, 10, 20] and by_name["employment"].tolist() == [0, 1, 2]
+    spread = district_census(d, census_plan(population=1001, households=400), modelled, 0.95, 0.9)
+    assert spread["population"].tolist() == [100, 300, 601]  # whole people, summing to the city total
+    assert spread["households"].sum() == 400 and spread["employment"].isna().all()
+    assert "spread by modelled residents" in spread["census_source"].iloc[0]
+    # districts that are a small part of the city do not get its whole total
+    assert district_census(d, census_plan(population=1001), modelled, 0.2, 0.9).empty
+    assert district_census(d, None, modelled, 1.0, 0.9).empty
+    demand = pd.DataFrame({"residents": [1.0, 1.0, 1.0], "workers": 2.0, "road_km": 3.0}, index=["d0", "d1", "d2"])
+    used = with_census(demand, spread)
+    assert used["residents"].tolist() == [100, 300, 601] and used["workers"].tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("values, message", [
+    (["12", "abc", "3"], "column 'population' holds 'abc' for district d1 (1 such rows)"),
+    ([1, -4, 3], "column 'population' holds '-4' for district d1"),
+    ([1, None, 3], "column 'population' is empty for district d1"),
+])
+def test_a_population_column_with_text_or_negative_numbers_is_refused(tmp_path, values, message):
+    f = tmp_path / "d.geojson"
+    grid_districts(3).assign(population=values).to_file(f)
+    with pytest.raises(InputError) as err:
+        read_districts(f)
+    assert message in str(err.value) and "give every district a number of population >= 0" in str(err.value)
+
+
+def test_districts_file_census_columns_are_read_as_whole_numbers(tmp_path):
+    f = tmp_path / "d.geojson"
+    grid_districts(2).assign(population=["1200", 800.4], households=[400, 300]).to_file(f)
+    d = read_districts(f)
+    assert d["population"].tolist() == [1200, 800] and d["households"].tolist() == [400, 300]
+
+
+def test_plan_of_a_bigger_city_is_flagged_by_area_or_by_density():
+    plan = census_plan(population=3_209_004, area_km2=23_666)
+    note = check_plan_area(plan, "5g", 5298, 10.0, 100.0, 0.5)
+    assert note.startswith("plan c is for My city (23,666 km²), but these districts cover 10.0 km²")
+    assert "5,298 new 5g sites go to them (530 per km²)" in note and "pass --target N" in note
+    assert check_plan_area(plan, "5g", 5298, 20_000.0, 100.0, 0.5) is None
+    no_area = census_plan(population=10)
+    assert "these districts cover 10.0 km²" in check_plan_area(no_area, "5g", 5298, 10.0, 100.0, 0.5)
+    assert check_plan_area(no_area, "5g", 500, 10.0, 100.0, 0.5) is None
+
+
+def test_quotas_beyond_the_candidates_are_refused_with_the_numbers():
+    quotas = pd.DataFrame({"district": ["a", "b", "c"], "quota": [5, 40, 2]})
+    check_quotas_fit(quotas.assign(quota=[5, 30, 2]), pd.Series({"a": 5, "b": 30, "c": 9}))
+    with pytest.raises(PlanError) as err:
+        check_quotas_fit(quotas, pd.Series({"a": 5, "b": 30, "c": 9}))
+    assert str(err.value) == ("quotas exceed the candidate sites in 1 of 3 districts (b 40 > 30): these districts "
+                              "hold 44 candidates for 47 new sites; pass a smaller --target, or a plan for this city")
