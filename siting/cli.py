@@ -273,7 +273,7 @@ def _optimality(s: dict) -> str:
 def main(argv: Optional[list[str]] = None) -> None:
     """Console entry point: usage errors as click prints them (exit 2), user errors as
     one ``siting: error:`` line (exit 2), warnings as ``siting: warning:`` lines."""
-    shown, warnings.showwarning = warnings.showwarning, _show_warning
+    formatted, warnings.formatwarning = warnings.formatwarning, _format_warning
     try:
         app(args=argv, prog_name="siting")  # standalone: click prints usage errors and exits 2
     except SitingError as exc:
@@ -286,16 +286,18 @@ def main(argv: Optional[list[str]] = None) -> None:
             print("siting: interrupted; earlier outputs are left as they were", file=sys.stderr)
         raise
     finally:
-        warnings.showwarning = shown
+        warnings.formatwarning = formatted
 
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """siting's own warnings as one line each; other libraries' warnings are not the user's business."""
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """siting's own warnings as one ``siting: warning:`` line each; other libraries' warnings
+    are not the user's business and print nothing."""
     if str(Path(filename).resolve()).startswith(_PACKAGE_DIR):
-        print(f"siting: warning: {' '.join(str(message).split())}", file=sys.stderr)
+        return f"siting: warning: {' '.join(str(message).split())}\n"
+    return ""
 
 
 if __name__ == "__main__":

@@ -88,3 +88,13 @@ def test_the_setup_says_in_one_line_when_python_is_missing_or_too_old(fake, says
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("siting: error: ") and says in proc.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def test_warnings_print_as_one_siting_line(tmp_path):
+    """A warning reaches the terminal as one `siting: warning:` line, without source path or code."""
+    proc = run(["plan", "demo", "--count", "5", "--population", "850000", "--out", str(tmp_path / "o"),
+                "--tiles", "none", "--quiet"], tmp_path)
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "siting: warning: --population 850,000 on 1.7 km² is 504,021 residents per km², denser than any Chinese "
+        "district: is the total for a larger area?"]

@@ -140,9 +140,8 @@ def test_count_below_existing_sites_plans_nothing_new(tmp_path, capsys):
     existing = tmp_path / "existing.csv"
     existing.write_text("id,lon,lat\na,24.9380,60.1690\nb,24.9420,60.1700\nc,24.9400,60.1660\n", encoding="utf-8")
     out = tmp_path / "o"
-    main(["plan", "demo", "--count", "2", "--existing", str(existing), "--out", str(out), "--quiet"])
-    err = capsys.readouterr().err
-    assert err.startswith("siting: warning: ") and "below the 3 existing sites" in err and len(err.splitlines()) == 1
+    with pytest.warns(UserWarning, match="below the 3 existing sites"):
+        main(["plan", "demo", "--count", "2", "--existing", str(existing), "--out", str(out), "--quiet"])
     s = json.loads((out / "summary.json").read_text())
     assert (s["sites_existing"], s["sites_proposed"]) == (3, 0)
 
