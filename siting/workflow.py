@@ -32,8 +32,10 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
              piles: int | None = None, existing: Path | None = None, existing_crs: str = "wgs84",
              dem: list[Path] | None = None, raster: Path | None = None, config: Path | None = None,
              overrides: dict[str, Any] | None = None, tiles: str = "osm", out: Path | None = None,
-             plan_id: str | None = None) -> Outcome:
-    """Plan ``kind`` for ``source`` and write every output; see ``siting plan --help``."""
+             plan_id: str | None = None, phases: str | None = None, reserve: str | float | None = None) -> Outcome:
+    """Plan ``kind`` for ``source`` and write every output; see ``siting plan --help``.
+
+    With ``plan_id`` the plan's 5G users drive capacity (``Plan.capacity_overrides``)."""
     from siting.io.osm import load_area
     from siting.io.export import write_plan
     from siting.demand import build_demand
@@ -42,6 +44,10 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
 
     from siting.maps import tile_source
 
+    if plan_id is not None:
+        from siting.plans import get_plan
+
+        overrides = {**get_plan(plan_id).capacity_overrides(), **(overrides or {})}
     params = load_params(config, overrides)
     tile_source(tiles, params.map)  # a bad base-map request fails before the work
     area = load_area(source)
@@ -49,7 +55,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     dem_grid = _read_dem(dem, area, params) if dem else None
     demand = build_demand(area, params.demand, raster=raster)
     result = plan_area(area, kind, params, existing=existing_sites, count=count, target=target, piles=piles,
-                       dem=dem_grid, demand=demand)
+                       dem=dem_grid, demand=demand, phases=phases, reserve=reserve)
     # the OSM input was hashed when it was read: record that digest instead of reading the file again
     osm = {"sha256": area.source_hash}
     if Path(area.source).is_file():
@@ -61,6 +67,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     for i, path in enumerate(dem or []):
         inputs[f"dem{i}"] = path
     result.summary["request"] = {"kind": kind, "count": count, "target": target, "piles": piles,
+                                 "phases": phases, "reserve": reserve,
                                  "existing_crs": existing_crs if existing else None, "source": _source_name(source)}
     result.summary["ingest"] = area.info
     if existing_sites is not None:
