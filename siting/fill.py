@@ -24,8 +24,9 @@ that exists, in two stages, and says why each site stands (``reason``):
    has two servers go to the candidates reaching the most traffic per server
    (``Σ t_i / (c_i + 1)``), then, when nothing reaches traffic, in candidate order.
 
-Work: the capacity stage costs one pass over the matrix per site it adds, the
-redundancy stage one column per gain re-evaluation.
+Work: each added site updates the loads on the demand rows it covers; a capacity step
+also scans the candidates once (argmax / argmin), a redundancy step re-evaluates one
+column per heap pop.
 """
 from __future__ import annotations
 
@@ -83,11 +84,20 @@ def fill_to_count(mhz_per_mbps: sparse.csr_matrix, traffic: np.ndarray, capacity
     servers = np.asarray(cover[:, selected].sum(axis=1)).ravel()
     order: list[int] = []
     why: list[str] = []
+    # resource every candidate would use (as chosen: "use"; as one more server: "extra"),
+    # kept up to date row by row as sites are added
+    use = np.asarray(a.T @ (t / np.maximum(servers, 1.0))).ravel()
+    extra = np.asarray(a.T @ (t / (servers + 1.0))).ravel()
 
     def add(j: int, reason: str) -> None:
         chosen[j] = True
-        lo, hi = cover.indptr[j], cover.indptr[j + 1]
-        servers[cover.indices[lo:hi]] += 1.0
+        rows = cover.indices[cover.indptr[j]:cover.indptr[j + 1]]
+        old = servers[rows].copy()
+        servers[rows] += 1.0
+        if reason == "capacity":
+            sub = a[rows].T
+            use[:] += sub @ (t[rows] * (1.0 / np.maximum(old + 1.0, 1.0) - 1.0 / np.maximum(old, 1.0)))
+            extra[:] += sub @ (t[rows] * (1.0 / (old + 2.0) - 1.0 / (old + 1.0)))
         order.append(j)
         why.append(reason)
 
@@ -95,7 +105,7 @@ def fill_to_count(mhz_per_mbps: sparse.csr_matrix, traffic: np.ndarray, capacity
     bound = _peak_bound(a, t, cap, count)
     a_csc, cover_csr = a.tocsc(), cover.tocsr()
     while len(order) < need:
-        j = _capacity_site(a, a_csc, cover_csr, t, cap, chosen, servers)
+        j = _capacity_site(a_csc, cover_csr, t, cap, chosen, servers, use, extra)
         if j is None:
             break
         add(j, "capacity")
@@ -145,10 +155,11 @@ def _peak_bound(a: sparse.csr_matrix, t: np.ndarray, cap: np.ndarray, count: int
     return float(t[live] @ best) / resource if resource > 0 else 0.0
 
 
-def _capacity_site(a: sparse.csr_matrix, a_csc: sparse.csc_matrix, cover: sparse.csr_matrix, t: np.ndarray,
-                   cap: np.ndarray, chosen: np.ndarray, servers: np.ndarray) -> int | None:
-    """The candidate that lowers the busiest overloaded site most, or None."""
-    loads = site_loads(a, t, cap, chosen)
+def _capacity_site(a_csc: sparse.csc_matrix, cover: sparse.csr_matrix, t: np.ndarray, cap: np.ndarray,
+                   chosen: np.ndarray, servers: np.ndarray, use: np.ndarray, extra: np.ndarray) -> int | None:
+    """The candidate that lowers the busiest overloaded site most, or None (``use`` and
+    ``extra``: each candidate's resource as a chosen site and as one more server)."""
+    loads = np.divide(use, cap, out=np.zeros_like(use), where=cap > 0)
     loads[~chosen] = -np.inf
     busiest = int(np.argmax(loads))
     peak = loads[busiest]
@@ -158,9 +169,8 @@ def _capacity_site(a: sparse.csr_matrix, a_csc: sparse.csc_matrix, cover: sparse
     rows, inv = a_csc.indices[lo:hi], a_csc.data[lo:hi]
     c = servers[rows]
     relief = t[rows] * inv * (1.0 / c - 1.0 / (c + 1.0)) / cap[busiest]
-    lowered = np.asarray(cover[rows].T @ relief).ravel()  # busiest site's drop per candidate
-    own_use = np.asarray(a.T @ (t / (servers + 1.0))).ravel()
-    own = np.divide(own_use, cap, out=np.full_like(own_use, np.inf), where=cap > 0)
+    lowered = np.asarray(cover[rows].T @ relief).ravel()  # the busiest site's drop per candidate
+    own = np.divide(extra, cap, out=np.full_like(extra, np.inf), where=cap > 0)
     after = np.maximum(peak - lowered, own)
     after[chosen | (lowered <= 0)] = np.inf
     j = int(np.argmin(after))

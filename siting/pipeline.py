@@ -24,7 +24,7 @@ from siting.gaps import plan_gaps
 from siting.layers import coverage_polygons, points_xy
 from siting.optimize import Solution, solve_mclp, solve_set_cover
 from siting.phases import check_phases, plan_phases, resolve_phases
-from siting.reserve import choose_reserves, reserve_layers, resolve_ratio
+from siting.reserve import check_reserve, choose_reserves, reserve_layers, resolve_ratio
 from siting.result import PlanResult, sites_layer
 
 #: facility kinds siting plans; all but "5g" are planned on the road network
@@ -168,6 +168,8 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
         raise PlanError(f"--count {count} exceeds the {usable} candidate sites: ask for fewer sites or use --target")
     if phases:
         check_phases(phases, len(fixed) - n_out, usable)
+    if reserve is not None and count is not None:  # a ratio the candidates cannot give fails before the work
+        check_reserve(reserve, max(count - len(fixed) + n_out, 0), usable - count)
     links = radio_links(area, points, candidates, params, dem=dem)
     net = _network(points, candidates, links, params)
     weights = net.weights
@@ -185,8 +187,10 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
                              base_reasons, float(weights.sum()), extra=n_out)
         choice = phased.choice
     else:
-        choice = _choose(net, fixed, base_reasons, None if count is None else max(count, len(fixed) - n_out) + n_out,
-                         target, preference)
+        if count is not None and count < len(fixed) - n_out:
+            warnings.warn(f"--count {count} is below the {len(fixed) - n_out} existing sites: nothing new is planned")
+            count = len(fixed) - n_out
+        choice = _choose(net, fixed, base_reasons, None if count is None else count + n_out, target, preference)
     solution, capacity = choice.solution, choice.capacity
     shape = net.required.shape
     result = build_result(area, points, candidates, solution, fixed, params, kind="5g",
@@ -208,15 +212,7 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
         sites["served_mbps"] = np.round(capacity.solution.site_served, 3)
         summary["capacity"] = capacity.summary
     if reserve is not None:
-        proposed = np.asarray(solution.selected)[~np.isin(solution.selected, fixed)]
-        reserves = choose_reserves(net.required, weights, solution.selected, proposed, reserve,
-                                   params.reserve.keep_share)
-        result.layers["reserve_sites"], result.layers["search_rings"] = reserve_layers(
-            candidates, reserves, params.reserve.ring_buffer_m)
-        summary["reserve"] = {"ratio": round(float(reserve), 6), "keep_share": params.reserve.keep_share,
-                              "sites_proposed": int(len(proposed)), "reserve_sites": int(len(reserves.site)),
-                              "ratio_achieved": round(len(reserves.site) / len(proposed), 6) if len(proposed) else 0.0,
-                              "sites_without_reserve": int(len(proposed) - len(np.unique(reserves.site)))}
+        _add_reserves(result, net, solution.selected, fixed, reserve)
     if preference is not None:
         summary["candidate_preference"] = preference.summary(solution.selected, float(weights.sum()), candidates)
     summary["headline"] = _headline(summary, target)
@@ -225,6 +221,21 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
     if links.terrain is not None:
         summary["terrain"] = links.terrain
     return result
+
+
+def _add_reserves(result: PlanResult, net: "_Network", selected: np.ndarray, fixed: np.ndarray,
+                  ratio: float) -> None:
+    """The ``reserve_sites`` and ``search_rings`` layers and the summary's ``reserve``."""
+    rp = net.params.reserve
+    proposed = np.asarray(selected)[~np.isin(selected, fixed)]
+    reserves = choose_reserves(net.required, net.weights, selected, proposed, ratio, rp.keep_share)
+    result.layers["reserve_sites"], result.layers["search_rings"] = reserve_layers(net.candidates, reserves,
+                                                                                   rp.ring_buffer_m)
+    n = len(proposed)
+    result.summary["reserve"] = {
+        "ratio": round(float(ratio), 6), "keep_share": rp.keep_share, "sites_proposed": int(n),
+        "reserve_sites": int(len(reserves.site)), "ratio_achieved": round(len(reserves.site) / n, 6) if n else 0.0,
+        "sites_without_reserve": int(n - len(np.unique(reserves.site)))}
 
 
 @dataclass(frozen=True)

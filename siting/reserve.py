@@ -43,6 +43,16 @@ def resolve_ratio(spec: float | str, plans_dir=None) -> float:
     return ratio
 
 
+def check_reserve(ratio: float, proposed: int, free: int) -> int:
+    """The number of reserve sites ``ratio`` asks for ``proposed`` sites; PlanError when
+    more than the ``free`` (unselected) candidates."""
+    wanted = int(round(ratio * proposed))
+    if wanted > free:
+        raise PlanError(f"--reserve {ratio:g} asks for {wanted} reserve sites but only {free} candidates are "
+                        "left unselected: lower --reserve")
+    return wanted
+
+
 @dataclass(frozen=True)
 class Reserves:
     """Reserve sites per proposed site: parallel arrays ``site``, ``alternate`` (candidate
@@ -70,10 +80,7 @@ def choose_reserves(coverage: sparse.spmatrix, weights: np.ndarray, selected: np
     chosen = np.zeros(n, dtype=bool)
     chosen[np.asarray(selected, dtype=np.int64)] = True
     proposed = np.asarray(proposed, dtype=np.int64)
-    wanted = int(round(ratio * len(proposed)))
-    if wanted > int((~chosen).sum()):
-        raise PlanError(f"--reserve {ratio:g} asks for {wanted} reserve sites but only {int((~chosen).sum())} "
-                        "candidates are left unselected: lower --reserve")
+    wanted = check_reserve(ratio, len(proposed), int((~chosen).sum()))
     servers = np.asarray(csc[:, np.flatnonzero(chosen)].sum(axis=1)).ravel()
     open_gain = np.asarray(csc.T @ (w * (servers == 0))).ravel()  # weight a candidate adds to S
     ranked: dict[int, tuple[np.ndarray, np.ndarray]] = {}

@@ -67,8 +67,8 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     for i, path in enumerate(dem or []):
         inputs[f"dem{i}"] = path
     result.summary["request"] = {"kind": kind, "count": count, "target": target, "piles": piles,
-                                 "phases": phases, "reserve": reserve,
                                  "existing_crs": existing_crs if existing else None, "source": _source_name(source)}
+    result.summary["request"].update({k: v for k, v in (("phases", phases), ("reserve", reserve)) if v is not None})
     result.summary["ingest"] = area.info
     if existing_sites is not None:
         result.summary["existing_sites"] = existing_sites.attrs.get("sites", {})
