@@ -17,9 +17,9 @@ that exists, in two stages, and says why each site stands (``reason``):
    resources (the covered traffic must be carried somewhere, at best at its best
    spectral efficiency).
 2. ``redundancy``: a second covering server for the demand with the most traffic.
-   Objective: the traffic with at least two covering sites, ``Σ_i t_i · min(c_i, 2)``
-   (``c_i``: selected sites covering point ``i``), maximised by lazy greedy (the function
-   is monotone submodular). Bound: its value when the stage starts plus the stage's
+   Objective: ``Σ_i t_i · min(c_i, 2)`` (``c_i``: selected sites covering point ``i``):
+   traffic counted once per covering site up to two, so a second server adds its traffic
+   again; maximised by lazy greedy (the function is monotone submodular). Bound: its value when the stage starts plus the stage's
    ``k`` largest marginal gains at that moment. Sites left once every coverable point
    has two servers go to the candidates reaching the most traffic per server
    (``Σ t_i / (c_i + 1)``), then, when nothing reaches traffic, in candidate order.
@@ -110,11 +110,11 @@ def fill_to_count(mhz_per_mbps: sparse.csr_matrix, traffic: np.ndarray, capacity
             break
         add(j, "capacity")
     peak_after = _peak(a, t, cap, chosen)
-    two_before = float(t @ np.minimum(servers, 2.0))
+    value_before = float(t @ np.minimum(servers, 2.0))
     gains = np.asarray(cover.T @ (t * (servers < 2))).ravel()
     gains[chosen] = 0.0
     rest = need - len(order)
-    two_bound = two_before + float(np.sort(gains)[::-1][:rest].sum())
+    value_bound = value_before + float(np.sort(gains)[::-1][:rest].sum())
     for j in _lazy_greedy(cover, lambda rows: float(t[rows] @ (servers[rows] < 2)), gains, chosen, rest):
         add(j, "redundancy")
     if len(order) < need:  # every coverable point has two servers: spread the traffic further
@@ -124,7 +124,7 @@ def fill_to_count(mhz_per_mbps: sparse.csr_matrix, traffic: np.ndarray, capacity
             add(j, "redundancy")
     for j in np.flatnonzero(~chosen)[:need - len(order)]:  # nothing reaches traffic any more
         add(int(j), "redundancy")
-    two_after = float(t @ np.minimum(servers, 2.0))
+    value_after = float(t @ np.minimum(servers, 2.0))
     out_reasons = np.concatenate([np.asarray(reasons, dtype=object), np.asarray(why, dtype=object)])
     summary = {
         "sites_requested": int(count),
@@ -132,10 +132,11 @@ def fill_to_count(mhz_per_mbps: sparse.csr_matrix, traffic: np.ndarray, capacity
         "capacity": {"objective": "peak busy-hour site load (share of usable capacity), minimised",
                      "sites": why.count("capacity"), "peak_load_before": round(peak_before, 4),
                      "peak_load_after": round(peak_after, 4), "peak_load_bound": round(bound, 4)},
-        "redundancy": {"objective": "busy-hour traffic covered by two or more sites (Mbps), maximised",
-                       "sites": why.count("redundancy"), "traffic_two_servers_before_mbps": round(two_before, 3),
-                       "traffic_two_servers_mbps": round(two_after, 3),
-                       "traffic_two_servers_bound_mbps": round(max(two_bound, two_after), 3)},
+        "redundancy": {"objective": "busy-hour traffic x its covering sites up to two (Mbps), maximised: traffic "
+                                    "with a second server counts twice",
+                       "sites": why.count("redundancy"), "value_before": round(value_before, 3),
+                       "value": round(value_after, 3), "bound": round(max(value_bound, value_after), 3),
+                       "traffic_two_servers_mbps": round(float(t[servers >= 2].sum()), 3)},
     }
     return Fill(np.concatenate([selected, np.asarray(order, dtype=np.int64)]), out_reasons, summary)
 

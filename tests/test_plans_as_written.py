@@ -68,7 +68,7 @@ def test_demo_count_above_saturation_is_exact(demo, with_existing):
     cap = fill["capacity"]
     assert cap["peak_load_bound"] <= cap["peak_load_after"] <= cap["peak_load_before"]
     red = fill["redundancy"]
-    assert red["traffic_two_servers_mbps"] <= red["traffic_two_servers_bound_mbps"] + 1e-6
+    assert red["value_before"] <= red["value"] <= red["bound"] + 1e-6
 
 
 @pytest.mark.parametrize("with_existing", [False, True])
