@@ -90,9 +90,12 @@ def test_roads_only_capacity_count_is_exact(roads):
     assert len(result.layers["sites"]["load"]) == 25
 
 
-def test_nanjing_count_is_exact_with_existing_sites(nanjing):
-    result = plan_area(nanjing, "5g", Params(), existing=_existing(nanjing, 5), count=60)
-    _check_exact(result, 60, 5)
+@pytest.mark.parametrize("with_existing", [False, True])
+def test_nanjing_count_is_exact(nanjing, with_existing):
+    existing = _existing(nanjing, 5) if with_existing else None
+    result = plan_area(nanjing, "5g", Params(), existing=existing, count=120)
+    _check_exact(result, 120, 5 if with_existing else 0)
+    assert result.summary["fill"]["coverage_saturated_at"] < 120
     headline = result.summary["headline"]
     assert headline == {"label": "demand covered with the service it needs",
                         "value": result.summary["coverage_ratio"], "target": None, "measure": "demand_covered"}
