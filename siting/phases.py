@@ -107,13 +107,14 @@ def plan_phases(phases: Sequence[Phase], choose: Callable, covered_weight: Calla
     sites, reasons = np.asarray(base, dtype=np.int64), np.asarray(base_reasons, dtype=object)
     year_of: dict[int, int] = {int(s): 0 for s in sites}
     choice = None
-    for p in phases:
+    for k, p in enumerate(phases):
         choice = choose(sites, reasons, p.count + extra)
         sites, reasons = np.asarray(choice.solution.selected, dtype=np.int64), choice.reasons
         for s in sites:
             year_of.setdefault(int(s), p.year)
         nested = covered_weight(sites)
-        free = choose(np.asarray(base, dtype=np.int64), np.asarray(base_reasons, dtype=object), p.count + extra)
+        free = choice if k == 0 else choose(np.asarray(base, dtype=np.int64), np.asarray(base_reasons, dtype=object),
+                                            p.count + extra)  # the first phase is not nested in anything
         unnested = max(covered_weight(free.solution.selected), nested)
         bound = free.coverage_bound
         rows.append({"year": p.year, "sites_total": p.count,
