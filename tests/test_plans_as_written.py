@@ -238,3 +238,12 @@ def test_plan_users_set_the_share_of_traffic():
     share = traffic_mbps(points, CapacityParams(users=users["capacity.users"],
                                                 users_population=users["capacity.users_population"]))
     assert share[0] == pytest.approx(full[0] * 15_000_000 / 18_676_605)
+
+
+def test_a_plan_id_brings_its_5g_users_into_the_capacity_parameters(tmp_path):
+    from siting.workflow import run_plan
+
+    outcome = run_plan("demo", count=6, plan_id="guangzhou-2022", tiles="none", out=tmp_path / "gz")
+    capacity = outcome.summary["provenance"]["parameters"]["capacity"]
+    assert capacity["users"] == 15_000_000 and capacity["users_population"] == 18_676_605
+    assert outcome.summary["provenance"]["plan_id"] == "guangzhou-2022"
