@@ -63,8 +63,9 @@ def traffic_mbps(points: gpd.GeoDataFrame, params: CapacityParams | None = None)
     """Busy-hour downlink traffic demand of each demand point [Mbps].
 
     Active users = residents × share × activity + workers × share × activity + road km ×
-    road users per km × activity, times the subscriber share and the busy-hour rate of
-    an account; priority places (``priority`` > 1) carry ``priority_extra`` more.
+    road users per km × activity, times the subscriber share (:func:`subscriber_share`)
+    and the busy-hour rate of an account; priority places (``priority`` > 1) carry
+    ``priority_extra`` more.
     """
     params = params or CapacityParams()
     col = {c: points[c].to_numpy(dtype=np.float64) for c in ("residents", "workers", "road_m", "priority")}
@@ -72,7 +73,21 @@ def traffic_mbps(points: gpd.GeoDataFrame, params: CapacityParams | None = None)
              + col["workers"] * params.worker_share * params.worker_activity
              + col["road_m"] / 1000.0 * params.road_users_per_km * params.road_activity)
     boost = 1.0 + params.priority_extra * (col["priority"] - 1.0)
-    return users * params.subscriber_share * busy_hour_mbps_per_user(params) * boost
+    share = subscriber_share(params, float(col["residents"].sum()))
+    return users * share * busy_hour_mbps_per_user(params) * boost
+
+
+def subscriber_share(params: CapacityParams, residents: float) -> float:
+    """Share of the people's traffic the planned network carries: ``subscriber_share``,
+    or with a plan's ``users`` (5G users) those users spread over ``users_population``
+    (else over ``residents``, the area's own): users per resident, at most 1."""
+    if params.users is None:
+        return params.subscriber_share
+    population = params.users_population or residents
+    if population <= 0:
+        raise PlanError("capacity.users is set but the area has no residents to spread them over: "
+                        "set capacity.users_population to the city's population")
+    return min(params.users / population, 1.0)
 
 
 def spectral_efficiency(margin_db: np.ndarray, params: CapacityParams | None = None) -> np.ndarray:

@@ -57,6 +57,10 @@ def plan(
     count: Optional[int] = typer.Option(None, "--count", help="sites in total, existing included"),
     target: Optional[float] = typer.Option(None, "--target", help="coverage share to reach, e.g. 0.98"),
     piles: Optional[int] = typer.Option(None, "--piles", help="charging piles in total (charging kinds)"),
+    phases: Optional[str] = typer.Option(None, "--phases", help="5G: nested phases YEAR:COUNT,YEAR:COUNT (sites "
+                                         "in total by each year), or a plan id whose phases give them"),
+    reserve: Optional[str] = typer.Option(None, "--reserve", help="5G: reserve sites per proposed site, e.g. 0.72, "
+                                          "or a plan id (site locations / base stations - 1)"),
     existing: Optional[Path] = typer.Option(None, "--existing", help="existing sites: CSV with lon/lat or GeoJSON points"),
     existing_crs: str = typer.Option("wgs84", "--existing-crs", help="wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)"),
     band: Optional[str] = typer.Option(None, "--band", help="5G band preset: n78, n41 or n28"),
@@ -87,7 +91,8 @@ def plan(
                  "demand.cell_size_m": cell_size, "seed": seed}
     outcome = run_plan(source, kind=kind, count=count, target=target, piles=piles, existing=existing,
                        existing_crs=existing_crs, dem=dem or None, raster=raster, config=config,
-                       overrides={k: v for k, v in overrides.items() if v is not None}, tiles=tiles, out=out)
+                       overrides={k: v for k, v in overrides.items() if v is not None}, tiles=tiles, out=out,
+                       phases=phases, reserve=reserve)
     if not quiet:
         _report(outcome)
 

@@ -451,6 +451,16 @@ class CapacityParams(Section):
                                       "traffic) [A] (the8layers.com 'Busy Hour, Busy Day': 8)")
     subscriber_share: float = Field(1.0, ge=0, le=1, description="share of the people's mobile traffic the planned "
                                     "network carries; 1 = all operators (shared build) [A]")
+    users: float | None = Field(None, gt=0, description="5G users of the city the area belongs to (a plan's "
+                                "subscriber base, e.g. Guangzhou 2022: 15,000,000 [PLANS]); spread over "
+                                "users_population residents, they replace subscriber_share: the network carries the "
+                                "traffic of users / population of the people present. A 5G user's monthly data is "
+                                "taken as dou_gb_month: in May 2022 5G carried 27.2 % of China's mobile traffic with "
+                                "428 M of about 1.65 bn handset users, about 26 % (MIIT, reported by UrduPoint "
+                                "2022-07-15 and C114 2022-08-26)")
+    users_population: float | None = Field(None, gt=0, description="residents the users are spread over (the "
+                                           "city's census population); None: the area's own residents, i.e. the "
+                                           "area is the whole city [A]")
     resident_share: float = Field(0.8, ge=0, le=1, description="share of residents present in the (evening) busy "
                                   "hour [A]")
     worker_share: float = Field(0.3, ge=0, le=1, description="share of workers still at work in the busy hour [A]")
@@ -485,6 +495,17 @@ class CapacityParams(Section):
                                  "this many demand-candidate pairs [A]")
     lagrange_iterations: int = Field(15, ge=0, description="subgradient steps of the Lagrangian bound on served "
                                      "traffic [A]")
+
+
+class ReserveParams(Section):
+    """Reserve sites and search rings (issue 18, ``siting/reserve.py``): alternates for site acquisition."""
+
+    keep_share: float = Field(0.9, gt=0, le=1, description="an alternate candidate must keep at least this share "
+                              "of a proposed site's marginal coverage when swapped in with the others fixed [A] "
+                              "(issue 18: 90 %)")
+    ring_buffer_m: float = Field(25.0, gt=0, description="a search ring is the convex hull of a site and its "
+                                 "qualifying alternates, buffered by this much so that a site without alternates "
+                                 "still has an area [A]")
 
 
 class LearnParams(Section):
@@ -564,6 +585,7 @@ class Params(Section):
     capacity: CapacityParams = CapacityParams()
     learn: LearnParams = LearnParams()
     sites: SitesParams = SitesParams()
+    reserve: ReserveParams = ReserveParams()
     seed: int = 0
 
 

@@ -18,9 +18,12 @@ from siting.candidates import candidates_5g
 from siting.config import Params, SolverParams
 from siting.demand import Demand, build_demand
 from siting.errors import PlanError
+from siting.fill import REASONS, fill_to_count
 from siting.gaps import plan_gaps
 from siting.layers import coverage_polygons, points_xy
 from siting.optimize import Solution, solve_mclp, solve_set_cover
+from siting.phases import check_phases, plan_phases, resolve_phases
+from siting.reserve import check_reserve, choose_reserves, reserve_layers, resolve_ratio
 from siting.result import PlanResult, sites_layer
 
 #: facility kinds siting plans; all but "5g" are planned on the road network
@@ -45,14 +48,28 @@ class RadioLinks:
 
 def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame | None = None,
               count: int | None = None, target: float | None = None, piles: int | None = None,
-              raster=None, dem=None, demand: Demand | None = None) -> PlanResult:
+              raster=None, dem=None, demand: Demand | None = None, phases=None,
+              reserve: float | str | None = None) -> PlanResult:
     """Plan ``kind`` facilities in ``area``: a number of sites (``count``), a coverage
     share (``target``) or, for charging, a number of piles (``piles``).
 
+    5G only: ``phases`` (``"2020:12000,2022:30000"``, a plan id whose phases give the
+    years, scaled to ``count`` when it is given, or ``(year, count)`` pairs) plans nested
+    phases, the last one the count; ``reserve`` (a ratio, or a plan id: its site
+    locations per base station - 1) adds reserve sites and search rings.
     ``demand`` may be given when the caller has built it already (it is built from
     ``area``, ``params.demand`` and ``raster`` otherwise)."""
     if kind not in KINDS:
         raise PlanError(f"unknown facility kind '{kind}': use one of {', '.join(KINDS)}")
+    if kind != "5g" and (phases is not None or reserve is not None):
+        raise PlanError("--phases and --reserve apply to 5g plans only: drop them for charging kinds")
+    if phases is not None:
+        if target is not None:
+            raise PlanError("--phases sets the site count of each phase: drop --target")
+        phases = resolve_phases(phases, count)
+        count = phases[-1].count
+    if reserve is not None:
+        reserve = resolve_ratio(reserve)
     if sum(x is not None for x in (count, target, piles)) != 1:
         raise PlanError("give exactly one of --count, --target or --piles")
     if target is not None and not 0 < target <= 1:
@@ -67,7 +84,7 @@ def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame 
         demand = learn.weighted_demand(demand, learned, kind)
     if kind == "5g":
         result = plan_5g(area, demand, params, existing=existing, count=count, target=target, dem=dem,
-                         learned=learned)
+                         learned=learned, phases=phases, reserve=reserve)
     else:
         from siting.charging import plan_charging
 
@@ -124,59 +141,222 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
 
 def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFrame | None = None,
             count: int | None = None, target: float | None = None, dem=None,
-            learned: learn.Learned | None = None) -> PlanResult:
+            learned: learn.Learned | None = None, phases=None, reserve: float | None = None) -> PlanResult:
     """5G base stations: TR 38.901 link budget per pair, then MCLP or set cover.
 
-    With ``learned`` (a used suitability model) and ``count``, the learned candidate
-    score is a secondary objective of the choice (:func:`siting.learn.candidate_preference`)."""
+    ``count`` sites stand in the area (existing sites inside it included; existing sites
+    marked ``in_area`` False, in the buffer ring, cover but do not count); when coverage
+    saturates first the rest go to capacity and redundancy (:mod:`siting.fill`). With
+    ``phases`` (:class:`siting.phases.Phase` list) each phase is planned from the previous
+    one; with ``reserve`` (reserve sites per proposed site) each proposed site gets ranked
+    alternates and a search ring (:mod:`siting.reserve`). With ``learned`` (a used
+    suitability model) and ``count``, the learned candidate score is a secondary objective
+    of the choice (:func:`siting.learn.candidate_preference`)."""
     points = demand.points
     candidates = candidates_5g(area, demand, params, existing=existing)
-    prefer = learned is not None and learned.used and count is not None and not params.capacity.enabled
+    prefer = (learned is not None and learned.used and count is not None and not params.capacity.enabled
+              and not phases)
     if prefer and params.learn.junction_candidates:
         candidates = learn.with_junction_candidates(area, demand, candidates, params)
     if len(candidates) == 0:
         raise PlanError("no candidate sites in the area: check the area boundary and OSM data")
-    links = radio_links(area, points, candidates, params, dem=dem)
-    shape = (len(points), len(candidates))
-    required = links.matrix(links.required_margin, shape)
-    weights = points["weight"].to_numpy(dtype=float)
+    outside = _outside_area(candidates, existing)
     fixed = np.flatnonzero(candidates["fixed"].to_numpy(dtype=bool))
+    n_out, usable = int(outside.sum()), len(candidates) - int(outside.sum())
+    if count is not None and count > usable:
+        raise PlanError(f"--count {count} exceeds the {usable} candidate sites: ask for fewer sites or use --target")
+    if phases:
+        check_phases(phases, len(fixed) - n_out, usable)
+    if reserve is not None and count is not None:  # a ratio the candidates cannot give fails before the work
+        check_reserve(reserve, max(count - len(fixed) + n_out, 0), usable - count)
+    links = radio_links(area, points, candidates, params, dem=dem)
+    net = _network(points, candidates, links, params)
+    weights = net.weights
+    base_reasons = np.full(len(fixed), "existing", dtype=object)
     preference = None
     if prefer:
         preference = learn.candidate_preference(
             learn.candidate_scores(area, demand, candidates, learned, "5g", params),
-            candidates["fixed"].to_numpy(dtype=bool), float(weights.sum()), count - len(fixed),
+            candidates["fixed"].to_numpy(dtype=bool), float(weights.sum()), count - len(fixed) + n_out,
             learned.model.skill, params.learn.candidate_preference)
-    if preference is None:
-        solution = _solve(required, weights, fixed, count, target, params.seed, params.solver)
+    phased = None
+    if phases:
+        phased = plan_phases(phases, lambda base, why, total: _choose(net, base, why, total, None),
+                             lambda sel: float(weights[cov.covered_by(net.required, sel)].sum()), fixed,
+                             base_reasons, float(weights.sum()), extra=n_out)
+        choice = phased.choice
     else:
-        solution = preference.strip(_solve(*preference.extend(required, weights), fixed, count, target, params.seed,
-                                           params.solver), len(points))
-    capacity = None
-    if params.capacity.enabled:
-        from siting.capacity import plan_capacity
+        if count is not None and count < len(fixed) - n_out:
+            warnings.warn(f"--count {count} is below the {len(fixed) - n_out} existing sites: nothing new is planned")
+            count = len(fixed) - n_out
+        choice = _choose(net, fixed, base_reasons, None if count is None else count + n_out, target, preference)
+    solution, capacity = choice.solution, choice.capacity
+    shape = net.required.shape
+    result = build_result(area, points, candidates, solution, fixed, params, kind="5g",
+                          masks=_coverage_masks(links, shape, net.required, fixed, solution.selected),
+                          served=_served(links.required_margin, links, shape, solution.selected, weights),
+                          outside=outside)
+    sites, summary = result.layers["sites"], result.summary
+    sites["reason"] = choice.reasons
+    sites["in_area"] = ~outside[solution.selected]
+    summary["sites_by_reason"] = {r: int((choice.reasons[~outside[solution.selected]] == r).sum()) for r in REASONS}
+    if choice.fill is not None:
+        summary["fill"] = choice.fill
+    if phased is not None:
+        sites["phase"] = phased.phase
+        summary["phases"] = phased.summary
+    if capacity is not None:
+        result.layers["capacity_gaps"] = capacity.capacity_gaps
+        sites["load"] = np.round(capacity.load, 4)
+        sites["served_mbps"] = np.round(capacity.solution.site_served, 3)
+        summary["capacity"] = capacity.summary
+    if reserve is not None:
+        _add_reserves(result, net, solution.selected, fixed, reserve)
+    if preference is not None:
+        summary["candidate_preference"] = preference.summary(solution.selected, float(weights.sum()), candidates)
+    summary["headline"] = _headline(summary, target)
+    summary["demand_info"] = demand.info
+    summary["radio"] = radio.describe(params.radio)
+    if links.terrain is not None:
+        summary["terrain"] = links.terrain
+    return result
 
-        capacity = plan_capacity(points, candidates["source"].to_numpy(), links.rows, links.cols,
-                                 links.required_margin, fixed, len(solution.selected) if count else None,
-                                 target, params, area.crs)
+
+def _add_reserves(result: PlanResult, net: "_Network", selected: np.ndarray, fixed: np.ndarray,
+                  ratio: float) -> None:
+    """The ``reserve_sites`` and ``search_rings`` layers and the summary's ``reserve``."""
+    rp = net.params.reserve
+    proposed = np.asarray(selected)[~np.isin(selected, fixed)]
+    reserves = choose_reserves(net.required, net.weights, selected, proposed, ratio, rp.keep_share)
+    result.layers["reserve_sites"], result.layers["search_rings"] = reserve_layers(net.candidates, reserves,
+                                                                                   rp.ring_buffer_m)
+    n = len(proposed)
+    result.summary["reserve"] = {
+        "ratio": round(float(ratio), 6), "keep_share": rp.keep_share, "sites_proposed": int(n),
+        "reserve_sites": int(len(reserves.site)), "ratio_achieved": round(len(reserves.site) / n, 6) if n else 0.0,
+        "sites_without_reserve": int(n - len(np.unique(reserves.site)))}
+
+
+@dataclass(frozen=True)
+class _Network:
+    """What choosing 5G sites works on: the required-service matrix and demand weights,
+    busy-hour traffic, the radio resource per Mbps of each covering pair and per site."""
+
+    required: sparse.csr_matrix
+    weights: np.ndarray
+    traffic: np.ndarray  # Mbps per demand point (the demand weights when no one is there)
+    mhz_per_mbps: sparse.csr_matrix
+    capacity_mhz: np.ndarray
+    points: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    links: RadioLinks
+    params: Params
+
+
+def _network(points: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, links: RadioLinks, params: Params) -> _Network:
+    from siting.capacity import site_capacity_mhz, spectral_efficiency, traffic_mbps
+
+    shape = (len(points), len(candidates))
+    weights = points["weight"].to_numpy(dtype=float)
+    ok = links.required_margin >= 0
+    se = spectral_efficiency(links.required_margin[ok], params.capacity)
+    per_mbps = sparse.csr_matrix((1.0 / np.maximum(se, 1e-9), (links.rows[ok], links.cols[ok])), shape=shape)
+    traffic = traffic_mbps(points, params.capacity)
+    capacity = site_capacity_mhz(candidates["source"].to_numpy(), radio.link_budget(params.radio).bandwidth_mhz,
+                                 params.capacity)
+    return _Network(links.matrix(links.required_margin, shape), weights,
+                    traffic if traffic.sum() > 0 else weights, per_mbps, capacity, points, candidates, links, params)
+
+
+@dataclass(frozen=True)
+class _Choice:
+    solution: Solution
+    reasons: np.ndarray  # per selected site: a siting.fill.REASONS entry
+    capacity: object | None  # siting.capacity.CapacityPlan with --capacity
+    fill: dict | None  # the fill stage's figures when coverage saturated before the count
+    coverage_bound: float | None  # proven bound on the covered weight (coverage plans)
+
+
+def _choose(net: _Network, base: np.ndarray, base_reasons: np.ndarray, total: int | None, target: float | None,
+            preference=None) -> _Choice:
+    """``total`` sites (or the fewest reaching ``target``) with the ``base`` sites kept:
+    the coverage or capacitated solver, then :func:`siting.fill.fill_to_count` when they
+    stop short of ``total``."""
+    params, required, weights = net.params, net.required, net.weights
+    n_points = required.shape[0]
+    if preference is None:
+        solution = _solve(required, weights, base, total, target, params.seed, params.solver)
+    else:
+        solution = preference.strip(_solve(*preference.extend(required, weights), base, total, target, params.seed,
+                                           params.solver), n_points)
+    capacity = plan = None
+    if params.capacity.enabled:
+        capacity = _capacity(net, base, total, target)
         cs = capacity.solution
         solution = replace(solution, selected=cs.selected, gains=cs.site_served, objective=cs.objective,
                            bound=cs.bound, gap=cs.gap, min_sites=cs.min_sites, method=f"capacity {cs.method}")
-    result = build_result(area, points, candidates, solution, fixed, params, kind="5g",
-                          masks=_coverage_masks(links, shape, required, fixed, solution.selected),
-                          served=_served(links.required_margin, links, shape, solution.selected, weights))
+    reasons = _reasons(required, weights, solution.selected, base, base_reasons)
+    if total is not None and len(solution.selected) < total:
+        filled = fill_to_count(net.mhz_per_mbps, net.traffic, net.capacity_mhz, solution.selected, reasons, total)
+        extra = np.zeros(len(filled.selected) - len(solution.selected))
+        solution = replace(solution, selected=filled.selected, gains=np.r_[solution.gains, extra])
+        reasons, plan = filled.reasons, filled.summary
+        if capacity is not None:  # serve the traffic over every site, the filled ones included
+            first = solution.bound
+            capacity = _capacity(net, filled.selected, total, None)
+            cs = capacity.solution
+            bound = max(first, cs.objective)
+            solution = replace(solution, gains=cs.site_served, objective=cs.objective, bound=bound,
+                               gap=1.0 - cs.objective / bound if bound > 0 else 0.0)
+    return _Choice(solution, reasons, capacity, plan, None if capacity is not None else float(solution.bound))
+
+
+def _capacity(net: _Network, fixed: np.ndarray, total: int | None, target: float | None):
+    from siting.capacity import plan_capacity
+
+    links = net.links
+    return plan_capacity(net.points, net.candidates["source"].to_numpy(), links.rows, links.cols,
+                         links.required_margin, fixed, total, target, net.params, net.candidates.crs)
+
+
+def _reasons(required: sparse.csr_matrix, weights: np.ndarray, selected: np.ndarray, base: np.ndarray,
+             base_reasons: np.ndarray) -> np.ndarray:
+    """Why each selected site stands: the base sites' reasons, then ``coverage`` for a
+    site that newly covers demand in order of choice, else ``capacity`` (a capacitated
+    plan's site for traffic alone)."""
+    csc = required.tocsc()
+    covered = cov.covered_by(required, base)
+    given = dict(zip(np.asarray(base).tolist(), np.asarray(base_reasons, dtype=object).tolist()))
+    out = []
+    for s in np.asarray(selected).tolist():
+        if s in given:
+            out.append(given[s])
+            continue
+        rows = csc.indices[csc.indptr[s]:csc.indptr[s + 1]]
+        out.append("coverage" if weights[rows[~covered[rows]]].sum() > 0 else "capacity")
+        covered[rows] = True
+    return np.asarray(out, dtype=object)
+
+
+def _outside_area(candidates: gpd.GeoDataFrame, existing: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Which candidates are existing sites outside the area (``in_area`` False: the buffer
+    ring); all existing sites count as inside when the column is absent."""
+    if existing is None or "in_area" not in existing or len(existing) == 0:
+        return np.zeros(len(candidates), dtype=bool)
+    ids = ("existing/" + existing["site_id"].astype(str) if "site_id" in existing
+           else pd.Series([f"existing/{i}" for i in range(len(existing))]))
+    ring = set(ids.to_numpy()[~existing["in_area"].to_numpy(dtype=bool)].tolist())
+    return candidates["candidate_id"].isin(ring).to_numpy() & candidates["fixed"].to_numpy(dtype=bool)
+
+
+def _headline(summary: dict, target: float | None) -> dict:
+    """What the plan's target measures, and where the plan stands on it."""
+    capacity = summary.get("capacity")
     if capacity is not None:
-        result.layers["capacity_gaps"] = capacity.capacity_gaps
-        result.layers["sites"]["load"] = np.round(capacity.load, 4)
-        result.layers["sites"]["served_mbps"] = np.round(capacity.solution.site_served, 3)
-        result.summary["capacity"] = capacity.summary
-    if preference is not None:
-        result.summary["candidate_preference"] = preference.summary(solution.selected, float(weights.sum()), candidates)
-    result.summary["demand_info"] = demand.info
-    result.summary["radio"] = radio.describe(params.radio)
-    if links.terrain is not None:
-        result.summary["terrain"] = links.terrain
-    return result
+        return {"label": "busy-hour traffic served", "value": capacity["served_ratio"], "target": target,
+                "measure": "traffic_served"}
+    return {"label": "demand covered with the service it needs", "value": summary["coverage_ratio"],
+            "target": target, "measure": "demand_covered"}
 
 
 def _solve(matrix: sparse.csr_matrix, weights: np.ndarray, fixed: np.ndarray, count: int | None,
@@ -218,11 +398,16 @@ def _served(margin: np.ndarray, links: RadioLinks, shape: tuple[int, int], selec
 
 
 def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, solution: Solution,
-                 fixed: np.ndarray, params: Params, kind: str, masks: dict, served: np.ndarray) -> PlanResult:
-    """Assemble the sites, demand, coverage and gap layers and the summary."""
+                 fixed: np.ndarray, params: Params, kind: str, masks: dict, served: np.ndarray,
+                 outside: np.ndarray | None = None) -> PlanResult:
+    """Assemble the sites, demand, coverage and gap layers and the summary.
+
+    ``outside`` marks existing sites beyond the area (the buffer ring): they cover, but
+    the site counts of the summary are of the area."""
     dp = params.demand
     sel = np.asarray(solution.selected)
     is_fixed = np.isin(sel, fixed)
+    ring = np.zeros(len(sel), dtype=bool) if outside is None else np.asarray(outside)[sel]
     sites = sites_layer(candidates.iloc[sel].reset_index(drop=True), is_fixed, served, solution.gains)
     before, after = masks[("required", "before")], masks[("required", "after")]
     demand_layer = points.copy()
@@ -245,9 +430,10 @@ def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFr
         "kind": kind,
         "area": {"name": area.name, "slug": area.slug, "crs": area.crs, "area_km2": round(area.area_km2, 4),
                  "boundary_origin": area.boundary_origin},
-        "sites_existing": int(is_fixed.sum()),
+        "sites_existing": int((is_fixed & ~ring).sum()),
+        "sites_existing_outside_area": int(ring.sum()),
         "sites_proposed": int((~is_fixed).sum()),
-        "sites_total": int(len(sel)),
+        "sites_total": int((~ring).sum()),
         "candidates": {str(k): int(v) for k, v in candidates["source"].value_counts().sort_index().items()},
         "demand_points": int(len(points)),
         "demand_total": round(total, 3),

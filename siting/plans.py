@@ -88,6 +88,21 @@ class Census(CensusFigures):
     source: str
     area_km2: float | None = Field(None, gt=0, description="land area of the plan's area")
     districts: dict[str, CensusFigures] = Field(default_factory=dict, description="figures by district name")
+class PlanPhase(_Model):
+    """Sites standing by the end of ``year`` (existing included): one step of a phased plan."""
+
+    year: StrictInt = Field(ge=1990, le=2100)
+    count: StrictInt = Field(ge=0)
+    note: str = ""
+
+
+class Subscribers(_Model):
+    """The subscriber base behind capacity: ``users_5g`` spread over ``population``."""
+
+    users_5g: StrictInt = Field(gt=0)
+    population: StrictInt | None = Field(None, gt=0, description="residents the users are spread over")
+    year: StrictInt | None = Field(None, ge=1990, le=2100)
+    note: str = ""
 
 
 class Plan(_Model):
@@ -105,6 +120,27 @@ class Plan(_Model):
     priorities: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     census: Census | None = None
+    phases: tuple[PlanPhase, ...] = ()
+    subscribers: Subscribers | None = None
+    smart_poles: StrictInt | None = Field(None, ge=0, description="smart poles the plan builds: a budget of "
+                                          "street-lamp / pole candidates shared with 5G")
+
+    def reserve_ratio(self) -> float:
+        """Reserve sites per 5G base station: site locations / base stations - 1."""
+        counts = {t.unit: t.count for t in self.targets if t.kind == "5g" and t.count}
+        if "site_locations" not in counts or "base_stations" not in counts:
+            raise PlanError(f"plan {self.id} does not give 5G site locations and base stations: "
+                            "pass --reserve as a number, e.g. 0.72")
+        return counts["site_locations"] / counts["base_stations"] - 1.0
+
+    def capacity_overrides(self) -> dict[str, float]:
+        """Parameter overrides that let the plan's 5G users drive capacity (empty without them)."""
+        if self.subscribers is None:
+            return {}
+        out = {"capacity.users": float(self.subscribers.users_5g)}
+        if self.subscribers.population:
+            out["capacity.users_population"] = float(self.subscribers.population)
+        return out
 
     def target(self, kind: str, category: str | None = None) -> Target:
         """The target with a count for ``kind`` (and ``category`` when several match)."""
@@ -547,6 +583,13 @@ def format_plan(plan: Plan) -> str:
                                          "indoor" if c.indoor else "") if x)
             lines.append(f"  - {c.text}" + (f" [{nums}]" if nums else "")
                          + (f" ({c.interpretation})" if c.interpretation else ""))
+    if plan.phases:
+        lines.append("phases: " + ", ".join(f"{p.year}: {p.count:,}" for p in plan.phases))
+    if plan.subscribers:
+        lines.append(f"5G users: {plan.subscribers.users_5g:,}" + (
+            f" of {plan.subscribers.population:,} residents" if plan.subscribers.population else ""))
+    if plan.smart_poles:
+        lines.append(f"smart poles: {plan.smart_poles:,} (street-lamp / pole candidates shared with 5G)")
     if plan.priorities:
         lines.append("priorities: " + ", ".join(plan.priorities))
     lines += [f"note: {n}" for n in plan.notes]

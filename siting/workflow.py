@@ -34,8 +34,10 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
              piles: int | None = None, existing: Path | None = None, existing_crs: str = "wgs84",
              dem: list[Path] | None = None, raster: Path | None = None, config: Path | None = None,
              overrides: dict[str, Any] | None = None, tiles: str = "osm", out: Path | None = None,
-             plan_id: str | None = None) -> Outcome:
-    """Plan ``kind`` for ``source`` and write every output; see ``siting plan --help``."""
+             plan_id: str | None = None, phases: str | None = None, reserve: str | float | None = None) -> Outcome:
+    """Plan ``kind`` for ``source`` and write every output; see ``siting plan --help``.
+
+    With ``plan_id`` the plan's 5G users drive capacity (``Plan.capacity_overrides``)."""
     from siting.io.osm import load_area
     from siting.io.export import write_plan
     from siting.demand import build_demand
@@ -44,6 +46,10 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
 
     from siting.maps import tile_source
 
+    if plan_id is not None:
+        from siting.plans import get_plan
+
+        overrides = {**get_plan(plan_id).capacity_overrides(), **(overrides or {})}
     params = load_params(config, overrides)
     tile_source(tiles, params.map)  # a bad base-map request fails before the work
     check_files([("--existing", existing), ("--raster", raster), *(("--dem", p) for p in dem or [])])
@@ -57,17 +63,17 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     demand = build_demand(area, params.demand, raster=raster)
     stages.next(f"planning {kind}")
     result = plan_area(area, kind, params, existing=existing_sites, count=count, target=target, piles=piles,
-                       dem=dem_grid, demand=demand)
+                       dem=dem_grid, demand=demand, phases=phases, reserve=reserve)
     inputs: dict[str, Any] = {"osm": osm_input(area)}
     for role, path in (("existing", existing), ("raster", raster)):
         if path is not None:
             inputs[role] = path
     for i, path in enumerate(dem or []):
         inputs[f"dem{i}"] = path
-    record_run(result, area, params, inputs,
-               {"kind": kind, "count": count, "target": target, "piles": piles,
-                "existing_crs": existing_crs if existing else None, "source": _source_name(source)},
-               existing_sites, plan_id)
+    request = {"kind": kind, "count": count, "target": target, "piles": piles,
+               "existing_crs": existing_crs if existing else None, "source": _source_name(source)}
+    request.update({k: v for k, v in (("phases", phases), ("reserve", reserve)) if v is not None})
+    record_run(result, area, params, inputs, request, existing_sites, plan_id)
     out_dir = Path(out) if out else PROCESSED / area.slug / kind
     if out is None:
         _warn_replacing(out_dir, result.summary["request"])
