@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from siting import coverage as cov
