@@ -106,10 +106,28 @@ def test_geopackage_keeps_every_layer_in_the_metric_crs(plan_dir):
 
 def test_sites_csv_has_lon_lat_for_spreadsheets(plan_dir):
     out, layers = plan_dir
-    with open(out / "sites.csv", newline="", encoding="utf-8") as fh:
+    with open(out / "sites.csv", newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0])[:2] == ["lon", "lat"]
     wgs = layers["sites"].to_crs("EPSG:4326")
     np.testing.assert_allclose([float(r["lon"]) for r in rows], wgs.geometry.x, atol=1e-6)
     np.testing.assert_allclose([float(r["lat"]) for r in rows], wgs.geometry.y, atol=1e-6)
     assert [r["status"] for r in rows] == list(layers["sites"]["status"])
+
+
+def test_csv_opens_with_a_byte_order_mark_and_keeps_chinese_names(tmp_path):
+    """Excel on Chinese Windows reads a CSV as UTF-8 only when it starts with the BOM."""
+    import pandas as pd
+
+    from siting.io.export import write_csv
+    from siting.io.sites import read_sites
+
+    table = pd.DataFrame({"id": ["NJ001", "NJ002"], "name": ["新街口 站", "鼓楼区"], "lon": [118.78, 118.79],
+                          "lat": [32.04, 32.05]})
+    write_csv(tmp_path / "sites.csv", table)
+    data = (tmp_path / "sites.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\xef\xbb\xbf") == 1
+    assert data[3:].decode("utf-8").splitlines()[1] == "NJ001,新街口 站,118.780000,32.040000"
+    back = pd.read_csv(tmp_path / "sites.csv")
+    assert list(back.columns) == ["id", "name", "lon", "lat"] and list(back["name"]) == ["新街口 站", "鼓楼区"]
+    assert len(read_sites(tmp_path / "sites.csv")) == 2  # siting reads its own CSV back as existing sites

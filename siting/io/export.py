@@ -117,9 +117,14 @@ def write_geojson(path: str | Path, gdf: gpd.GeoDataFrame, precision: int = COOR
 
 
 def write_csv(path: str | Path, df: pd.DataFrame) -> None:
-    """Write ``df`` as CSV (no index, ``\\n`` line ends, fixed float format), atomically."""
+    """Write ``df`` as CSV (no index, ``\\n`` line ends, fixed float format), atomically.
+
+    UTF-8 with a byte-order mark (``utf-8-sig``): Excel reads a CSV without one in the
+    system code page, which turns Chinese names into mojibake on Chinese Windows; Python,
+    pandas, QGIS and LibreOffice all read the mark as UTF-8 and drop it.
+    """
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6f")
+        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6f", encoding="utf-8-sig")
 
 
 def write_gpkg(path: str | Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
