@@ -99,10 +99,12 @@ def demo(out: Optional[Path] = typer.Option(None, "--out", help="output folder")
 
 
 def _report(outcome) -> None:
+    from siting.gaps import counted
+
     s = outcome.summary
     typer.echo(f"{s['area']['name']} {s['kind']}: {s['sites_existing']} existing + {s['sites_proposed']} proposed "
                f"sites; coverage {s['coverage_ratio_before']:.1%} -> {s['coverage_ratio']:.1%} "
-               f"({_optimality(s)}); {s['gaps']} gap areas")
+               f"({_optimality(s)}); {counted(s['gaps'], 'gap area')}")
     if s.get("gap_areas", {}).get("text"):
         typer.echo(s["gap_areas"]["text"])
     learning = s.get("learning")
@@ -251,8 +253,10 @@ def map_command(
 
 
 def _optimality(s: dict) -> str:
+    from siting.gaps import counted
+
     if s.get("min_sites_bound") is not None:
-        return f"no plan reaching the target has fewer than {s['min_sites_bound']} sites"
+        return f"no plan reaching the target has fewer than {counted(s['min_sites_bound'], 'site')}"
     if s.get("optimality_gap") is not None:
         return f"within {s['optimality_gap']:.2%} of the optimum"
     return f"solver {s.get('solver')}"

@@ -478,3 +478,24 @@ def test_panel_shows_the_headline_and_what_the_target_measures():
     rows = summary_rows(capacity, None)
     assert rows[1:3] == [("Busy-hour traffic served", "71.0 %"), ("Target", "80.0 % of busy-hour traffic served")]
     assert not any("Coverage target" in k for k, _ in rows)
+
+
+# --- gap text ---------------------------------------------------------------------------
+
+def test_gap_text_counts_in_the_right_number_and_one_unit():
+    import pandas as pd
+
+    from siting.gaps import area_text, counted, describe_gaps
+
+    assert [counted(1, "gap area"), counted(3, "gap area"), counted(1, "site"), counted(0, "site"),
+            counted(1200, "person", "people")] == ["1 gap area", "3 gap areas", "1 site", "0 sites", "1,200 people"]
+    assert [area_text(x) for x in (0.0025, 0.09, 0.8, 3.14, 191.0)] == \
+        ["0.0025 km²", "0.09 km²", "0.8 km²", "3.1 km²", "191 km²"]
+    one = pd.DataFrame({"gap_id": [1], "name": ["Gap 1 (near Xinjiekou)"], "population": [1.0], "area_km2": [0.0004]})
+    assert describe_gaps(one) == "1 gap area; the most uncovered demand in Gap 1 (near Xinjiekou): 0.0004 km², 1 person"
+    # Gap 1 has the most uncovered demand, Gap 3 the most area: the text says which is which
+    many = pd.DataFrame({"gap_id": [1, 2, 3], "name": ["Gap 1", "Gap 2", "Gap 3 (near Zhongshan Road)"],
+                         "population": [6240.0, 300.0, 40.0], "area_km2": [0.3, 0.05, 2.4]})
+    assert describe_gaps(many) == ("3 gap areas; the most uncovered demand in Gap 1: 0.3 km², 6,200 people; "
+                                   "the largest is Gap 3 (near Zhongshan Road): 2.4 km², 40 people")
+    assert "m²" not in describe_gaps(many).replace("km²", "")
