@@ -33,6 +33,7 @@ from folium.template import Template
 from siting.config import CHARGING_KINDS, MapParams
 from siting.errors import ConfigError, InputError
 from siting.io.export import geojson_dict, write_text
+from siting.layers import map_coverage
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -492,7 +493,7 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "o
         b.classes.append(f"<div><b>Demand</b> ({unit} per {params.demand_cell_m:g} m square)</div>")
         b.classes += [_legend_item(c.colour, t) for c, t in zip(classes, class_labels(classes))]
     if "coverage" in layers:
-        cov = layers["coverage"]
+        cov = map_coverage(_metric(layers["coverage"]), params.simplify_m)
         keys = cov[["layer", "state"]].drop_duplicates()
         order = sorted(keys.itertuples(index=False), key=lambda k: (list(COVERAGE_COLOURS).index(k.layer)
                                                                    if k.layer in COVERAGE_COLOURS else 9, k.layer,

@@ -21,6 +21,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siting.config import MapParams
+from siting.layers import map_coverage
+
 #: decimal places of lon/lat in GeoJSON: 1e-6 degrees is about 0.1 m
 COORD_PRECISION = 6
 
@@ -144,12 +147,16 @@ def sites_table(sites: gpd.GeoDataFrame) -> pd.DataFrame:
     return table
 
 
-def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] | None = None) -> list[Path]:
+def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] | None = None,
+               simplify_m: float | None = None) -> list[Path]:
     """Write a :class:`~siting.result.PlanResult` into ``out_dir``; return the paths.
 
     Files: one ``<layer>.geojson`` per layer except ``demand`` (``sites``,
     ``coverage``, ``gaps``, extras), ``sites.csv``, ``layers.gpkg`` (every layer in
-    the metric CRS), ``summary.json`` and ``extra_files`` (e.g. ``map.html``).
+    the metric CRS, at full resolution), ``summary.json`` and ``extra_files`` (e.g.
+    ``map.html``). ``coverage.geojson`` is what the map draws: one polygon per layer
+    and state, simplified by ``simplify_m`` metres (default ``map.simplify_m``), see
+    :func:`siting.layers.map_coverage`.
     Everything is first written into a staging folder beside ``out_dir``; only when
     all files are complete are they renamed into place, ``summary.json`` last, so an
     interrupted run leaves the previous outputs as they were.
@@ -162,6 +169,8 @@ def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] 
     try:
         names: list[str] = []
         for name, gdf in sorted(result.layers.items()):
+            if name == "coverage":
+                gdf = map_coverage(gdf, MapParams().simplify_m if simplify_m is None else simplify_m)
             if name != "demand":
                 write_geojson(staging / f"{name}.geojson", gdf)
                 names.append(f"{name}.geojson")
