@@ -114,6 +114,23 @@ def test_a_killed_run_leaves_the_previous_outputs_intact(first_run, tmp_path):
     assert json.loads((out / "summary.json").read_text())["provenance"]["parameters"]["seed"] == 1
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_run_removes_its_staging_folder(first_run, tmp_path, sig):
+    """SIGTERM (a scheduler's stop) and Ctrl-C: no .OUT.staging-* left, previous outputs intact."""
+    out = tmp_path / "kept"
+    plan(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    proc = subprocess.Popen([sys.executable, "-c", KILLER, str(out)], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # the first file of the new run is written (into staging)
+    assert line.startswith("wrote") and list(tmp_path.glob(".kept.staging-*"))
+    proc.send_signal(sig)
+    code = proc.wait(timeout=30)
+    if sig == signal.SIGTERM:
+        assert code == -signal.SIGTERM  # the staging folder goes, and the process still ends as terminated
+    assert not list(tmp_path.glob(".kept.staging-*")) and not list(out.glob(".*tmp-*"))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 @pytest.mark.parametrize("args, message", [
     (["--target", "1.5"], "--target 1.5 is outside (0, 1]"),
     (["--count", "100000"], "exceeds the"),

@@ -12,7 +12,9 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -31,24 +33,53 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the process was, so that ``finally`` blocks clean up before it ends."""
+
+
+@contextlib.contextmanager
+def cleanup_on_terminate() -> Iterator[None]:
+    """Within the block, SIGTERM unwinds like Ctrl-C does (``finally`` blocks run, temporary
+    files go); the process then ends by SIGTERM all the same. A no-op outside the main thread
+    (a Dask worker's task), where signals cannot be handled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except Terminated:
+        signal.signal(signal.SIGTERM, previous)
+        os.kill(os.getpid(), signal.SIGTERM)  # end as the sender asked, now that the files are gone
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception, Ctrl-C or SIGTERM the temporary file is removed and ``path`` is left
+    untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for others too
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with cleanup_on_terminate():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for others too
+            yield tmp_path
+            os.replace(tmp_path, path)
+        finally:
+            if tmp_path.exists():
+                tmp_path.unlink()
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -159,12 +190,20 @@ def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] 
     :func:`siting.layers.map_coverage`.
     Everything is first written into a staging folder beside ``out_dir``; only when
     all files are complete are they renamed into place, ``summary.json`` last, so an
-    interrupted run leaves the previous outputs as they were.
+    interrupted run leaves the previous outputs as they were. A run stopped by Ctrl-C
+    or SIGTERM removes its staging folder; one left by SIGKILL is removed by the next run.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.parent.glob(f".{out.name}.staging-*"):  # left by a killed run
         shutil.rmtree(stale, ignore_errors=True)
+    with cleanup_on_terminate():
+        return _write_staged(result, out, extra_files, simplify_m)
+
+
+def _write_staged(result, out: Path, extra_files: dict[str, str | bytes] | None,
+                  simplify_m: float | None) -> list[Path]:
+    """:func:`write_plan`'s files, written into a staging folder and then renamed into ``out``."""
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     try:
         names: list[str] = []
@@ -188,6 +227,4 @@ def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] 
             os.replace(staging / name, out / name)
         return [out / n for n in names]
     finally:
-        for leftover in staging.glob("*"):
-            leftover.unlink()
-        staging.rmdir()
+        shutil.rmtree(staging, ignore_errors=True)
