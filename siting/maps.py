@@ -18,7 +18,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import folium
 import geopandas as gpd
@@ -256,13 +255,14 @@ def class_labels(classes: list[Class], percent: bool = False) -> list[str]:
     """Legend labels ``"low–high"`` (one value where they are equal): whole numbers when every
     class ends on one, else with just enough digits that neighbouring classes read apart."""
     whole = not percent and all(float(c.low).is_integer() and float(c.high).is_integer() for c in classes)
-    for digits in range(3, 10):
-        def fmt(v: float) -> str:
-            if percent:
-                return f"{100 * v:.{digits - 2}f} %"
-            return f"{v:,.0f}" if whole or abs(v) >= 10 ** digits else f"{v:.{digits}g}"
 
-        ends = [(fmt(c.low), fmt(c.high)) for c in classes]
+    def fmt(v: float, digits: int) -> str:
+        if percent:
+            return f"{100 * v:.{digits - 2}f} %"
+        return f"{v:,.0f}" if whole or abs(v) >= 10 ** digits else f"{v:.{digits}g}"
+
+    for digits in range(3, 10):
+        ends = [(fmt(c.low, digits), fmt(c.high, digits)) for c in classes]
         if all(a[1] != b[0] for a, b in zip(ends, ends[1:])):
             break
     return [lo if lo == hi else f"{lo}–{hi}" for lo, hi in ends]
