@@ -49,7 +49,7 @@ def cleanup_on_terminate() -> Iterator[None]:
     def terminate(signum, frame):
         raise Terminated(signum)
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = signal.signal(signal.SIGTERM, terminate) or signal.SIG_DFL  # None: set outside Python
     try:
         yield
     except Terminated:
