@@ -108,7 +108,7 @@ def map_coverage(coverage: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFr
     rows = []
     for (layer, state), group in coverage.groupby(["layer", "state"], sort=True):
         one = len(group) == 1
-        merged = group.geometry.iloc[0] if one else shapely.union_all(group.geometry.to_numpy(), grid_size=0.01)
+        merged = group.geometry.iloc[0] if one else shapely.union_all(group.geometry.to_numpy())
         simple = shapely.simplify(merged, simplify_m, preserve_topology=True) if simplify_m > 0 else merged
         rows.append({"layer": layer, "state": state,
                      "population": float(group["population"].iloc[0]) if one and "population" in group else None,
