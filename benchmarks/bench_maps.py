@@ -2,6 +2,13 @@
 
     .venv/bin/python benchmarks/bench_maps.py [--quick] [--plan-dir DIR ...]
 
+    .venv/bin/python benchmarks/bench_maps.py --coverage DIR [DIR ...]
+
+``--coverage``: for each plan output folder, the size of ``coverage.geojson`` written at full
+resolution (one polygon per row of ``layers.gpkg``'s coverage, as before issue 16.6) and as
+written now (dissolved per layer and state, simplified by ``map.simplify_m``), the time to
+build it, and the relative area difference per layer and state.
+
 Cases: synthetic plans (tests/test_maps.py ``synthetic_layers``) of growing size and, unless
 ``--quick``, the Nanjing Xinjiekou extract planned with ``siting plan --kind 5g --count 30``
 (when ``../shared/data`` is present), plus any ``--plan-dir`` output folders. The peer is what
@@ -74,12 +81,45 @@ def nanjing_plan(tmp: Path) -> Path | None:
     return out
 
 
+def coverage_sizes(dirs: list[Path]) -> None:
+    """Full-resolution against dissolved-and-simplified coverage.geojson, per plan folder."""
+    import geopandas as gpd
+    import shapely
+
+    from siting.config import MapParams
+    from siting.io.export import write_geojson
+    from siting.layers import map_coverage
+
+    print("| plan | coverage rows | full GeoJSON (MB) | written GeoJSON (MB) | build (s) | largest area difference |")
+    print("|---|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in dirs:
+            full = gpd.read_file(d / "layers.gpkg", layer="coverage", engine="pyogrio")
+            write_geojson(Path(tmp) / "full.geojson", full)
+            t0 = time.perf_counter()
+            drawn = map_coverage(full, MapParams().simplify_m)
+            write_geojson(Path(tmp) / "drawn.geojson", drawn)
+            seconds = time.perf_counter() - t0
+            back = gpd.read_file(Path(tmp) / "drawn.geojson").to_crs(full.crs)
+            worst = 0.0
+            for (layer, state), group in full.groupby(["layer", "state"]):
+                exact = shapely.union_all(group.geometry.to_numpy()).area
+                got = back[(back["layer"] == layer) & (back["state"] == state)].geometry.area.sum()
+                worst = max(worst, abs(got - exact) / exact)
+            mb = [(Path(tmp) / f).stat().st_size / 2**20 for f in ("full.geojson", "drawn.geojson")]
+            print(f"| {d.name} | {len(full):,} | {mb[0]:.2f} | {mb[1]:.2f} | {seconds:.2f} | {worst:.3%} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small synthetic cases only")
     ap.add_argument("--plan-dir", action="append", default=[], type=Path, help="a 'siting plan' output folder")
+    ap.add_argument("--coverage", nargs="+", type=Path, help="only compare coverage.geojson sizes of these folders")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
+    if args.coverage:
+        coverage_sizes(args.coverage)
+        return
     cases = [("synthetic 3 km, 15 sites", synthetic_layers(12), SUMMARY)]
     if not args.quick:
         cases.append(("synthetic 12 km, 315 sites", synthetic_layers(300, 15, extent_m=12_000.0), SUMMARY))

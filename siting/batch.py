@@ -748,7 +748,8 @@ def _city_map(districts: gpd.GeoDataFrame, summary: pd.DataFrame, manifest: dict
         return []
     links = {name: f"{r['slug']}/map.html" for name, r in manifest["districts"].items()
              if (out / r["slug"] / "map.html").is_file()}
-    write_map(city_map(districts, summary[summary["district"] != "TOTAL"], links), out / "map.html")
+    sites = _read_layer(out / "sites.geojson")
+    write_map(city_map(districts, summary[summary["district"] != "TOTAL"], links, sites=sites), out / "map.html")
     return [out / "map.html"]
 
 

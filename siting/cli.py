@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 from siting.errors import SitingError
-from siting.words import plural
+from siting.words import counted
 
 app = typer.Typer(
     name="siting",
@@ -118,7 +118,7 @@ def _report(outcome) -> None:
     else:
         measure = f"coverage {s['coverage_ratio_before']:.1%} -> {s['coverage_ratio']:.1%}"
     typer.echo(f"{s['area']['name']} {s['kind']}: {sites}; {measure} ({_optimality(s)}); "
-               f"{plural(s['gaps'], 'gap area')}")
+               f"{counted(s['gaps'], 'gap area')}")
     if s.get("gap_areas", {}).get("text"):
         typer.echo(s["gap_areas"]["text"])
     learning = s.get("learning")
@@ -268,8 +268,9 @@ def map_command(
 
 
 def _optimality(s: dict) -> str:
+
     if s.get("min_sites_bound") is not None:
-        return f"no plan reaching the target has fewer than {s['min_sites_bound']} sites"
+        return f"no plan reaching the target has fewer than {counted(s['min_sites_bound'], 'site')}"
     if s.get("optimality_gap") is not None:
         return f"within {s['optimality_gap']:.2%} of the optimum"
     return f"solver {s.get('solver')}"

@@ -380,8 +380,8 @@ class MapParams(Section):
 
     tianditu_key: str | None = Field(None, description="Tianditu tile key; None reads the SITING_TIANDITU_KEY "
                                                        "environment variable [A]")
-    simplify_m: float = Field(5.0, ge=0, description="polygon simplification tolerance on the map, metres; "
-                                                    "exports are not simplified [A]")
+    simplify_m: float = Field(5.0, ge=0, description="polygon simplification tolerance on the map and in "
+                                                    "coverage.geojson, metres; layers.gpkg keeps full resolution [A]")
     precision: int = Field(5, ge=4, le=7, description="decimal places of map coordinates: 1e-5 degree is about "
                                                      "1.1 m [A]")
     demand_cell_m: float = Field(250.0, gt=0, description="demand is summed on squares of this size for the "

@@ -1,5 +1,6 @@
 """Named gap areas: uncovered demand grouped with DBSCAN, so a report can say
-"12 gap areas, the largest 0.8 km² with 6,200 people" instead of listing cells.
+"12 gap areas; the most uncovered demand in Gap 1 (near Xinjiekou): 0.8 km², 6,200 people"
+instead of listing cells.
 
 Uncovered demand points closer than ``eps`` (about 1.5 demand cells) chain into one
 gap area (DBSCAN, scikit-learn); points DBSCAN calls noise become gap areas of their
@@ -15,6 +16,7 @@ import shapely
 from sklearn.cluster import DBSCAN
 
 from siting.layers import demand_squares
+from siting.words import counted
 
 COLUMNS = ["gap_id", "name", "population", "workers", "demand", "points", "area_km2", "geometry"]
 
@@ -86,15 +88,30 @@ def gap_areas(points: gpd.GeoDataFrame, covered: np.ndarray, cell_size_m: float,
     return out[COLUMNS]
 
 
+def area_text(km2: float) -> str:
+    """An area in km², whatever its size (one unit, so areas compare at a glance): two significant
+    digits below 1 km² (``0.09 km²``, ``0.0025 km²``), one decimal below 10, whole km² above."""
+    if km2 >= 10:
+        return f"{km2:,.0f} km²"
+    return f"{km2:.1f} km²" if km2 >= 1 else f"{km2:.2g} km²"
+
+
+def _gap_text(gap: pd.Series) -> str:
+    people = int(round(gap["population"], -2 if gap["population"] >= 1000 else 0))
+    return f"{gap['name']}: {area_text(gap['area_km2'])}, {counted(people, 'person', 'people')}"
+
+
 def describe_gaps(gaps: gpd.GeoDataFrame) -> str:
-    """One sentence: how many gap areas and the largest one's size and population."""
+    """One sentence: how many gap areas; the one with the most uncovered demand (Gap 1), and the
+    largest by area when that is another one, each named with its size and residents."""
     if len(gaps) == 0:
         return "no gap areas"
+    first = gaps.loc[gaps["gap_id"].idxmin()]
+    text = f"{counted(len(gaps), 'gap area')}; the most uncovered demand in {_gap_text(first)}"
     big = gaps.loc[gaps["area_km2"].idxmax()]
-    noun = "gap area" if len(gaps) == 1 else "gap areas"
-    size = f"{big['area_km2']:.1f} km²" if big["area_km2"] >= 0.05 else f"{big['area_km2'] * 1e6:,.0f} m²"
-    return (f"{len(gaps):,} {noun}, the largest {size} with "
-            f"{int(round(big['population'], -2 if big['population'] >= 1000 else 0)):,} people ({big['name']})")
+    if big["gap_id"] != first["gap_id"] and big["area_km2"] > first["area_km2"]:
+        text += f"; the largest is {_gap_text(big)}"
+    return text
 
 
 def gap_summary(gaps: gpd.GeoDataFrame) -> dict:

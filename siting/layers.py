@@ -89,3 +89,29 @@ def coverage_polygons(points: gpd.GeoDataFrame, masks: dict[tuple[str, str], np.
                      "area_km2": geom.area / 1e6, "geometry": geom})
     cols = ["layer", "state", "population", "demand", "area_km2", "geometry"]
     return gpd.GeoDataFrame(rows or {c: [] for c in cols}, columns=cols, geometry="geometry", crs=crs)
+
+
+def map_coverage(coverage: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
+    """Coverage as a map or a GeoJSON needs it: one polygon per (``layer``, ``state``), simplified.
+
+    Per-site layers (a charging station's service area per row) are dissolved into the area
+    their group covers; each group's outline is then simplified by ``simplify_m`` metres
+    (topology kept), so a district's layer stays a few MB. ``area_km2`` is the dissolved
+    full-resolution area; ``population`` and ``demand`` are kept where a group was one row
+    already and left empty where per-site figures overlap (they cannot be summed).
+    Columns: ``layer``, ``state``, ``population``, ``demand``, ``area_km2``, geometry, in a metric CRS (the layer's, or its UTM zone when geographic).
+    """
+    cols = ["layer", "state", "population", "demand", "area_km2", "geometry"]
+    if coverage.crs is not None and coverage.crs.is_geographic:
+        coverage = coverage.to_crs(coverage.estimate_utm_crs())
+    coverage = coverage[~(coverage.geometry.isna() | coverage.geometry.is_empty)]
+    rows = []
+    for (layer, state), group in coverage.groupby(["layer", "state"], sort=True):
+        one = len(group) == 1
+        merged = group.geometry.iloc[0] if one else shapely.union_all(group.geometry.to_numpy())
+        simple = shapely.simplify(merged, simplify_m, preserve_topology=True) if simplify_m > 0 else merged
+        rows.append({"layer": layer, "state": state,
+                     "population": float(group["population"].iloc[0]) if one and "population" in group else None,
+                     "demand": float(group["demand"].iloc[0]) if one and "demand" in group else None,
+                     "area_km2": round(float(merged.area) / 1e6, 6), "geometry": simple})
+    return gpd.GeoDataFrame(rows or {c: [] for c in cols}, columns=cols, geometry="geometry", crs=coverage.crs)

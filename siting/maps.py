@@ -16,7 +16,7 @@ import base64
 import html
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import folium
@@ -29,9 +29,10 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
-from siting.config import MapParams
+from siting.config import CHARGING_KINDS, MapParams
 from siting.errors import ConfigError, InputError
 from siting.io.export import geojson_dict, write_text
+from siting.layers import map_coverage
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -82,7 +83,25 @@ STATE_LABELS = {"before": "before (existing sites)", "after": "after (with propo
 GAP_STYLE = {"color": "#99000d", "weight": 1.5, "fillColor": "#e31a1c", "fillOpacity": 0.55, "className": "siting-gap"}
 EXISTING_STYLE = {"radius": 6, "color": "#ffffff", "weight": 1.5, "fillColor": "#404040", "fillOpacity": 1.0,
                   "className": "siting-existing"}
-SITE_FIELDS = [("status", "Status"), ("rank", "Rank"), ("source", "Source"), ("height_m", "Mounting height (m)"),
+#: colour of a proposed site by why it was placed (``reason``)
+REASON_COLOURS = {"coverage": "#f46d43", "capacity": "#7b3294", "redundancy": "#1b7837"}
+REASON_LABELS = {"coverage": "for coverage", "capacity": "for capacity (busy-hour load)",
+                 "redundancy": "for redundancy (a second server)"}
+#: proposed sites drawn as dots (city overview), coloured by reason where known
+PROPOSED_STYLE = {"radius": 5, "color": "#ffffff", "weight": 1, "fillColor": REASON_COLOURS["coverage"],
+                  "fillOpacity": 1.0, "className": "siting-proposed"}
+#: environment classes, sparsest first (``siting.demand.ENV_CLASSES``; ColorBrewer YlGn/Oranges)
+ENV_COLOURS = {"rural": "#d9f0a3", "suburban": "#78c679", "urban": "#fd8d3c", "dense_urban": "#d94801"}
+#: layers of other stages with a style of their own: (style, legend label, shown at first)
+EXTRA_LAYERS = {
+    "reserve_sites": ({"radius": 4, "color": "#d73027", "weight": 2, "fillColor": "#ffffff", "fillOpacity": 1.0,
+                       "className": "siting-extra siting-reserve_sites"}, "Reserve site (alternate location)", True),
+    "search_rings": ({"color": "#d73027", "weight": 1.5, "dashArray": "5 4", "fillColor": "#d73027",
+                      "fillOpacity": 0.05, "className": "siting-extra siting-search_rings"},
+                     "Search ring (where a site's alternates stand)", True),
+}
+SITE_FIELDS = [("status", "Status"), ("rank", "Rank"), ("reason", "Placed for"), ("phase", "Phase"),
+               ("source", "Source"), ("height_m", "Mounting height (m)"),
                ("served_demand", "Served demand"), ("sessions", "Sessions / day"), ("marginal_gain", "Marginal gain"),
                ("piles_fast", "Fast piles"), ("piles_slow", "Slow piles"), ("capacity", "Capacity"), ("name", "Name")]
 
@@ -203,16 +222,50 @@ def _drawable(gdf: gpd.GeoDataFrame, params: MapParams, gcj02: bool) -> gpd.GeoD
     return to_gcj02(gdf) if gcj02 else gdf
 
 
-def classify(values: np.ndarray, colours: tuple[str, ...]) -> tuple[np.ndarray, list[float]]:
-    """Quantile classes: a colour per value (None where missing) and the class upper bounds."""
+@dataclass(frozen=True)
+class Class:
+    """One class of a choropleth: its colour and the smallest and largest value drawn in it."""
+
+    colour: str
+    low: float
+    high: float
+
+
+def classify(values: np.ndarray, colours: tuple[str, ...]) -> tuple[np.ndarray, list[Class]]:
+    """Quantile classes: a colour per value (None where missing) and the classes drawn, lightest first.
+
+    Class breaks are observed values (the inverted-CDF quantiles), so integer data gets
+    integer breaks and no class is empty; each :class:`Class` holds the range of the
+    values it colours, so a legend built from it always matches the map.
+    """
     values = np.asarray(values, dtype=float)
     finite = np.isfinite(values)
     if not finite.any():
         return np.full(values.shape, None, dtype=object), []
-    bounds = np.unique(np.quantile(values[finite], np.linspace(0, 1, len(colours) + 1)[1:]))
+    ordered, k = np.sort(values[finite]), len(colours)
+    bounds = np.unique(ordered[(len(ordered) * np.arange(1, k + 1) + k - 1) // k - 1])  # exact integer ranks
     index = np.clip(np.searchsorted(bounds, values, side="left"), 0, len(bounds) - 1)
     palette = np.array(colours, dtype=object)[np.linspace(0, len(colours) - 1, len(bounds)).round().astype(int)]
-    return np.where(finite, palette[index], None), [float(b) for b in bounds]
+    classes = [Class(str(palette[k]), float(values[finite & (index == k)].min()),
+                     float(values[finite & (index == k)].max())) for k in np.unique(index[finite])]
+    return np.where(finite, palette[index], None), classes
+
+
+def class_labels(classes: list[Class], percent: bool = False) -> list[str]:
+    """Legend labels ``"low–high"`` (one value where they are equal): whole numbers when every
+    class ends on one, else with just enough digits that neighbouring classes read apart."""
+    whole = not percent and all(float(c.low).is_integer() and float(c.high).is_integer() for c in classes)
+
+    def fmt(v: float, digits: int) -> str:
+        if percent:
+            return f"{100 * v:.{digits - 2}f} %"
+        return f"{v:,.0f}" if whole or abs(v) >= 10 ** digits else f"{v:.{digits}g}"
+
+    for digits in range(3, 10):
+        ends = [(fmt(c.low, digits), fmt(c.high, digits)) for c in classes]
+        if all(a[1] != b[0] for a, b in zip(ends, ends[1:])):
+            break
+    return [lo if lo == hi else f"{lo}–{hi}" for lo, hi in ends]
 
 
 def aggregate_demand(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
@@ -270,6 +323,7 @@ class _Builder:
     gcj02: bool
     legend: list[str]
     bounds: list[np.ndarray]
+    classes: list[str] = field(default_factory=list)  # headed choropleth legends, after the plain entries
 
     def add(self, gdf: gpd.GeoDataFrame, name: str, style: dict, columns: list[str], *, tooltip=(), popup=(),
             title: str | None = None, point: str = "circle", cluster: bool = False, show: bool = True) -> None:
@@ -339,33 +393,64 @@ def _pct(x) -> str:
     return f"{100 * float(x):.1f} %"
 
 
+def headline(summary: dict) -> dict | None:
+    """The plan's headline figure: ``summary["headline"]`` when the planner wrote one, else
+    derived from older fields (sessions served for charging, busy-hour traffic served with
+    capacity, demand covered otherwise). Keys: ``label``, ``value``, ``target``, ``measure``."""
+    given = summary.get("headline")
+    if isinstance(given, dict) and given.get("value") is not None:
+        return given
+    target = (summary.get("request") or {}).get("target")
+    capacity = summary.get("capacity") or {}
+    if "piles_total" in summary and "served_ratio" in summary:
+        share = summary.get("sessions_served_ratio", summary["served_ratio"])
+        return {"label": "Sessions the piles can serve", "value": share, "target": target,
+                "measure": "charging sessions served"}
+    if isinstance(capacity, dict) and "served_ratio" in capacity:
+        return {"label": "Busy-hour traffic served", "value": capacity["served_ratio"], "target": target,
+                "measure": "busy-hour traffic served"}
+    if "coverage_ratio" in summary:
+        return {"label": "Demand covered", "value": summary["coverage_ratio"], "target": target,
+                "measure": "demand covered"}
+    return None
+
+
 def summary_rows(summary: dict, sites: gpd.GeoDataFrame | None) -> list[tuple[str, str]]:
-    """The summary panel's rows: site counts, coverage before → after, target, plan, date."""
+    """The summary panel's rows: the headline figure and its target first, then piles, site
+    counts, coverage before → after, the request, plan and date."""
     rows: list[tuple[str, str]] = []
     area = summary.get("area")
     if area:
         rows.append(("Area", str(area.get("name", "")) if isinstance(area, dict) else str(area)))
     if summary.get("kind"):
         rows.append(("Facility", str(summary["kind"])))
+    head = headline(summary)
+    if head is not None:
+        rows.append((str(head.get("label") or "Headline"), _pct(head["value"])))
+        if head.get("target") is not None:
+            measure = str(head.get("measure") or "").replace("_", " ")
+            target = _pct(head["target"]) if float(head["target"]) <= 1 else str(head["target"])
+            rows.append(("Target", f"{target} of {measure}" if measure else target))
+    charging = "piles_total" in summary
+    if summary.get("piles_total"):
+        rows.append(("Charging piles", f"{summary['piles_total']:,}"))
     if sites is not None and "status" in sites:
         rows.append(("Existing sites", str(int((sites["status"] == "existing").sum()))))
         rows.append(("Proposed sites", str(int((sites["status"] == "proposed").sum()))))
     if "coverage_ratio" in summary:
         before, after = _pct(summary.get("coverage_ratio_before", 0)), _pct(summary["coverage_ratio"])
-        rows.append(("Demand covered", f"{before} → {after}"))
+        label = "Demand within a service area" if charging else "Demand covered"
+        rows.append((f"{label}, before → after", f"{before} → {after}"))
     if summary.get("population_total"):
         covered, total = summary.get("population_covered", 0), summary["population_total"]
         rows.append(("Residents covered", f"{covered:,.0f} of {total:,.0f}"))
     request = summary.get("request") or {}
-    for key, label in (("count", "Sites requested"), ("target", "Coverage target"), ("piles", "Piles requested")):
+    for key, label in (("count", "Sites requested"), ("piles", "Piles requested")):
         if request.get(key) is not None:
-            value = request[key]
-            rows.append((label, _pct(value) if key == "target" and float(value) <= 1 else str(value)))
+            rows.append((label, str(request[key])))
     provenance = summary.get("provenance") or {}
     if provenance.get("plan_id"):
         rows.append(("Plan", str(provenance["plan_id"])))
-    if summary.get("piles_total"):
-        rows.append(("Charging piles", str(summary["piles_total"])))
     if "gaps" in summary:
         rows.append(("Coverage gaps", str(summary["gaps"])))
     if provenance.get("created"):
@@ -397,18 +482,18 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "o
         b.legend.append(_legend_item("transparent", "Area boundary", outline="#333333"))
     if "demand" in layers:
         cells = aggregate_demand(layers["demand"], params.demand_cell_m)
-        colours, bounds = classify(cells["demand"].to_numpy(), DEMAND_COLOURS)
+        colours, classes = classify(cells["demand"].to_numpy(), DEMAND_COLOURS)
         cells["_color"] = colours
         fields = [("demand", "Demand"), ("population", "Residents"), ("workers", "Workers"),
                   ("covered_before", "Share covered before"), ("covered_after", "Share covered after")]
         b.add(cells, f"Demand ({params.demand_cell_m:g} m squares)",
               {"stroke": False, "fillOpacity": 0.6, "className": "siting-demand"},
               [f for f, _ in fields] + ["_color"], tooltip=fields, show=False)
-        lower = [0.0] + bounds[:-1]
-        palette = sorted(set(colours) - {None}, key=DEMAND_COLOURS.index)
-        b.legend += [_legend_item(c, f"demand {lo:,.0f}–{hi:,.0f}") for c, lo, hi in zip(palette, lower, bounds)]
+        unit = "charging sessions a day" if summary.get("kind") in CHARGING_KINDS else "people-equivalents"
+        b.classes.append(f"<div><b>Demand</b> ({unit} per {params.demand_cell_m:g} m square)</div>")
+        b.classes += [_legend_item(c.colour, t) for c, t in zip(classes, class_labels(classes))]
     if "coverage" in layers:
-        cov = layers["coverage"]
+        cov = map_coverage(_metric(layers["coverage"]), params.simplify_m)
         keys = cov[["layer", "state"]].drop_duplicates()
         order = sorted(keys.itertuples(index=False), key=lambda k: (list(COVERAGE_COLOURS).index(k.layer)
                                                                    if k.layer in COVERAGE_COLOURS else 9, k.layer,
@@ -445,7 +530,7 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "o
                         _flatten(provenance.get("parameters") or {}))
     area = summary.get("area")
     name = area.get("name") if isinstance(area, dict) else area
-    return _finish(m, b.bounds, b.legend, f"{title} — {name}" if name else title, panel)
+    return _finish(m, b.bounds, b.legend + b.classes, f"{title} — {name}" if name else title, panel)
 
 
 def _add_image(b: _Builder, name: str, rgba: np.ndarray, box: tuple) -> None:
@@ -465,45 +550,99 @@ def _add_image(b: _Builder, name: str, rgba: np.ndarray, box: tuple) -> None:
 
 def _add_extra(b: _Builder, name: str, gdf: gpd.GeoDataFrame) -> None:
     """An extra layer (``capacity_gaps``, ``suitability``, terrain...): coloured by its score if it has one."""
+    if name == "environment":
+        _add_environment(b, gdf)
+        return
     columns = [c for c in gdf.columns if c != gdf.geometry.name][:8]
     label = name.replace("_", " ").capitalize()
     style = {"color": "#c51b7d", "weight": 1, "fillColor": "#de77ae", "fillOpacity": 0.4, "radius": 4,
              "className": f"siting-extra siting-{name}"}
+    style, legend, show = EXTRA_LAYERS.get(name, (style, label, name == "capacity_gaps"))
     numeric = [c for c in ("score", "suitability", "value") if c in gdf and pd.api.types.is_numeric_dtype(gdf[c])]
     score = numeric[0] if numeric else None
     if score:
         gdf = gdf.assign(_color=classify(gdf[score].to_numpy(), DEMAND_COLOURS)[0])
-        style.update(stroke=False, fillOpacity=0.5)
+        style = {**style, "stroke": False, "fillOpacity": 0.5}
+    points = bool(gdf.geom_type.isin(["Point", "MultiPoint"]).all())
     b.add(gdf, label, style, columns + (["_color"] if score else []),
-          tooltip=[(c, c.replace("_", " ")) for c in columns],
-          show=name == "capacity_gaps")
-    b.legend.append(_legend_item(style["fillColor"], label))
+          tooltip=[(c, c.replace("_", " ")) for c in columns], show=show,
+          cluster=points and len(gdf) > b.params.cluster_above)
+    b.legend.append(_legend_item(style["color"] if name in EXTRA_LAYERS else style["fillColor"], legend,
+                                 dot=points))
 
 
-def _add_sites(b: _Builder, sites: gpd.GeoDataFrame) -> None:
+def _add_environment(b: _Builder, cells: gpd.GeoDataFrame) -> None:
+    """Demand cells' environment class (and where it came from), dissolved per class; off at first."""
+    keys = [c for c in ("env_class", "env_source") if c in cells]
+    if "env_class" not in keys:
+        return
+    shapes = _metric(cells)[keys + [cells.geometry.name]]
+    shapes = shapes.assign(**{k: shapes[k].astype(str) for k in keys}).dissolve(by=keys, sort=True).reset_index()
+    shapes["_color"] = shapes["env_class"].map(ENV_COLOURS).fillna("#bdbdbd")
+    b.add(shapes, "Environment class", {"stroke": False, "fillOpacity": 0.45, "className": "siting-environment"},
+          keys + ["_color"], tooltip=[("env_class", "Environment"), ("env_source", "Classified from")], show=False)
+    b.classes.append("<div><b>Environment class</b></div>")
+    present = set(shapes["env_class"])
+    b.classes += [_legend_item(c, k.replace("_", " ")) for k, c in ENV_COLOURS.items() if k in present]
+
+
+def _phase_text(value) -> str:
+    """A phase as written in the plan: ``2020``, not ``2020.0`` (GeoJSON reads whole numbers as floats)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _add_sites(b: _Builder, sites: gpd.GeoDataFrame, numbered: bool = True, cluster: bool | None = None) -> None:
+    """Existing sites as grey dots; proposed sites numbered by rank (or dots when ``numbered`` is
+    false), coloured by ``reason`` where known, one layer per ``phase`` where known."""
     status = sites["status"] if "status" in sites else pd.Series("proposed", index=sites.index)
     columns = ["site_id"] + [f for f, _ in SITE_FIELDS]
     existing, proposed = sites[status == "existing"], sites[status != "existing"]
+
+    def clustered(layer: gpd.GeoDataFrame) -> bool:
+        return cluster if cluster is not None else len(layer) > b.params.cluster_above
+
     if len(existing):
         b.add(existing, "Existing sites", EXISTING_STYLE, columns, tooltip=[("site_id", "Existing site")],
-              popup=SITE_FIELDS, title="site_id", cluster=len(existing) > b.params.cluster_above)
+              popup=SITE_FIELDS, title="site_id", cluster=clustered(existing))
         b.legend.append(_legend_item(EXISTING_STYLE["fillColor"], "Existing site", dot=True))
-    if len(proposed):
-        if "rank" not in proposed:
-            proposed = proposed.assign(rank=np.arange(1, len(proposed) + 1))
-        proposed = proposed.sort_values("rank", kind="mergesort")
-        b.add(proposed, "Proposed sites", {}, columns, tooltip=[("rank", "Proposed site, rank"), ("site_id", "Id")],
-              popup=SITE_FIELDS, title="site_id", point="rank", cluster=len(proposed) > b.params.cluster_above)
-        b.legend.append(_legend_item("#f46d43", "Proposed site, numbered by rank", dot=True))
+    if not len(proposed):
+        return
+    if "rank" not in proposed:
+        proposed = proposed.assign(rank=np.arange(1, len(proposed) + 1))
+    proposed = proposed.sort_values("rank", kind="mergesort")
+    reasons = proposed["reason"].astype(str) if "reason" in proposed else None
+    if reasons is not None:
+        proposed = proposed.assign(_color=reasons.map(REASON_COLOURS).fillna(REASON_COLOURS["coverage"]))
+    groups = [("Proposed sites", proposed)]
+    if "phase" in proposed and proposed["phase"].notna().any():
+        phase = proposed["phase"].map(lambda v: "unphased" if pd.isna(v) else _phase_text(v))
+        groups = [(f"Proposed sites, phase {p}", proposed[phase == p]) for p in sorted(set(phase))]
+    style = {} if numbered else PROPOSED_STYLE
+    for name, part in groups:
+        b.add(part, name, style, columns + ["_color"], tooltip=[("rank", "Proposed site, rank"), ("site_id", "Id")],
+              popup=SITE_FIELDS, title="site_id", point="rank" if numbered else "circle", cluster=clustered(part))
+    what = "Proposed site, numbered by rank" if numbered else "Proposed site"
+    if reasons is None:
+        b.legend.append(_legend_item(REASON_COLOURS["coverage"], what, dot=True))
+    else:
+        b.legend += [_legend_item(REASON_COLOURS[r], f"{what}, {REASON_LABELS[r]}", dot=True)
+                     for r in REASON_COLOURS if r in set(reasons)]
+    if len(groups) > 1:
+        b.legend.append(f"<div>One layer per phase ({html.escape(', '.join(n.rsplit(' ', 1)[1] for n, _ in groups))})"
+                        "</div>")
 
 
 def city_map(districts: gpd.GeoDataFrame, rows: pd.DataFrame, links: dict[str, str], tiles: str = "osm",
-             params: MapParams | None = None) -> folium.Map:
-    """Overview of a batch run: districts coloured by quota and by coverage; a click opens the district's map.
+             params: MapParams | None = None, sites: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """Overview of a batch run: districts coloured by quota and by coverage, the city's sites
+    clustered; a click on a district opens the district's map.
 
     ``districts`` and ``rows`` share a ``district`` column (or ``name``); ``rows`` holds the
     batch figures (``quota``, a ``coverage...`` column, counts); ``links`` maps a district
-    to its map (a path relative to the overview HTML).
+    to its map (a path relative to the overview HTML); ``sites`` are the merged sites of
+    all districts (the batch's ``sites.geojson``).
     """
     params = params or MapParams()
     source = tile_source(tiles, params)
@@ -522,23 +661,30 @@ def city_map(districts: gpd.GeoDataFrame, rows: pd.DataFrame, links: dict[str, s
     for column, label in (("quota", "Quota (sites)"), (coverage, f"Coverage ({coverage})")):
         if column is None or column not in merged:
             continue
-        colours, bounds = classify(merged[column].to_numpy(float), DISTRICT_COLOURS)
+        values = merged[column].to_numpy(float)
+        colours, classes = classify(values, DISTRICT_COLOURS)
         layer = merged.assign(_color=colours)
         b.add(layer, f"Districts by {label.split(' (')[0].lower()}",
               {"color": "#08306b", "weight": 1.5, "fillColor": "#bdbdbd", "fillOpacity": 0.6,
                "className": f"siting-district siting-by-{column}"},
               fields + ["_color", "_link"], tooltip=[(f, f.replace("_", " ")) for f in fields], show=shown)
         shown = False
-        b.legend.append(f"<div><b>{html.escape(label)}</b></div>")
-        palette = sorted(set(colours) - {None}, key=DISTRICT_COLOURS.index)
-        b.legend += [_legend_item(c, f"≤ {hi:,.3g}") for c, hi in zip(palette, bounds)]
+        b.classes.append(f"<div><b>{html.escape(label)}</b></div>")
+        labels = class_labels(classes, percent=column != "quota")
+        b.classes += [_legend_item(c.colour, t) for c, t in zip(classes, labels)]
         if (colours == None).any():  # noqa: E711 (element-wise)
-            b.legend.append(_legend_item("#bdbdbd", "no result (district failed or not run)"))
+            b.classes.append(_legend_item("#bdbdbd", "no result (district failed or not run)"))
+    if sites is not None and len(sites):
+        _add_sites(b, sites, numbered=False, cluster=True)
     b.legend.append("<div>Click a district to open its map.</div>")
     rows_panel = [("Districts", str(len(merged))), ("Maps linked", str(int(merged["_link"].notna().sum())))]
     if "quota" in merged:
         rows_panel.append(("Total quota", f"{merged['quota'].sum():,.0f}"))
-    return _finish(m, b.bounds, b.legend, "siting: city overview", _panel_html("siting: city overview", rows_panel))
+    if sites is not None and "status" in sites:
+        rows_panel.append(("Existing sites", f"{int((sites['status'] == 'existing').sum()):,}"))
+        rows_panel.append(("Proposed sites", f"{int((sites['status'] != 'existing').sum()):,}"))
+    panel = _panel_html("siting: city overview", rows_panel)
+    return _finish(m, b.bounds, b.legend + b.classes, "siting: city overview", panel)
 
 
 def _offline(root) -> None:

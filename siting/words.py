@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 
-def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    """``"1 gap area"``, ``"3 gap areas"``, ``"1,200 sites"``: the count with its noun."""
-    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+def counted(n: float, noun: str, plural: str | None = None) -> str:
+    """``n`` and its noun in the right number: ``1 gap area``, ``2 gap areas``, ``1,200 people``."""
+    word = noun if n == 1 else (plural or f"{noun}s")
+    return f"{n:,.0f} {word}" if float(n).is_integer() else f"{n:,} {word}"

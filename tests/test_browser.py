@@ -181,3 +181,35 @@ def test_city_map_links_each_district(browser, tmp_path):
         "map.eachLayer(function (l) { if (l.feature && l.feature.properties.district === 'West') l.fire('click'); });")
     assert browser.current_url.endswith("west/map.html")
     assert count(browser, ".siting-rank") == 3
+
+
+def test_sites_coloured_by_reason_per_phase_and_city_sites_drawn(browser, tmp_path):
+    from siting.maps import REASON_COLOURS
+
+    layers = synthetic_layers(4)
+    sites = layers["sites"]
+    sites["reason"] = [None] * 3 + ["coverage", "coverage", "capacity", "redundancy"]
+    sites["phase"] = [None] * 3 + [2020, 2020, 2022, 2022]
+    path = write_map(plan_map(layers, SUMMARY, tiles="none"), tmp_path / "map.html")
+    assert open_map(browser, path) == []
+    assert {"Proposed sites, phase 2020", "Proposed sites, phase 2022"} <= set(layer_names(browser))
+    colours = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.siting-rank')).map(function (e) "
+        "{ return [+e.textContent, getComputedStyle(e).backgroundColor]; });")
+
+    def rgb(hex_colour: str) -> str:
+        return "rgb({}, {}, {})".format(*(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
+
+    assert sorted(colours) == [[1, rgb(REASON_COLOURS["coverage"])], [2, rgb(REASON_COLOURS["coverage"])],
+                               [3, rgb(REASON_COLOURS["capacity"])], [4, rgb(REASON_COLOURS["redundancy"])]]
+    districts = gpd.GeoDataFrame({"district": ["All"]}, geometry=list(layers["boundary"].geometry),
+                                 crs=layers["boundary"].crs)
+    rows = pd.DataFrame({"district": ["All"], "status": ["ok"], "quota": [4], "coverage_after": [0.9]})
+    path = write_map(city_map(districts, rows, {}, tiles="none", sites=sites), tmp_path / "city.html")
+    assert open_map(browser, path) == []
+    assert {"Existing sites", "Proposed sites, phase 2020"} <= set(layer_names(browser))
+    drawn = count(browser, "path.siting-proposed") + count(browser, "path.siting-existing")
+    clustered = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.marker-cluster')).reduce(function (s, e) "
+        "{ return s + (+e.textContent); }, 0);")
+    assert drawn + clustered == 7  # every site of the city is drawn, alone or in a cluster

@@ -106,10 +106,62 @@ def test_geopackage_keeps_every_layer_in_the_metric_crs(plan_dir):
 
 def test_sites_csv_has_lon_lat_for_spreadsheets(plan_dir):
     out, layers = plan_dir
-    with open(out / "sites.csv", newline="", encoding="utf-8") as fh:
+    with open(out / "sites.csv", newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0])[:2] == ["lon", "lat"]
     wgs = layers["sites"].to_crs("EPSG:4326")
     np.testing.assert_allclose([float(r["lon"]) for r in rows], wgs.geometry.x, atol=1e-6)
     np.testing.assert_allclose([float(r["lat"]) for r in rows], wgs.geometry.y, atol=1e-6)
     assert [r["status"] for r in rows] == list(layers["sites"]["status"])
+
+
+def test_csv_opens_with_a_byte_order_mark_and_keeps_chinese_names(tmp_path):
+    """Excel on Chinese Windows reads a CSV as UTF-8 only when it starts with the BOM."""
+    import pandas as pd
+
+    from siting.io.export import write_csv
+    from siting.io.sites import read_sites
+
+    table = pd.DataFrame({"id": ["NJ001", "NJ002"], "name": ["新街口 站", "鼓楼区"], "lon": [118.78, 118.79],
+                          "lat": [32.04, 32.05]})
+    write_csv(tmp_path / "sites.csv", table)
+    data = (tmp_path / "sites.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\xef\xbb\xbf") == 1
+    assert data[3:].decode("utf-8").splitlines()[1] == "NJ001,新街口 站,118.780000,32.040000"
+    back = pd.read_csv(tmp_path / "sites.csv")
+    assert list(back.columns) == ["id", "name", "lon", "lat"] and list(back["name"]) == ["新街口 站", "鼓楼区"]
+    assert len(read_sites(tmp_path / "sites.csv")) == 2  # siting reads its own CSV back as existing sites
+
+
+def test_coverage_geojson_is_dissolved_simplified_and_keeps_its_area(tmp_path):
+    """Per-station service areas: one simplified polygon per state in GeoJSON, every full one in the GeoPackage."""
+    from siting.io.export import write_geojson
+
+    rng = np.random.default_rng(3)
+    n = 40
+    centres = shapely.points(X0 + rng.uniform(0, 4000, n), Y0 + rng.uniform(0, 4000, n))
+    areas = shapely.buffer(centres, rng.uniform(300, 700, n), quad_segs=64)  # detailed outlines, as road reaches
+    fixed = np.arange(n) < 10
+    coverage = gpd.GeoDataFrame({
+        "layer": "service_area", "state": np.r_[np.full(fixed.sum(), "before"), np.full(n, "after")],
+        "site_id": [f"s{i}" for i in np.r_[np.flatnonzero(fixed), np.arange(n)]],
+        "population": 100.0, "demand": 10.0, "radius_m": 500.0, "area_km2": 0.5},
+        geometry=np.r_[areas[fixed], areas], crs=CRS)
+    layers = {**synthetic_layers(3), "coverage": coverage}
+    out = tmp_path / "plan"
+    write_plan(PlanResult(kind="charging", area_slug="t", crs=CRS, layers=layers, summary=SUMMARY), out)
+    write_geojson(tmp_path / "full.geojson", coverage)  # what coverage.geojson used to be
+    doc = json.loads((out / "coverage.geojson").read_text(encoding="utf-8"))
+    assert "crs" not in doc and [f["properties"]["state"] for f in doc["features"]] == ["after", "before"]
+    for f in doc["features"]:
+        for poly in polygons(f["geometry"]):
+            assert ring_area(poly[0]) > 0 and all(ring_area(h) < 0 for h in poly[1:])  # RFC 7946 §3.1.6
+        assert all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in positions(f["geometry"]["coordinates"]))
+    assert (out / "coverage.geojson").stat().st_size < (tmp_path / "full.geojson").stat().st_size / 5
+    drawn = gpd.read_file(out / "coverage.geojson").to_crs(CRS).set_index("state")
+    full = gpd.read_file(out / "layers.gpkg", layer="coverage")
+    assert len(full) == len(coverage)  # the GeoPackage keeps every station's full-resolution service area
+    for state in ("before", "after"):
+        exact = shapely.union_all(full[full["state"] == state].geometry.to_numpy()).area
+        assert drawn.geometry[state].area == pytest.approx(exact, rel=0.005)  # stated tolerance: 0.5 %
+        assert drawn["area_km2"][state] == pytest.approx(exact / 1e6, rel=1e-4)

@@ -257,7 +257,8 @@ def test_gap_areas_group_neighbouring_cells_and_name_them():
     np.testing.assert_allclose(gaps["area_km2"], [0.09, 0.02, 0.01])
     assert gaps["points"].tolist() == [9, 2, 1]
     assert gaps["name"].tolist()[:2] == ["Gap 1 (near Xinjiekou Mall)", "Gap 2 (near Zhongshan Road)"]
-    assert describe_gaps(gaps) == "3 gap areas, the largest 0.1 km² with 6,300 people (Gap 1 (near Xinjiekou Mall))"
+    assert describe_gaps(gaps) == "3 gap areas; the most uncovered demand in Gap 1 (near Xinjiekou Mall): 0.09 km², " \
+                                  "6,300 people"
     assert gap_summary(gaps)["population_uncovered"] == 6505.0
 
 

@@ -190,11 +190,14 @@ def test_demand_is_summed_on_squares():
 def test_classify_gives_quantile_classes():
     from siting.maps import DEMAND_COLOURS, classify
 
-    colours, bounds = classify(np.arange(1, 101, dtype=float), DEMAND_COLOURS)
-    assert bounds == pytest.approx([20.8, 40.6, 60.4, 80.2, 100.0])
-    assert list(colours[[0, 20, 21, 99]]) == [DEMAND_COLOURS[0], DEMAND_COLOURS[1], DEMAND_COLOURS[1], DEMAND_COLOURS[4]]
-    colours, bounds = classify(np.full(4, 7.0), DEMAND_COLOURS)  # one value: one class, no error
-    assert bounds == [7.0] and set(colours) == {DEMAND_COLOURS[0]}
+    colours, classes = classify(np.arange(1, 101, dtype=float), DEMAND_COLOURS)
+    assert [(c.low, c.high) for c in classes] == [(1, 20), (21, 40), (41, 60), (61, 80), (81, 100)]  # integer breaks
+    assert [c.colour for c in classes] == list(DEMAND_COLOURS)
+    assert list(colours[[0, 19, 20, 99]]) == [DEMAND_COLOURS[0], DEMAND_COLOURS[0], DEMAND_COLOURS[1], DEMAND_COLOURS[4]]
+    colours, classes = classify(np.full(4, 7.0), DEMAND_COLOURS)  # one value: one class, no error
+    assert [(c.low, c.high) for c in classes] == [(7.0, 7.0)] and set(colours) == {DEMAND_COLOURS[0]}
+    colours, classes = classify(np.array([1.0, 10.0]), DEMAND_COLOURS)  # two values: two classes, not five
+    assert [(c.colour, c.low, c.high) for c in classes] == [(DEMAND_COLOURS[0], 1, 1), (DEMAND_COLOURS[4], 10, 10)]
 
 
 def test_layer_without_crs_is_refused():
@@ -298,3 +301,201 @@ def test_extra_layers_are_drawn_and_scored():
     assert colours == list(DEMAND_COLOURS)  # five scores, five quantile classes, light to dark
     capacity = _layer_data(text, "Capacity gaps")["features"]
     assert capacity[0]["properties"]["sessions_unserved"] == 12.0
+
+
+# --- legends, headline, city overview, other stages' layers ----------------------------
+
+def legend_sections(text: str) -> dict[str, list[tuple[str, str]]]:
+    """The legend panel of a page as {heading: [(colour, label)]} ("" before the first heading)."""
+    import html as html_lib
+
+    raw = json.loads(re.search(r"siting\.panel\('bottomright', (\".*?\")\)\.addTo", text).group(1))
+    sections: dict[str, list[tuple[str, str]]] = {"": []}
+    current = ""
+    for block in re.findall(r"<div>(.*?)</div>", raw):
+        heading = re.match(r"<b>(.*?)</b>", block)
+        item = re.match(r'<i class="[^"]*" style="background:([^;]+);[^"]*"></i>(.*)', block)
+        if heading:
+            current = html_lib.unescape(heading.group(1))
+            sections[current] = []
+        elif item:
+            sections[current].append((item.group(1), html_lib.unescape(item.group(2))))
+    return sections
+
+
+def label_range(label: str) -> tuple[float, float]:
+    """(low, high) of a legend label such as "1,200–3,400", "7", "25.0 %–98.0 %"."""
+    numbers = [float(n.replace(",", "")) for n in re.findall(r"-?[\d,]*\.?\d+(?:e[-+]?\d+)?", label)]
+    scale = 0.01 if "%" in label else 1.0
+    return numbers[0] * scale, numbers[-1] * scale
+
+
+def assert_legend_matches(features: list[dict], field: str, entries: list[tuple[str, str]], rel: float = 0.0):
+    """Every feature's colour is in the legend with a range holding its value; ranges follow each other."""
+    legend = dict(entries)
+    assert len(legend) == len(entries)  # one entry per colour
+    for f in features:
+        p = f["properties"]
+        if p.get(field) is None:
+            continue
+        low, high = label_range(legend[p["_color"]])
+        slack = rel * max(abs(low), abs(high)) + 1e-9
+        assert low - slack <= p[field] <= high + slack, (p[field], legend[p["_color"]])
+    ranges = [label_range(label) for _, label in entries]
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))  # lightest first, no overlap
+
+
+def shown_layers(text: str) -> set[str]:
+    controls = dict(re.findall(r'"([^"]+)"\s*:\s*(siting_layer_\d+)', text))
+    added = set(re.findall(r"(siting_layer_\d+)\.addTo\(", text))
+    return {name for name, var in controls.items() if var in added}
+
+
+def districts_and_rows(quotas: list[int], coverage: list[float]):
+    import pandas as pd
+
+    n = len(quotas)
+    districts = gpd.GeoDataFrame({"district": [f"D{i}" for i in range(n)]},
+                                 geometry=[shapely.box(X0 + i * 1000, Y0, X0 + i * 1000 + 1000, Y0 + 1000)
+                                           for i in range(n)], crs=CRS)
+    rows = pd.DataFrame({"district": districts["district"], "status": "ok", "quota": quotas,
+                         "coverage_after": coverage})
+    return districts, rows
+
+
+@pytest.mark.parametrize("quotas, coverage", [
+    ([7, 12, 30], [0.25, 0.5, 0.98]),  # fewer districts than classes: three classes, not five
+    ([3, 8, 8, 8, 9, 11, 15, 40], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]),
+])
+def test_city_legend_labels_match_their_colours(quotas, coverage):
+    from siting.maps import city_map, render_html
+
+    districts, rows = districts_and_rows(quotas, coverage)
+    text = render_html(city_map(districts, rows, {}, tiles="none"))
+    legend = legend_sections(text)
+    quota_entries = legend["Quota (sites)"]
+    assert 1 < len(quota_entries) <= min(len(set(quotas)), 5)  # ties may merge classes, never mislabel them
+    assert all("." not in label for _, label in quota_entries)  # integer quotas, integer bounds
+    assert_legend_matches(_layer_data(text, "Districts by quota")["features"], "quota", quota_entries)
+    cov_entries = legend["Coverage (coverage_after)"]
+    assert_legend_matches(_layer_data(text, "Districts by coverage")["features"], "coverage_after", cov_entries,
+                          rel=1e-3)
+
+
+def test_demand_legend_matches_its_colours_and_names_its_unit():
+    layers = synthetic_layers(3)
+    layers["demand"]["weight"] = np.linspace(0.01, 0.4, len(layers["demand"]))  # small weights: no "0–0"
+    text = render(layers)
+    legend = legend_sections(text)
+    [heading] = [h for h in legend if h.startswith("Demand")]
+    assert heading == "Demand"
+    assert "people-equivalents per 250 m square" in text
+    from siting.maps import DEMAND_COLOURS
+
+    entries = [e for e in legend[heading] if e[0] in DEMAND_COLOURS]  # the layers' own entries follow
+    assert len(entries) == 5 and not any(label.startswith("0–0") for _, label in entries)
+    assert_legend_matches(_layer_data(text, "Demand (250 m squares)")["features"], "demand", entries, rel=0.01)
+
+
+def test_city_overview_draws_the_merged_sites_clustered():
+    from siting.maps import REASON_COLOURS, city_map, render_html
+
+    districts, rows = districts_and_rows([4, 6], [0.5, 0.9])
+    xy = np.column_stack([X0 + np.linspace(100, 1900, 10), np.full(10, Y0 + 500)])
+    sites = gpd.GeoDataFrame({"site_id": [f"s{i}" for i in range(10)], "district": ["D0"] * 5 + ["D1"] * 5,
+                              "status": ["existing"] * 2 + ["proposed"] * 8, "rank": [0, 0] + list(range(1, 9)),
+                              "reason": [None, None] + ["coverage"] * 6 + ["capacity"] * 2},
+                             geometry=shapely.points(xy), crs=CRS).to_crs("EPSG:4326")
+    text = render_html(city_map(districts, rows, {}, tiles="none", sites=sites))
+    proposed = _layer_data(text, "Proposed sites")["features"]
+    assert len(proposed) == 8 and len(_layer_data(text, "Existing sites")["features"]) == 2
+    assert [f["properties"]["_color"] for f in proposed] == [REASON_COLOURS["coverage"]] * 6 + \
+        [REASON_COLOURS["capacity"]] * 2
+    options = re.findall(r"siting\.geoLayer\((.*?)\);\n", text)
+    assert sum(json.loads(o)["cluster"] for o in options) == 2  # existing and proposed, however few
+    labels = [label for _, label in legend_sections(text)[""]]
+    assert "Proposed site, for coverage" in labels and "Proposed site, for capacity (busy-hour load)" in labels
+
+
+def test_proposed_sites_coloured_by_reason_and_drawn_per_phase():
+    from siting.maps import REASON_COLOURS
+
+    layers = synthetic_layers(6)
+    sites = layers["sites"]
+    proposed = sites["status"] == "proposed"
+    sites["reason"] = np.where(proposed, ["coverage"] * 3 + ["coverage", "capacity", "redundancy"] * 2, None)
+    sites["phase"] = np.where(proposed, [2020.0] * 3 + [2020.0] * 3 + [2022.0] * 3, np.nan)
+    text = render(layers)
+    assert '"Proposed sites"' not in text
+    early, late = (_layer_data(text, f"Proposed sites, phase {y}")["features"] for y in (2020, 2022))
+    assert [f["properties"]["rank"] for f in early] == [1, 2, 3] and [f["properties"]["rank"] for f in late] == \
+        [4, 5, 6]
+    assert [f["properties"]["_color"] for f in late] == [REASON_COLOURS[r] for r in ("coverage", "capacity",
+                                                                                       "redundancy")]
+    assert {"Proposed sites, phase 2020", "Proposed sites, phase 2022"} <= shown_layers(text)
+    assert "One layer per phase (2020, 2022)" in text
+
+
+def test_environment_reserve_sites_and_search_rings_are_drawn():
+    layers = synthetic_layers(2)
+    cells = shapely.box(X0 + np.arange(6) * 100, Y0, X0 + np.arange(6) * 100 + 100, Y0 + 100)
+    layers["environment"] = gpd.GeoDataFrame(
+        {"env_class": ["urban", "urban", "dense_urban", "rural", "rural", "rural"],
+         "env_source": ["buildings"] * 3 + ["roads"] * 3}, geometry=cells, crs=CRS)
+    layers["reserve_sites"] = gpd.GeoDataFrame({"site_id": ["r1", "r2", "r3"], "for_site": ["s3", "s3", "s4"]},
+                                               geometry=shapely.points([(X0, Y0), (X0 + 50, Y0), (X0, Y0 + 90)]),
+                                               crs=CRS)
+    layers["search_rings"] = gpd.GeoDataFrame({"site_id": ["s3", "s4"]},
+                                              geometry=[shapely.Point(X0, Y0).buffer(120),
+                                                        shapely.Point(X0, Y0 + 90).buffer(80)], crs=CRS)
+    text = render(layers)
+    env = _layer_data(text, "Environment class")["features"]
+    assert sorted((f["properties"]["env_class"], f["properties"]["env_source"]) for f in env) == \
+        [("dense_urban", "buildings"), ("rural", "roads"), ("urban", "buildings")]  # dissolved per class
+    assert "Environment class" not in shown_layers(text)  # off by default
+    assert len(_layer_data(text, "Reserve sites")["features"]) == 3
+    assert len(_layer_data(text, "Search rings")["features"]) == 2
+    assert {"Reserve sites", "Search rings"} <= shown_layers(text)
+    labels = {label for _, label in legend_sections(text)["Environment class"]}
+    assert labels == {"urban", "dense urban", "rural"}
+
+
+def test_panel_shows_the_headline_and_what_the_target_measures():
+    from siting.maps import summary_rows
+
+    charging = {"kind": "charging", "piles_total": 120, "served_ratio": 0.38, "coverage_ratio": 0.99,
+                "coverage_ratio_before": 0.5, "request": {"piles": 120, "target": None},
+                "headline": {"label": "Sessions the piles can serve", "value": 0.38, "target": 0.8,
+                             "measure": "share of charging sessions served"}}
+    rows = summary_rows(charging, None)
+    assert rows[1:4] == [("Sessions the piles can serve", "38.0 %"),
+                         ("Target", "80.0 % of share of charging sessions served"), ("Charging piles", "120")]
+    assert ("Demand within a service area, before → after", "50.0 % → 99.0 %") in rows
+    old = {k: v for k, v in charging.items() if k != "headline"}  # an older output: derived from its fields
+    assert summary_rows(old, None)[1] == ("Sessions the piles can serve", "38.0 %")
+    capacity = {"kind": "5g", "coverage_ratio": 0.988, "capacity": {"served_ratio": 0.71},
+                "request": {"count": None, "target": 0.8}}
+    rows = summary_rows(capacity, None)
+    assert rows[1:3] == [("Busy-hour traffic served", "71.0 %"), ("Target", "80.0 % of busy-hour traffic served")]
+    assert not any("Coverage target" in k for k, _ in rows)
+
+
+# --- gap text ---------------------------------------------------------------------------
+
+def test_gap_text_counts_in_the_right_number_and_one_unit():
+    import pandas as pd
+
+    from siting.gaps import area_text, counted, describe_gaps
+
+    assert [counted(1, "gap area"), counted(3, "gap area"), counted(1, "site"), counted(0, "site"),
+            counted(1200, "person", "people")] == ["1 gap area", "3 gap areas", "1 site", "0 sites", "1,200 people"]
+    assert [area_text(x) for x in (0.0025, 0.09, 0.8, 3.14, 191.0)] == \
+        ["0.0025 km²", "0.09 km²", "0.8 km²", "3.1 km²", "191 km²"]
+    one = pd.DataFrame({"gap_id": [1], "name": ["Gap 1 (near Xinjiekou)"], "population": [1.0], "area_km2": [0.0004]})
+    assert describe_gaps(one) == "1 gap area; the most uncovered demand in Gap 1 (near Xinjiekou): 0.0004 km², 1 person"
+    # Gap 1 has the most uncovered demand, Gap 3 the most area: the text says which is which
+    many = pd.DataFrame({"gap_id": [1, 2, 3], "name": ["Gap 1", "Gap 2", "Gap 3 (near Zhongshan Road)"],
+                         "population": [6240.0, 300.0, 40.0], "area_km2": [0.3, 0.05, 2.4]})
+    assert describe_gaps(many) == ("3 gap areas; the most uncovered demand in Gap 1: 0.3 km², 6,200 people; "
+                                   "the largest is Gap 3 (near Zhongshan Road): 2.4 km², 40 people")
+    assert "m²" not in describe_gaps(many).replace("km²", "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -111,6 +112,43 @@ def test_a_killed_run_leaves_the_previous_outputs_intact(first_run, tmp_path):
     plan(out, "--seed", "1")  # the next run clears what the killed one left in staging
     assert not list(tmp_path.glob(".kept.staging-*"))
     assert json.loads((out / "summary.json").read_text())["provenance"]["parameters"]["seed"] == 1
+
+
+STOPPER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+import siting.io.export as export
+from siting.result import PlanResult
+from test_maps import CRS, SUMMARY, synthetic_layers
+original = export.write_geojson
+def slow(path, gdf, *a, **k):
+    original(path, gdf, *a, **k)
+    print("wrote", path, flush=True)
+    time.sleep(30)
+export.write_geojson = slow
+export.write_plan(PlanResult(kind="5g", area_slug="t", crs=CRS, layers=synthetic_layers(3), summary=SUMMARY),
+                  sys.argv[1])
+"""
+
+
+def test_a_stopped_run_removes_its_staging_folder(first_run, tmp_path):
+    """SIGTERM (a scheduler's stop) and Ctrl-C: no .OUT.staging-* left, previous outputs intact."""
+    runs = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):  # both at once: two cores
+        out = tmp_path / sig.name / "kept"
+        shutil.copytree(first_run, out)
+        proc = subprocess.Popen([sys.executable, "-c", STOPPER, str(out), str(Path(__file__).parent)],
+                                stdout=subprocess.PIPE, text=True)
+        runs[sig] = (out, {p.name: p.read_bytes() for p in out.iterdir()}, proc)
+    for sig, (out, before, proc) in runs.items():
+        line = proc.stdout.readline()  # the first file of the new run is written (into staging)
+        assert line.startswith("wrote") and list(out.parent.glob(".kept.staging-*"))
+        proc.send_signal(sig)
+        code = proc.wait(timeout=30)
+        if sig == signal.SIGTERM:
+            assert code == -signal.SIGTERM  # the staging folder goes, and the process still ends as terminated
+        assert not list(out.parent.glob(".kept.staging-*")) and not list(out.glob(".*tmp-*"))
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 @pytest.mark.parametrize("args, message", [

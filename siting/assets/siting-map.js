@@ -25,7 +25,7 @@ var siting = (function () {
   /* One switchable layer from a FeatureCollection.
    * o: {data, style, tooltip: [[field, label]], popup: [[field, label]], title: field,
    *     point: 'circle' | 'rank', cluster: bool} ; feature property _color overrides fillColor,
-   *     _link makes a click open that page. */
+   *     and the background of numbered markers; _link makes a click open that page. */
   function geoLayer(o) {
     var group = o.cluster ? L.markerClusterGroup({maxClusterRadius: 40, showCoverageOnHover: false})
                           : L.featureGroup();
@@ -37,8 +37,11 @@ var siting = (function () {
       },
       pointToLayer: function (f, ll) {
         if (o.point === 'rank') {
-          return L.marker(ll, {icon: L.divIcon({className: 'siting-rank', html: esc(f.properties.rank),
-                                                iconSize: [24, 24]}), riseOnHover: true});
+          var marker = L.marker(ll, {icon: L.divIcon({className: 'siting-rank', html: esc(f.properties.rank),
+                                                      iconSize: [24, 24]}), riseOnHover: true});
+          var colour = f.properties._color;  // why the site was placed
+          if (colour) marker.on('add', function () { if (this._icon) this._icon.style.background = colour; });
+          return marker;
         }
         return L.circleMarker(ll, L.extend({}, o.style));
       },

@@ -12,7 +12,9 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,6 +23,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siting.config import MapParams
+from siting.layers import map_coverage
+
 #: decimal places of lon/lat in GeoJSON: 1e-6 degrees is about 0.1 m
 COORD_PRECISION = 6
 
@@ -28,24 +33,53 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the process was, so that ``finally`` blocks clean up before it ends."""
+
+
+@contextlib.contextmanager
+def cleanup_on_terminate() -> Iterator[None]:
+    """Within the block, SIGTERM unwinds like Ctrl-C does (``finally`` blocks run, temporary
+    files go); the process then ends by SIGTERM all the same. A no-op outside the main thread
+    (a Dask worker's task), where signals cannot be handled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate) or signal.SIG_DFL  # None: set outside Python
+    try:
+        yield
+    except Terminated:
+        signal.signal(signal.SIGTERM, previous)
+        os.kill(os.getpid(), signal.SIGTERM)  # end as the sender asked, now that the files are gone
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception, Ctrl-C or SIGTERM the temporary file is removed and ``path`` is left
+    untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for others too
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with cleanup_on_terminate():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for others too
+            yield tmp_path
+            os.replace(tmp_path, path)
+        finally:
+            if tmp_path.exists():
+                tmp_path.unlink()
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -117,9 +151,14 @@ def write_geojson(path: str | Path, gdf: gpd.GeoDataFrame, precision: int = COOR
 
 
 def write_csv(path: str | Path, df: pd.DataFrame) -> None:
-    """Write ``df`` as CSV (no index, ``\\n`` line ends, fixed float format), atomically."""
+    """Write ``df`` as CSV (no index, ``\\n`` line ends, fixed float format), atomically.
+
+    UTF-8 with a byte-order mark (``utf-8-sig``): Excel reads a CSV without one in the
+    system code page, which turns Chinese names into mojibake on Chinese Windows; Python,
+    pandas, QGIS and LibreOffice all read the mark as UTF-8 and drop it.
+    """
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6f")
+        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6f", encoding="utf-8-sig")
 
 
 def write_gpkg(path: str | Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
@@ -139,24 +178,38 @@ def sites_table(sites: gpd.GeoDataFrame) -> pd.DataFrame:
     return table
 
 
-def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] | None = None) -> list[Path]:
+def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] | None = None,
+               simplify_m: float | None = None) -> list[Path]:
     """Write a :class:`~siting.result.PlanResult` into ``out_dir``; return the paths.
 
     Files: one ``<layer>.geojson`` per layer except ``demand`` (``sites``,
     ``coverage``, ``gaps``, extras), ``sites.csv``, ``layers.gpkg`` (every layer in
-    the metric CRS), ``summary.json`` and ``extra_files`` (e.g. ``map.html``).
+    the metric CRS, at full resolution), ``summary.json`` and ``extra_files`` (e.g.
+    ``map.html``). ``coverage.geojson`` is what the map draws: one polygon per layer
+    and state, simplified by ``simplify_m`` metres (default ``map.simplify_m``), see
+    :func:`siting.layers.map_coverage`.
     Everything is first written into a staging folder beside ``out_dir``; only when
     all files are complete are they renamed into place, ``summary.json`` last, so an
-    interrupted run leaves the previous outputs as they were.
+    interrupted run leaves the previous outputs as they were. A run stopped by Ctrl-C
+    or SIGTERM removes its staging folder; one left by SIGKILL is removed by the next run.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.parent.glob(f".{out.name}.staging-*"):  # left by a killed run
         shutil.rmtree(stale, ignore_errors=True)
+    with cleanup_on_terminate():
+        return _write_staged(result, out, extra_files, simplify_m)
+
+
+def _write_staged(result, out: Path, extra_files: dict[str, str | bytes] | None,
+                  simplify_m: float | None) -> list[Path]:
+    """:func:`write_plan`'s files, written into a staging folder and then renamed into ``out``."""
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     try:
         names: list[str] = []
         for name, gdf in sorted(result.layers.items()):
+            if name == "coverage":
+                gdf = map_coverage(gdf, MapParams().simplify_m if simplify_m is None else simplify_m)
             if name != "demand":
                 write_geojson(staging / f"{name}.geojson", gdf)
                 names.append(f"{name}.geojson")
@@ -174,6 +227,4 @@ def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] 
             os.replace(staging / name, out / name)
         return [out / n for n in names]
     finally:
-        for leftover in staging.glob("*"):
-            leftover.unlink()
-        staging.rmdir()
+        shutil.rmtree(staging, ignore_errors=True)
