@@ -114,6 +114,13 @@ class DemandParams(Section):
                     "evenly; 0 = evenly, as the raster says) [A] (§5 dasymetric; coarse GHS-POP 1 km pixels)")
     population: float | None = Field(
         None, gt=0, description="calibration total of residents (e.g. a census figure); None keeps the estimate [CENSUS2020]")
+    builtup_model: bool = Field(
+        True, description="where buildings are unmapped, estimate building cover and floor area (so residents, "
+                          "workers and the environment class) from roads, POIs and landuse with the model shipped "
+                          "in siting/data/builtup_model.json; off: road demand only, as before [A] (issue 17)")
+    census_min_share: float = Field(
+        0.1, ge=0, le=1, description="a population total below this share of the residents that the mapped "
+                                     "buildings already hold is refused as a wrong figure [A] (issue 17)")
 
 
 class BatchParams(Section):
