@@ -64,7 +64,6 @@ def training_cells(data: Path, mapped_window_m: float, mapped_cover: float, para
         f["x"], f["y"] = np.asarray(x), np.asarray(y)
         f["cover"], f["far"] = hood.cover_ctx[keep], hood.far_ctx[keep]
         f["road_density"] = hood.road_density_ctx[keep]
-        f["wide_cover"] = wide_cover[keep]
         frames.append(f)
     return pd.concat(frames, ignore_index=True)
 

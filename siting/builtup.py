@@ -80,13 +80,6 @@ def _count_per_cell(xy: np.ndarray, spec: GridSpec, boundary: shapely.Geometry) 
     return np.bincount(cell[keep], minlength=ncell).astype(float)
 
 
-def junctions_xy(area: Area) -> np.ndarray:
-    """Road nodes where three or more distinct roads meet."""
-    from siting.learn import intersections
-
-    return intersections(area)
-
-
 def cell_features(area: Area, spec: GridSpec, boundary: shapely.Geometry, cell_area: np.ndarray,
                   road_by_group: np.ndarray, window: int) -> pd.DataFrame:
     """Neighbourhood features of every grid cell (flat order), from roads, POIs and landuse only.
@@ -95,20 +88,18 @@ def cell_features(area: Area, spec: GridSpec, boundary: shapely.Geometry, cell_a
     motorway, trunk, primary, secondary, tertiary, minor); ``window``: neighbourhood width in cells.
     """
     from siting.demand import polygon_cell_areas
+    from siting.learn import intersections  # junctions: road nodes where three or more roads meet
 
     land = smooth(cell_area, spec, window)
-    road_per_cell = road_by_group.sum(axis=1)
-    road = smooth(road_per_cell, spec, window)
+    road = smooth(road_by_group.sum(axis=1), spec, window)
     major = smooth(road_by_group[:, :3].sum(axis=1), spec, window)
     middle = smooth(road_by_group[:, 3:5].sum(axis=1), spec, window)
     density = 1000.0 * ratio(road, land)  # km per km²
-    junctions_per_cell = _count_per_cell(junctions_xy(area), spec, boundary)
-    junctions = smooth(junctions_per_cell, spec, window)
+    junctions = smooth(_count_per_cell(intersections(area), spec, boundary), spec, window)
     cat = area.pois["category"].to_numpy() if len(area.pois) else np.empty(0, dtype=object)
     xy = (np.column_stack([area.pois.geometry.x.to_numpy(), area.pois.geometry.y.to_numpy()])
           if len(area.pois) else np.empty((0, 2)))
-    activity_per_cell = _count_per_cell(xy[np.isin(cat, ACTIVITY_POIS)], spec, boundary)
-    activity = smooth(activity_per_cell, spec, window)
+    activity = smooth(_count_per_cell(xy[np.isin(cat, ACTIVITY_POIS)], spec, boundary), spec, window)
     features = {
         "road_km_per_km2": density,
         "junctions_per_km2": 1e6 * ratio(junctions, land),
@@ -121,9 +112,8 @@ def cell_features(area: Area, spec: GridSpec, boundary: shapely.Geometry, cell_a
     }
     ncell = spec.shape[0] * spec.shape[1]
     lu = area.landuse
-    li, cell, share = (polygon_cell_areas(lu.geometry.to_numpy(), spec) if len(lu)
-                       else (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)))
-    kind = lu["landuse"].astype(str).to_numpy()[li] if len(lu) else np.empty(0, dtype=object)
+    li, cell, share = polygon_cell_areas(lu.geometry.to_numpy(), spec)
+    kind = lu["landuse"].astype(str).to_numpy()[li]
     for name, values in LANDUSE_GROUPS.items():
         per_cell = np.bincount(cell, share * np.isin(kind, values), minlength=ncell)
         features[f"landuse_{name}"] = ratio(smooth(np.minimum(per_cell, cell_area), spec, window), land).clip(0, 1)

@@ -6,9 +6,14 @@
   (footprint × floors × floor efficiency × residential share / m² per person,
   ``DOMAIN.md`` §5), or from a population raster (spread inside each pixel by the
   buildings), or from ``landuse=residential`` where buildings are unmapped;
+- the **built-up model** (:mod:`siting.builtup`, ``demand.builtup_model``) where
+  buildings are unmapped: neighbourhood building cover and floor area estimated from
+  roads, POIs and landuse give residents and workers (``source="model"``) and the
+  environment class (``env_source="model"``);
 - **sparse areas** (most roads in neighbourhoods without mapped buildings, as in much
-  of Chinese OSM) report ``demand_source="roads"`` and put the part of a census total
-  their buildings do not explain along the unmapped roads;
+  of Chinese OSM) put the part of a census total their buildings do not explain where
+  the model puts floor area (along the unmapped roads with the model off, ``"roads"``);
+  a census total below ``census_min_share`` of the buildings' residents is refused;
 - **workers** per cell from the floor area of offices, shops and industry;
 - calibration to a census total (``params.population``);
 - **road demand** points every ``road_point_spacing_m`` along drivable roads;
@@ -60,9 +65,11 @@ class Demand:
     road sample (``kind="road"``, ``road_m`` = road length it stands for).
     ``grid``: every cell touching the area, with ``row``, ``col``, ``residents``,
     ``workers``, ``road_m``, ``road_m_<class>`` (:data:`ROAD_GROUPS`), ``building_cover``,
-    ``floors``, ``env_class``, ``priority``, ``weight``, ``source`` (``"none"`` when empty)
-    and the cell polygon. ``spec``: the grid's CRS, transform and shape (for GeoTIFFs).
-    ``info``: demand source, totals, calibration factor, counts per environment class.
+    ``floors``, ``env_class``, ``priority``, ``weight``, ``source`` (``"none"`` when empty),
+    ``env_source`` (:data:`ENV_SOURCES`) and the cell polygon. ``spec``: the grid's CRS, transform and shape (for GeoTIFFs).
+    ``info``: demand source, totals, calibration factor, counts per environment class,
+    ``by_class`` (cells, class sources and residents' sources per class) and
+    ``builtup_model`` (cells and residents it gave, its spatial-CV errors).
     """
 
     points: gpd.GeoDataFrame
