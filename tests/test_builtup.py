@@ -114,3 +114,12 @@ def test_roads_only_suburbs_and_county_towns_do_not_turn_dense(shared_data, rel)
     assert d.info["env_classes"]["dense_urban"] == 0
     assert d.info["env_classes"]["urban"] < 0.2 * d.info["cells"]
     assert d.info["residents_total"] / area.area_km2 < 10_000   # not a city core
+
+
+def test_plan_command_refuses_a_census_far_below_the_buildings_with_exit_status_2(tmp_path, capsys):
+    cli = pytest.importorskip("siting.cli")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["plan", "demo", "--count", "3", "--population", "100", "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "far below" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
