@@ -6,9 +6,14 @@
   (footprint × floors × floor efficiency × residential share / m² per person,
   ``DOMAIN.md`` §5), or from a population raster (spread inside each pixel by the
   buildings), or from ``landuse=residential`` where buildings are unmapped;
+- the **built-up model** (:mod:`siting.builtup`, ``demand.builtup_model``) where
+  buildings are unmapped: neighbourhood building cover and floor area estimated from
+  roads, POIs and landuse give residents and workers (``source="model"``) and the
+  environment class (``env_source="model"``);
 - **sparse areas** (most roads in neighbourhoods without mapped buildings, as in much
-  of Chinese OSM) report ``demand_source="roads"`` and put the part of a census total
-  their buildings do not explain along the unmapped roads;
+  of Chinese OSM) put the part of a census total their buildings do not explain where
+  the model puts floor area (along the unmapped roads with the model off, ``"roads"``);
+  a census total below ``census_min_share`` of the buildings' residents is refused;
 - **workers** per cell from the floor area of offices, shops and industry;
 - calibration to a census total (``params.population``);
 - **road demand** points every ``road_point_spacing_m`` along drivable roads;
@@ -28,9 +33,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import ndimage
 
+from siting import builtup
 from siting.area import Area
+from siting.builtup import ratio, smooth, window_cells
 from siting.config import DemandParams
 from siting.errors import ConfigError, InputError
 from siting.io.raster import GridSpec, apply_affine, population_samples
@@ -43,7 +49,9 @@ POINT_COLUMNS: tuple[str, ...] = ("demand_id", "kind", "residents", "workers", "
 #: road classes with their own length column in the grid (``road_m_<class>``); the rest is ``minor``
 ROAD_GROUPS: tuple[str, ...] = ("motorway", "trunk", "primary", "secondary", "tertiary", "minor")
 #: where residents can come from
-SOURCES: tuple[str, ...] = ("buildings", "raster", "landuse", "roads")
+SOURCES: tuple[str, ...] = ("buildings", "raster", "landuse", "model", "roads")
+#: where a cell's environment class comes from (``"none"``: no buildings, roads or POIs around it: rural)
+ENV_SOURCES: tuple[str, ...] = ("buildings", "model", "none")
 #: landuse values that hold workplaces where buildings are unmapped
 WORK_LANDUSE: tuple[str, ...] = ("commercial", "retail", "industrial")
 
@@ -57,9 +65,11 @@ class Demand:
     road sample (``kind="road"``, ``road_m`` = road length it stands for).
     ``grid``: every cell touching the area, with ``row``, ``col``, ``residents``,
     ``workers``, ``road_m``, ``road_m_<class>`` (:data:`ROAD_GROUPS`), ``building_cover``,
-    ``floors``, ``env_class``, ``priority``, ``weight``, ``source`` (``"none"`` when empty)
-    and the cell polygon. ``spec``: the grid's CRS, transform and shape (for GeoTIFFs).
-    ``info``: demand source, totals, calibration factor, counts per environment class.
+    ``floors``, ``env_class``, ``priority``, ``weight``, ``source`` (``"none"`` when empty),
+    ``env_source`` (:data:`ENV_SOURCES`) and the cell polygon. ``spec``: the grid's CRS, transform and shape (for GeoTIFFs).
+    ``info``: demand source, totals, calibration factor, counts per environment class,
+    ``by_class`` (cells, class sources and residents' sources per class) and
+    ``builtup_model`` (cells and residents it gave, its spatial-CV errors).
     """
 
     points: gpd.GeoDataFrame
@@ -76,45 +86,46 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     Raises :class:`~siting.errors.InputError` for an unusable raster or when a
     population total is given for an area with nothing to put it on.
     """
-    if params.grid != "square":
-        raise ConfigError(f"demand grid '{params.grid}' is not available yet: use 'grid: square'")
-    spec = GridSpec.covering(area.boundary, area.crs, params.cell_size_m)
+    hood = neighbourhood(area, params)
+    spec, boundary, cell_area, in_area = hood.spec, hood.boundary, hood.cell_area, hood.in_area
     ncell = spec.shape[0] * spec.shape[1]
     rows, cols = np.divmod(np.arange(ncell), spec.shape[1])
     cell_geoms = spec.boxes(rows, cols)
-    boundary = shapely.normalize(area.boundary)  # a private copy, prepared for the many point tests
-    shapely.prepare(boundary)
-    cell_area = _cell_areas_inside(cell_geoms, boundary, params.cell_size_m)
-    in_area = cell_area > 0
-
-    roads = _drivable_roads(area.road_edges, params)
-    road_by_group = _road_length_by_group(roads, spec, boundary)
+    roads, road_by_group, bld, cover_ctx = hood.roads, hood.road_by_group, hood.buildings, hood.cover_ctx
     road_m = road_by_group.sum(axis=1)
-    bld = _buildings(area.buildings, area.landuse, spec, params)
     cover = np.divide(bld["footprint"], cell_area, out=np.zeros(ncell), where=cell_area > 0).clip(0, 1)
 
-    window = _window_cells(params.context_window_m, params.cell_size_m)
-    cover_ctx = _ratio(_smooth(bld["footprint"], spec, window), _smooth(cell_area, spec, window))
-    floors_ctx = _ratio(_smooth(bld["footprint"] * bld["floors"], spec, window), _smooth(bld["footprint"], spec, window))
-    road_density_ctx = 1000.0 * _ratio(_smooth(road_m, spec, window), _smooth(cell_area, spec, window))
-    env = _env_class(cover_ctx, floors_ctx, road_density_ctx, params)
+    # where buildings are unmapped, the built-up model estimates cover and floor area from roads and POIs
+    modelled = hood.model_cells(params)
+    built = builtup.shipped_model().predict(hood.features[modelled]) if modelled.any() else {"cover": [], "far": []}
+    env_cover, env_far = cover_ctx.copy(), hood.far_ctx.copy()
+    env_cover[modelled], env_far[modelled] = built["cover"], built["far"]
+    env = _env_class(env_cover, ratio(env_far, env_cover), hood.road_density_ctx, params)
+    env_source = np.select([modelled, cover_ctx > 0], ["model", "buildings"], "none")
 
     # sparse: most roads run through neighbourhoods without mapped buildings (DOMAIN §4.2)
     mapped = cover_ctx >= params.mapped_cover_min
     mapped_road_share = float(road_m[mapped].sum() / road_m.sum()) if road_m.sum() > 0 else float(bld["footprint"].sum() > 0)
     sparse = mapped_road_share < params.sparse_mapped_share
 
-    sources, workers = _people(area, boundary, spec, bld, cover_ctx, raster, params)
+    model_res, model_work = _modelled_people(env_far * modelled * cell_area, area.landuse, spec, params)
+    sources, workers = _people(area, boundary, spec, bld, cover_ctx, raster, params, modelled, model_res, model_work)
     sources = {s: np.where(in_area, v, 0.0) for s, v in sources.items()}  # buildings just outside the boundary
     workers = np.where(in_area, workers, 0.0)
     estimate = float(sum(v.sum() for v in sources.values()))
     factor = 1.0
     if params.population is not None:
+        _check_census(area.name, params, float(sources["buildings"].sum()))
         if raster is None and (sparse or estimate <= 0) and params.population > estimate:
-            # what buildings and landuse do not explain lives along the roads of the unmapped parts
-            along = np.where(in_area & ~mapped, _road_person_weights(road_by_group, params), 0.0)
+            # what buildings and landuse do not explain lives where the model puts floor area, else along the roads
+            unmapped = in_area & ~mapped
+            along = np.where(unmapped, sources["model"], 0.0)
+            target = "model"
+            if along.sum() <= 0:
+                along, target = np.where(unmapped, _road_person_weights(road_by_group, params), 0.0), "roads"
             if along.sum() > 0:
-                sources["roads"] = along * (params.population - estimate) / along.sum()
+                rest = params.population - (estimate - float(sources[target].sum()))
+                sources[target] = along * rest / along.sum()
         total = float(sum(v.sum() for v in sources.values()))
         if total <= 0:
             raise InputError(f"area '{area.name}' has no buildings, residential landuse or drivable roads to put "
@@ -126,6 +137,9 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     residents = sum(sources.values())
     stacked = np.stack([sources[s] for s in SOURCES])
     cell_source = np.where(stacked.max(axis=0) > 0, np.array(SOURCES)[stacked.argmax(axis=0)], "none")
+    if not (residents[in_area].sum() > 0 or workers.sum() > 0 or road_m[in_area].sum() > 0):
+        raise InputError(f"area '{area.name}' has no buildings, landuse or usable roads (drivable highway classes: "
+                         f"{', '.join(params.road_weight_per_km)}) inside its boundary: check the boundary and the OSM file")
 
     cx, cy = spec.centres(rows, cols)
     priority = _priority(np.asarray(cx), np.asarray(cy), area, params)
@@ -135,7 +149,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
         "row": rows, "col": cols, "residents": residents, "workers": workers, "road_m": road_m,
         **{f"road_m_{g}": road_by_group[:, i] for i, g in enumerate(ROAD_GROUPS)},
         "building_cover": cover, "floors": bld["floors"], "env_class": np.array(ENV_CLASSES)[env],
-        "priority": priority, "weight": cell_weight, "source": cell_source,
+        "priority": priority, "weight": cell_weight, "source": cell_source, "env_source": env_source,
     }, geometry=cell_geoms, crs=area.crs)[in_area].reset_index(drop=True)
 
     points = _points(grid, roads, spec, env, cover, area, boundary, params)
@@ -155,30 +169,110 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
         "road_points": int((points["kind"] == "road").sum()),
         "road_km": float(road_m.sum() / 1000.0),
         "env_classes": {c: int((grid["env_class"] == c).sum()) for c in ENV_CLASSES},
+        "by_class": _by_class(grid),
+        "builtup_model": _model_info(grid, modelled[in_area], params),
         "cell_size_m": params.cell_size_m,
         "grid": params.grid,
     }
     return Demand(points=points, grid=grid, spec=spec, info=info)
 
 
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Per-cell inputs of the demand surface (flat grid order): what the buildings say and
+    what roads, POIs and landuse say (the built-up model's features)."""
+
+    spec: GridSpec
+    boundary: shapely.Geometry
+    cell_area: np.ndarray
+    in_area: np.ndarray
+    roads: gpd.GeoDataFrame
+    road_by_group: np.ndarray
+    buildings: dict[str, np.ndarray]
+    cover_ctx: np.ndarray          # neighbourhood building cover (m²/m²)
+    far_ctx: np.ndarray            # neighbourhood floor-area ratio (floor m² per m² of land)
+    road_density_ctx: np.ndarray   # neighbourhood drivable road km/km²
+    features: pd.DataFrame         # :func:`siting.builtup.cell_features`
+
+    def model_cells(self, params: DemandParams) -> np.ndarray:
+        """Cells inside the area whose neighbourhood has no mapped buildings but has roads or POIs."""
+        if not params.builtup_model:
+            return np.zeros(len(self.cell_area), dtype=bool)
+        seen = (self.features["road_km_per_km2"] > 0) | (self.features["pois_per_km2"] > 0)
+        return self.in_area & (self.cover_ctx < params.mapped_cover_min) & seen.to_numpy()
+
+
+def neighbourhood(area: Area, params: DemandParams) -> Neighbourhood:
+    """The grid of ``area`` with its buildings, roads and built-up features per cell."""
+    if params.grid != "square":
+        raise ConfigError(f"demand grid '{params.grid}' is not available yet: use 'grid: square'")
+    spec = GridSpec.covering(area.boundary, area.crs, params.cell_size_m)
+    ncell = spec.shape[0] * spec.shape[1]
+    cell_geoms = spec.boxes(*np.divmod(np.arange(ncell), spec.shape[1]))
+    boundary = shapely.normalize(area.boundary)  # a private copy, prepared for the many point tests
+    shapely.prepare(boundary)
+    cell_area = _cell_areas_inside(cell_geoms, boundary, params.cell_size_m)
+    roads = _drivable_roads(area.road_edges, params)
+    road_by_group = _road_length_by_group(roads, spec, boundary)
+    bld = _buildings(area.buildings, area.landuse, spec, params)
+    window = window_cells(params.context_window_m, params.cell_size_m)
+    land = smooth(cell_area, spec, window)
+    return Neighbourhood(
+        spec=spec, boundary=boundary, cell_area=cell_area, in_area=cell_area > 0, roads=roads,
+        road_by_group=road_by_group, buildings=bld,
+        cover_ctx=ratio(smooth(bld["footprint"], spec, window), land),
+        far_ctx=ratio(smooth(bld["footprint"] * bld["floors"], spec, window), land),
+        road_density_ctx=1000.0 * ratio(smooth(road_by_group.sum(axis=1), spec, window), land),
+        features=builtup.cell_features(area, spec, boundary, cell_area, road_by_group, window))
+
+
+def _modelled_people(floor_area: np.ndarray, landuse: gpd.GeoDataFrame, spec: GridSpec,
+                     params: DemandParams) -> tuple[np.ndarray, np.ndarray]:
+    """Residents and workers per cell from modelled gross floor area (m²), split into housing and
+    workplace like an untyped building: by the landuse of the cell, else ``untyped_residential_share``."""
+    ncell = spec.shape[0] * spec.shape[1]
+    res_share = np.full(ncell, params.untyped_residential_share)
+    if len(landuse):
+        kind = landuse["landuse"].astype(str).to_numpy()
+        li, cell, share = polygon_cell_areas(landuse.geometry.to_numpy(), spec)
+        res = np.bincount(cell, share * (kind[li] == "residential"), minlength=ncell)
+        work = np.bincount(cell, share * np.isin(kind[li], WORK_LANDUSE), minlength=ncell)
+        res_share = np.select([res > work, work > res], [1.0, 0.0], res_share)
+    net = floor_area * params.floor_efficiency
+    return net * res_share / params.m2_per_person, net * (1.0 - res_share) / params.m2_per_worker
+
+
+def _check_census(name: str, params: DemandParams, building_residents: float) -> None:
+    """Refuse a census total far below what the mapped buildings already hold."""
+    if params.population < params.census_min_share * building_residents:
+        raise InputError(f"population={params.population:g} for area '{name}' is far below the "
+                         f"{building_residents:,.0f} residents its mapped buildings hold (less than "
+                         f"{params.census_min_share:.0%}): check the census figure and that it is for this area")
+
+
 def _people(area: Area, boundary: shapely.Geometry, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: np.ndarray,
-            raster: str | Path | None, params: DemandParams) -> tuple[dict[str, np.ndarray], np.ndarray]:
+            raster: str | Path | None, params: DemandParams, modelled: np.ndarray, model_res: np.ndarray,
+            model_work: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Uncalibrated residents per cell by source (:data:`SOURCES`), and workers per cell.
 
-    Residents come from the raster when one is given, else from buildings, with landuse
-    filling the cells without buildings in neighbourhoods where buildings are barely
-    mapped (``mapped_cover_min``); the same landuse fill adds workers.
+    Residents come from the raster when one is given, else from buildings; in
+    neighbourhoods where buildings are barely mapped (``mapped_cover_min``) the built-up
+    model fills the ``modelled`` cells, and landuse the other cells without buildings.
+    The same fill adds workers.
     """
     ncell = spec.shape[0] * spec.shape[1]
     sources = {s: np.zeros(ncell) for s in SOURCES}
     unmapped = (cover_ctx < params.mapped_cover_min) & (bld["footprint"] == 0)
     lu_res, lu_work = _landuse_people(area.landuse, spec, params)
+    by_model = unmapped & modelled
+    by_landuse = unmapped & ~modelled
     if raster is not None:
         sources["raster"] = _raster_people(raster, spec, boundary, bld["residents"], params)
     else:
         sources["buildings"] = bld["residents"]
-        sources["landuse"] = np.where(unmapped, lu_res, 0.0)
-    return sources, bld["workers"] + np.where(unmapped, lu_work, 0.0)
+        sources["landuse"] = np.where(by_landuse, lu_res, 0.0)
+        sources["model"] = np.where(by_model, model_res, 0.0)
+    return sources, bld["workers"] + np.where(by_landuse, lu_work, 0.0) + np.where(by_model, model_work, 0.0)
 
 
 def _raster_people(raster: str | Path, spec: GridSpec, boundary: shapely.Geometry, building_residents: np.ndarray,
@@ -232,11 +326,11 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
 
     # context: footprint-weighted known floors of the neighbourhood
     has = ~np.isnan(known[bi])
-    window = _window_cells(params.context_window_m, params.cell_size_m)
-    ctx_den = _smooth(np.bincount(cell[has], share[has], minlength=ncell), spec, window)
-    ctx = _ratio(_smooth(np.bincount(cell[has], share[has] * known[bi][has], minlength=ncell), spec, window), ctx_den)
-    ctx_weight = np.bincount(bi, share * (ctx_den[cell] > 1e-9), minlength=len(geoms))  # as _ratio: sums leave ~1e-13
-    ctx_b = _ratio(np.bincount(bi, share * ctx[cell], minlength=len(geoms)), ctx_weight)
+    window = window_cells(params.context_window_m, params.cell_size_m)
+    ctx_den = smooth(np.bincount(cell[has], share[has], minlength=ncell), spec, window)
+    ctx = ratio(smooth(np.bincount(cell[has], share[has] * known[bi][has], minlength=ncell), spec, window), ctx_den)
+    ctx_weight = np.bincount(bi, share * (ctx_den[cell] > 1e-9), minlength=len(geoms))  # as ratio: sums leave ~1e-13
+    ctx_b = ratio(np.bincount(bi, share * ctx[cell], minlength=len(geoms)), ctx_weight)
     contextual = (ctx_weight > 0) & ~np.isin(btype, params.fixed_floor_types)
     default = pd.Series(btype).map(params.default_floors).fillna(params.default_floors.get("yes", 1.0)).to_numpy(dtype=float)
     floors = np.where(grounds, params.grounds_plot_ratio, np.where(~np.isnan(known), known, np.where(contextual, ctx_b, default)))
@@ -246,7 +340,7 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
     floor_area = share * floors[bi] * params.floor_efficiency
     out = {
         "footprint": footprint,
-        "floors": _ratio(np.bincount(cell[built], (share * floors[bi])[built], minlength=ncell), footprint),
+        "floors": ratio(np.bincount(cell[built], (share * floors[bi])[built], minlength=ncell), footprint),
         "residents": np.bincount(cell, floor_area * res_share[bi] / params.m2_per_person, minlength=ncell),
         "workers": np.bincount(cell, floor_area * work_share[bi] / per_worker[bi], minlength=ncell),
     }
@@ -387,24 +481,6 @@ def _road_person_weights(road_by_group: np.ndarray, params: DemandParams) -> np.
 
 # --------------------------------------------------------------------------- classes, priority, points
 
-def _window_cells(window_m: float, cell_size: float) -> int:
-    """Odd neighbourhood width in cells (at least 1)."""
-    k = max(int(round(window_m / cell_size)), 1)
-    return k if k % 2 else k + 1
-
-
-def _smooth(values: np.ndarray, spec: GridSpec, window: int) -> np.ndarray:
-    """Neighbourhood sum over ``window × window`` cells (zero outside the grid), flattened."""
-    if window <= 1:
-        return np.asarray(values, dtype=float)
-    grid = np.asarray(values, dtype=float).reshape(spec.shape)
-    return ndimage.uniform_filter(grid, size=window, mode="constant", cval=0.0).ravel() * window * window
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 1e-9)
-
-
 def _env_class(cover: np.ndarray, floors: np.ndarray, road_density: np.ndarray, params: DemandParams) -> np.ndarray:
     """Index into :data:`ENV_CLASSES` per cell from neighbourhood cover, floors and road km/km²."""
     return np.select(
@@ -455,6 +531,37 @@ def _points(grid: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, spec: GridSpec, env
     both = pd.concat([cell_pts, road_pts], ignore_index=True)
     both.insert(0, "demand_id", np.arange(len(both), dtype=np.int64))
     return gpd.GeoDataFrame(both[list(POINT_COLUMNS)], geometry="geometry", crs=area.crs)
+
+
+def environment_layer(demand: Demand) -> gpd.GeoDataFrame:
+    """The demand cells as polygons with their environment class and where it came from (for the map)."""
+    cols = ["row", "col", "env_class", "env_source", "residents", "workers", "source"]
+    return demand.grid[cols + ["geometry"]].copy()
+
+
+def _by_class(grid: gpd.GeoDataFrame) -> dict[str, dict]:
+    """Per environment class: cells, where the class came from and where its residents came from."""
+    out = {}
+    for c in ENV_CLASSES:
+        g = grid[grid["env_class"] == c]
+        out[c] = {"cells": int(len(g)),
+                  "env_source": {s: int((g["env_source"] == s).sum()) for s in ENV_SOURCES},
+                  "residents_by_source": {s: round(float(g.loc[g["source"] == s, "residents"].sum()), 1)
+                                          for s in SOURCES}}
+    return out
+
+
+def _model_info(grid: gpd.GeoDataFrame, modelled: np.ndarray, params: DemandParams) -> dict:
+    """How much of the area the built-up model classed and populated, with its cross-validated errors."""
+    residents = grid["residents"].to_numpy()
+    total = float(residents.sum())
+    info = {"used": bool(params.builtup_model), "cells": int(modelled.sum()),
+            "cell_share": round(float(modelled.mean()), 4) if len(modelled) else 0.0,
+            "residents_share": round(float(residents[grid["source"].to_numpy() == "model"].sum()) / total, 4)
+            if total > 0 else 0.0}
+    if params.builtup_model:
+        info["cross_validation"] = builtup.shipped_model().info["cross_validation"]
+    return info
 
 
 def _main_source(sources: dict[str, np.ndarray], sparse: bool) -> str:

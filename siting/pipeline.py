@@ -17,7 +17,7 @@ from siting import learn, radio
 from siting.area import Area
 from siting.candidates import candidates_5g
 from siting.config import Params, SolverParams
-from siting.demand import Demand, build_demand
+from siting.demand import Demand, build_demand, environment_layer
 from siting.errors import PlanError
 from siting.fill import REASONS, fill_to_count
 from siting.gaps import plan_gaps
@@ -91,6 +91,9 @@ def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame 
 
         result = plan_charging(area, demand, kind, params, existing=existing, count=count, piles=piles,
                                target=target)
+    result.layers["environment"] = environment_layer(demand)
+    result.summary["sites_per_km2"] = round(result.summary["sites_total"] / area.area_km2, 3) if area.area_km2 else None
+    result.summary.setdefault("demand_info", demand.info)
     if learned is not None:
         result.summary["learning"] = learned.summary()
         if learned.used:

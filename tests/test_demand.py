@@ -24,6 +24,7 @@ from siting.io.raster import GridSpec, read_population, write_population_tif
 CRS = "EPSG:32650"  # UTM 50N: Nanjing, Wuhan
 X0, Y0 = 500_000.0, 3_500_000.0  # a corner of the test areas, on the 100 m grid
 P = DemandParams()
+P_ROADS = P.model_copy(update={"builtup_model": False})  # road demand only, without the built-up model
 
 
 def make_area(size: float = 1000.0, buildings=(), roads=(), pois=(), landuse=(), boundary=None) -> Area:
@@ -153,7 +154,7 @@ def test_a_school_drawn_around_its_grounds_is_a_campus_not_a_tower():
 
 # ------------------------------------------------------------------ calibration
 
-@pytest.mark.parametrize("total", [12_345.0, 7.5])
+@pytest.mark.parametrize("total", [12_345.0, 4_000.0])
 def test_calibration_conserves_the_census_total(total):
     rng = np.random.default_rng(1)
     xy = rng.uniform(0, 960, size=(300, 2))
@@ -189,7 +190,7 @@ def test_roads_only_area_has_road_demand_and_no_building_population():
     area = make_area(roads=[(LineString([(X0, Y0 + 500), (X0 + 1000, Y0 + 500)]), "trunk"),
                             (LineString([(X0 + 1000, Y0 + 500), (X0, Y0 + 500)]), "trunk"),   # other direction
                             (LineString([(X0 + 500, Y0), (X0 + 500, Y0 + 1000)]), "residential")])
-    d = build_demand(area, P)
+    d = build_demand(area, P_ROADS)
     assert d.info["demand_source"] == "roads"
     assert d.info["residents_total"] == 0
     roads = d.points[d.points["kind"] == "road"]
@@ -201,7 +202,7 @@ def test_roads_only_area_has_road_demand_and_no_building_population():
     assert d.grid["road_m"].sum() == pytest.approx(2000, rel=1e-6)
     assert d.grid["road_m_trunk"].sum() == pytest.approx(1000, rel=1e-6)
 
-    spread = build_demand(area, P.model_copy(update={"population": 3000}))
+    spread = build_demand(area, P_ROADS.model_copy(update={"population": 3000}))
     assert spread.info["demand_source"] == "roads"
     assert spread.grid["residents"].sum() == pytest.approx(3000)
     assert set(spread.grid.loc[spread.grid["residents"] > 0, "source"]) == {"roads"}
@@ -211,7 +212,7 @@ def test_sparse_area_keeps_its_buildings_and_puts_the_rest_of_the_census_on_unma
     block = (box(X0 + 100, Y0 + 100, X0 + 140, Y0 + 140), "apartments", 6, np.nan)
     streets = [(LineString([(X0, Y0 + y), (X0 + 3000, Y0 + y)]), "residential") for y in (550, 1550, 2550)]
     area = make_area(size=3000, buildings=[block], roads=streets)
-    d = build_demand(area, P.model_copy(update={"population": 5000}))
+    d = build_demand(area, P_ROADS.model_copy(update={"population": 5000}))
     assert d.info["sparse"] and d.info["demand_source"] == "roads"
     assert d.grid["residents"].sum() == pytest.approx(5000)
     assert cell(d, X0 + 120, Y0 + 120)["residents"] == pytest.approx(persons(1600, 6))   # as estimated, unscaled
@@ -280,7 +281,8 @@ def test_points_follow_the_interface_and_are_reproducible():
     assert set(a.points["env_class"]) <= {"dense_urban", "urban", "suburban", "rural"}
     assert (a.points["priority"] >= 1).all()
     # grid aligned to multiples of the cell size, whatever the boundary
-    shifted = build_demand(make_area(boundary=box(X0 + 37, Y0 + 11, X0 + 963, Y0 + 989)), P)
+    shifted = build_demand(make_area(boundary=box(X0 + 37, Y0 + 11, X0 + 963, Y0 + 989),
+                                     roads=[(LineString([(X0, Y0 + 500), (X0 + 1000, Y0 + 500)]), "primary")]), P)
     minx, miny, *_ = shifted.grid.total_bounds
     assert (minx % 100, miny % 100) == (0, 0)
 
@@ -417,19 +419,22 @@ def test_nanjing_centre_is_denser_than_ninghua(shared_data):
     assert (ninghua == "dense_urban").sum() == 0       # a county town with five mapped buildings
     # and Ninghua's five buildings do not make it a building-based area
     assert (nanjing_d.info["sparse"], nanjing_d.info["demand_source"]) == (False, "buildings")
-    assert (ninghua_d.info["sparse"], ninghua_d.info["demand_source"]) == (True, "roads")
+    assert (ninghua_d.info["sparse"], ninghua_d.info["demand_source"]) == (True, "model")
 
 
 def test_fengxian_roads_only(shared_data):
     area = _load(shared_data / "osm/shanghai_fengxian_roads_osm/map.osm")
     d = build_demand(area, P)
-    assert d.info["demand_source"] == "roads"
-    assert d.info["residents_by_source"]["buildings"] == 0 and d.grid["residents"].sum() == 0
+    assert d.info["demand_source"] == "model"   # no buildings: residents from the built-up model
+    assert d.info["residents_by_source"]["buildings"] == 0
+    assert d.grid["residents"].sum() == pytest.approx(d.info["residents_by_source"]["model"]) and d.grid["residents"].sum() > 0
     roads = d.points[d.points["kind"] == "road"]
     assert len(roads) > 100 and (roads["weight"] > 0).all()
     assert roads["road_m"].sum() == pytest.approx(d.grid["road_m"].sum(), rel=0.02)   # both ~ road km inside
     spread = build_demand(area, P.model_copy(update={"population": 20_000}))
-    assert spread.info["demand_source"] == "roads" and spread.grid["residents"].sum() == pytest.approx(20_000)
+    assert spread.info["demand_source"] == "model" and spread.grid["residents"].sum() == pytest.approx(20_000)
+    plain = build_demand(area, P_ROADS)
+    assert plain.info["demand_source"] == "roads" and plain.grid["residents"].sum() == 0
 
 
 
