@@ -56,7 +56,9 @@ def main() -> None:
         for on in (False, True):
             result = plan_area(area, "5g", with_model(params, on), target=a.target)
             density.append(result.summary["sites_per_km2"])
-        classes = lambda d: "/".join(str(d.info["env_classes"][c]) for c in ("rural", "suburban", "urban", "dense_urban"))
+        def classes(d):
+            return "/".join(str(d.info["env_classes"][c]) for c in ("rural", "suburban", "urban", "dense_urban"))
+
         print(f"| {name} | {area.area_km2:.1f} | {classes(full)} | {classes(stripped)} | {agree:.1%} | {ratio:.2f} "
               f"| {density[0]:.2f} | {density[1]:.2f} | {time.perf_counter() - t0:.0f} |", flush=True)
 
