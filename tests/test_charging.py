@@ -248,7 +248,15 @@ def test_demo_keeps_its_four_charging_stations_and_uses_its_car_parks(demo):
     parking = area.pois[area.pois["category"] == "parking"]
     assert len(parking) == 43
     street = parking["parking"].astype(str).isin(["inline", "lane", "street_side"])
-    assert cands["source"].str.startswith("parking").sum() == 43 - street.sum()
+    unmerged = candidates_charging(area, "charging", ChargingParams(charging={"merge_distance_m": 0}))
+    assert unmerged["source"].str.startswith("parking").sum() == 43 - street.sum()
+    # car parks closer than 50 m merge, keeping their spaces; those at an existing station go
+    new, old = unmerged[~unmerged["fixed"]], unmerged[unmerged["fixed"]]
+    at_station = new.geometry.apply(lambda p: old.distance(p).min() < 50.0).to_numpy()
+    merged = cands[~cands["fixed"]]
+    assert merged["capacity"].sum() == pytest.approx(new.loc[~at_station, "capacity"].sum())
+    assert len(merged) < len(new) and shapely.distance(*np.meshgrid(merged.geometry, merged.geometry))[
+        ~np.eye(len(merged), dtype=bool)].min() >= 50.0
     result = plan_charging(area, demand, "charging", Params(), piles=80)
     sites = result.layers["sites"]
     assert sites["piles"].sum() == 80 and (sites["status"] == "existing").sum() == 4
@@ -272,6 +280,12 @@ def test_nanjing_plans_for_every_kind(shared_data):
     assert hydrogen.layers["sites"]["source"].tolist() == ["fuel"]  # the one fuel station of Xinjiekou
     basic = plan_charging(area, demand, "basic", Params(), piles=150)
     assert basic.summary["piles_total"] == 150 and basic.summary["piles_fast"] == 0
+    # issue 20: roadside nodes 9 m apart, a car park 32 m from a commercial plot were two stations
+    for plan, kind in ((plan_charging(area, demand, "basic", Params(), count=40), "basic"),
+                       (plan_charging(area, demand, "charging", Params(), piles=300), "charging")):
+        proposed = plan.layers["sites"].query("status == 'proposed'").geometry
+        apart = shapely.distance(*np.meshgrid(proposed, proposed))[~np.eye(len(proposed), dtype=bool)]
+        assert len(proposed) > 1 and apart.min() >= Params().charging.kind(kind).merge_distance_m
 
 
 def test_cli_refuses_fewer_piles_than_exist_with_exit_status_2(tmp_path, monkeypatch, capsys):
