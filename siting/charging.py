@@ -31,7 +31,7 @@ from scipy.spatial import cKDTree
 
 from siting.access import Access, network_access, radius_by_env, road_network, service_areas
 from siting.area import Area
-from siting.config import CHARGING_KINDS, ChargingParams, FacilityKind, Params
+from siting.config import CHARGING_KINDS, ChargingParams, FacilityKind, Params, SolverParams
 from siting.coverage import covered_by
 from siting.gaps import plan_gaps
 from siting.layers import points_xy
@@ -239,7 +239,7 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
         raise PlanError(f"no {kind} candidate sites with road access in area '{area.name}': "
                         f"the kind needs {', '.join(cfg.candidates)} in the OSM data")
     st = _Stations(access, points["sessions"].to_numpy(dtype=float), radius,
-                   _station_sizes(candidates, cfg), cfg, params.seed)
+                   _station_sizes(candidates, cfg), cfg, params.seed, params.solver)
     fixed = np.flatnonzero(candidates["fixed"].to_numpy(dtype=bool))
     if piles is not None:
         choice, pile_plan = _choose_for_piles(st, fixed, piles)
@@ -260,7 +260,24 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
     s["existing_without_road_access"] = int((~access.on_network[fixed]).sum())
     s["request_met"] = bool(s["sites_total"] == count if count is not None else
                             s["piles_total"] == piles if piles is not None else s["served_ratio"] >= target - 1e-6)
+    s["headline"] = headline(kind, s["sessions_served_ratio"], s["sessions_served_ratio_before"], target)
     return result
+
+
+#: what a session and a pile are called in the headline, by kind (default: charging)
+_HEADLINE_WORDS = {"swap": ("battery swaps", "swap lanes"), "hydrogen": ("refuelling sessions", "dispensers")}
+
+
+def headline(kind: str, served: float, served_before: float, target: float | None) -> dict:
+    """The figure a charging plan is judged by: the share of the day's sessions that
+    the piles serve (within a station's radius and its piles' capacity), the share the
+    existing stations served alone, and the target share of sessions when one was set."""
+    sessions, piles = _HEADLINE_WORDS.get(kind, ("charging sessions", "piles"))
+    label = f"share of the day's {sessions} the {piles} can serve"
+    if target is not None:
+        label += f" (target: {target:.0%} of {sessions} served)"
+    return {"label": label, "value": float(served), "target": None if target is None else float(target),
+            "measure": "sessions_served", "value_before": float(served_before)}
 
 
 def _station_sizes(candidates: gpd.GeoDataFrame, cfg: FacilityKind) -> dict[str, np.ndarray]:
@@ -304,6 +321,7 @@ class _Stations:
     sizes: dict
     cfg: FacilityKind
     seed: int
+    solver: SolverParams
 
     def capacity(self, sites: np.ndarray, piles: np.ndarray) -> np.ndarray:
         """Sessions per day of ``sites`` with ``piles`` piles (existing: their own mix)."""
@@ -329,7 +347,8 @@ class _Stations:
         k = min(k, len(free))
         if k <= 0:
             return choice
-        solution = solve_mclp(self.access.matrix[:, free], np.clip(unserved, 0.0, None), k, seed=self.seed)
+        solution = solve_mclp(self.access.matrix[:, free], np.clip(unserved, 0.0, None), k, seed=self.seed,
+                              params=self.solver)
         return _Choice(np.r_[choice.sites, free[np.asarray(solution.selected, dtype=int)]],
                        np.r_[choice.gains, np.asarray(solution.gains, dtype=float)], float(solution.bound),
                        solution.method, choice.rounds + 1)
@@ -477,6 +496,11 @@ def _result(area: Area, kind: str, params: Params, points: gpd.GeoDataFrame, can
         "coverage_ratio": round(float(weights[after].sum()) / total, 6),
         "coverage_ratio_before": round(float(weights[before].sum()) / total, 6),
         "served_ratio": round(float(served.sum()) / total, 6),
+        "sessions_total": round(total, 3),
+        "sessions_served": round(float(served.sum()), 3),
+        "sessions_served_ratio": round(float(served.sum()) / total, 6),
+        "sessions_served_before": round(float(gains[is_fixed].sum()), 3),
+        "sessions_served_ratio_before": round(float(gains[is_fixed].sum()) / total, 6),
         "evs_total": round(float(points["evs"].sum()), 1),
         "population_total": round(float(residents.sum()), 1),
         "population_covered": round(float(residents[after].sum()), 1),

@@ -321,3 +321,24 @@ def test_count_is_honoured_even_when_fewer_stations_would_serve_everything(town)
     sites = result.layers["sites"]
     assert len(sites) == 4 and result.summary["request_met"]
     assert (sites["piles"] >= 1).all() and (sites["sessions"] <= sites["capacity"] + 1e-6).all()
+
+
+def test_summary_headline_is_the_share_of_sessions_the_piles_serve(demo):
+    area, demand = demo
+    s = plan_charging(area, demand, "charging", Params(), piles=60).summary
+    assert s["piles_total"] == 60 == s["piles_existing"] + s["piles_proposed"]
+    assert s["sessions_total"] == pytest.approx(s["demand_total"]) and s["sessions_served"] < s["sessions_total"]
+    head = s["headline"]
+    assert head["measure"] == "sessions_served" and head["target"] is None
+    assert head["value"] == pytest.approx(s["sessions_served"] / s["sessions_total"], abs=1e-6)
+    assert 0.1 < head["value"] < 0.3 < s["coverage_ratio"]  # 60 piles serve a fifth, not the 98 % covered
+    assert head["value_before"] < head["value"]
+
+
+def test_swap_target_is_a_share_of_swaps_served(demo):
+    area, demand = demo
+    s = plan_charging(area, demand, "swap", Params(), target=0.9).summary
+    head = s["headline"]
+    assert head["target"] == 0.9 and "90% of battery swaps" in head["label"]
+    assert head["value"] == s["sessions_served_ratio"] and (head["value"] >= 0.9) == s["request_met"]
+    assert head["value_before"] == 0.0 and s["sites_proposed"] >= 1  # no swap stations yet: from 0 to the target
