@@ -27,8 +27,8 @@ and 250 stations in all takes about a hundred rounds, each needing who is still
 unserved. The transportation LP this replaced cost 13-30 s per round at 400,000 pairs
 (32 minutes for a district); warm-starting it does not help (HiGHS simplex from
 scratch: 170 s), while the served total is a maximum flow, which SciPy's compiled
-Dinic finds in about 0.1 s. The rounds use two distance bands, the sizing of the
-chosen stations twenty (:data:`SIZING_BANDS`).
+Dinic finds in about 0.1 s. The rounds use a plain maximum flow, the sizing of the
+chosen stations twenty distance bands (:data:`SIZING_BANDS`).
 """
 from __future__ import annotations
 
@@ -145,9 +145,10 @@ def apportion(weights: np.ndarray, total: int, lower: np.ndarray, upper: np.ndar
 
 #: trip-length bands of the assignment, shares of the demand point's radius: sessions go to stations of
 #: a nearer band first. Sizing the chosen stations uses fine bands (closer to nearest-first, 2.5 s at
-#: 400,000 pairs); the rounds of site choice need only who stays unserved: two bands (0.3 s) [A]
+#: 400,000 pairs); the rounds of site choice need only who stays unserved: one band, a plain maximum
+#: flow (0.16 s; served sessions of the final plans as with two bands, benchmarks/RESULTS.md) [A]
 SIZING_BANDS = tuple(np.linspace(0.05, 1.0, 20).round(2))
-ROUND_BANDS = (0.5, 1.0)
+ROUND_BANDS = (1.0,)
 #: flows are integers of 1 / scale sessions, scale as large as int32 sums allow (<= 2**20) [A]
 _MAX_SCALE = 2.0 ** 20
 
@@ -166,8 +167,8 @@ def assign_sessions(distance: sparse.csr_matrix, sessions: np.ndarray, capacity:
     it only by rounding each point and station down to 1/scale session; nearer stations
     are preferred band by band rather than metre by metre (within a band any maximum
     flow will do). It replaces a transportation LP (HiGHS interior point, a small
-    preference for short trips) that took 13-30 s per solve at 400,000 pairs, where two
-    bands take 0.3 s: site choice re-solves the assignment in every round, and a
+    preference for short trips) that took 13-30 s per solve at 400,000 pairs, where one
+    band takes 0.16 s: site choice re-solves the assignment in every round, and a
     district needs a hundred rounds (issue 16). The served total equals the LP's
     (within the rounding); how sessions split between stations in reach of the same
     points may differ."""
