@@ -107,6 +107,16 @@ def test_assignment_respects_capacity_and_serves_the_maximum():
     assert per_site.sum() == pytest.approx(maximum_flow(graph, src, sink).flow_value, abs=1e-6)
 
 
+def test_assignment_sends_sessions_to_the_nearer_station_first():
+    # points 0 and 1 reach both stations; station 0 is near point 0, station 1 near point 1
+    dist = sparse.csr_matrix(np.array([[100.0, 900.0], [900.0, 100.0], [0.0, 500.0]]))
+    flow = assign_sessions(dist, np.array([3.0, 3.0, 2.0]), np.array([10.0, 10.0]), np.full(3, 1000.0)).toarray()
+    assert flow.tolist() == [[3.0, 0.0], [0.0, 3.0], [0.0, 2.0]]
+    # station 1 too small for both: point 2 (only it reaches) keeps its place, point 1 goes to station 0
+    flow = assign_sessions(dist, np.array([3.0, 3.0, 2.0]), np.array([10.0, 2.0]), np.full(3, 1000.0)).toarray()
+    assert flow.tolist() == [[3.0, 0.0], [3.0, 0.0], [0.0, 2.0]]
+
+
 def test_fast_and_slow_piles_add_up():
     fast, slow = split_piles(np.array([1, 2, 3, 10]), 0.7)
     assert fast.tolist() == [1, 1, 2, 7] and (fast + slow).tolist() == [1, 2, 3, 10]
