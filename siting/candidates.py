@@ -242,6 +242,7 @@ def candidates_charging(area: Area, kind: str, params, existing: gpd.GeoDataFram
     With ``demand`` points and the kind's ``roadside_spacing_m``, demand with no
     candidate within that distance gets ``roadside`` candidates: road nodes nearest to
     :func:`grid_fill` points (sparse OSM: roads but no car parks).
+    New candidates closer than the kind's ``merge_distance_m`` merge (:func:`_merge_close`).
     Rows are ordered existing first, then by ``candidate_id``.
     """
     cfg = params.kind(kind)
@@ -297,7 +298,44 @@ def candidates_charging(area: Area, kind: str, params, existing: gpd.GeoDataFram
         out = pd.concat([out, side[_may_propose(area, side.geometry.x, side.geometry.y, side["fixed"])]],
                         ignore_index=True)
     out = out.sort_values(["fixed", "candidate_id"], ascending=[False, True], kind="mergesort")
+    out = _merge_close(out.reset_index(drop=True), cfg.merge_distance_m)
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=crs)
+
+
+def _merge_close(cands: gpd.GeoDataFrame, distance_m: float) -> gpd.GeoDataFrame:
+    """One candidate per cluster of new candidates closer than ``distance_m``.
+
+    The candidate with the most parking spaces (then the first ``candidate_id``) leads:
+    it keeps its place, id and source, takes the spaces of every not yet merged new
+    candidate within ``distance_m`` and the first name among them. Leaders are thus more
+    than ``distance_m`` apart (a later leader was outside every earlier one's reach).
+    New candidates within ``distance_m`` of an existing (fixed) station are dropped: the
+    station stands there already. Existing stations are kept as given. Order is kept.
+    """
+    if distance_m <= 0 or len(cands) < 2:
+        return cands
+    fixed = cands["fixed"].to_numpy(dtype=bool)
+    xy = np.column_stack([cands.geometry.x, cands.geometry.y])
+    tree = cKDTree(xy)
+    taken = fixed.copy()
+    if fixed.any():
+        near_fixed = tree.query_ball_point(xy[fixed], distance_m)
+        taken[np.unique(np.concatenate([np.asarray(n, dtype=int) for n in near_fixed]))] = True
+    spaces = cands["capacity"].to_numpy(dtype=float).copy()
+    names = cands["name"].to_numpy(dtype=object).copy()
+    keep = fixed.copy()
+    order = np.lexsort((cands["candidate_id"].astype(str).to_numpy(), -np.nan_to_num(spaces)))
+    for lead in order:
+        if taken[lead]:
+            continue
+        members = [m for m in sorted(tree.query_ball_point(xy[lead], distance_m)) if not taken[m]]
+        taken[members] = True
+        keep[lead] = True
+        spaces[lead] = np.nansum(spaces[members])
+        named = [names[m] for m in [lead, *members] if isinstance(names[m], str) and names[m]]
+        names[lead] = named[0] if named else names[lead]
+    out = cands.assign(capacity=spaces, name=names)
+    return out[keep].reset_index(drop=True)
 
 
 #: parking=* values of street parking (old ``lane``/``inline`` tagging included) [A] (OSMW)

@@ -227,6 +227,10 @@ class FacilityKind(Section):
     typical_piles: int = Field(8, ge=1, description="new piles per new station when a plan is given in piles [A]")
     existing_piles_default: int = Field(2, ge=1, description=(
         "piles of an existing station with neither capacity nor socket tags [A] (OSMW Tag:amenity=charging_station)"))
+    merge_distance_m: float = Field(50.0, ge=0, description=(
+        "candidates closer than this merge into one with the sum of their parking spaces, and new candidates "
+        "this close to an existing station are dropped: one site per car park or street corner [A] (issue 20: "
+        "two roadside nodes 9 m apart, a car park 32 m from a commercial plot); 0: never"))
 
 
 def _kind(**changes) -> FacilityKind:

@@ -178,3 +178,14 @@ def test_corridors_match_an_exact_buffer():
     assert np.allclose(shapely.area(got), shapely.area(exact), rtol=0.1)
     assert (shapely.area(shapely.symmetric_difference(got, exact)) < 0.1 * shapely.area(exact)).all()
     assert shapely.contains(got, shapely.buffer(lines, 45.0)).all()  # nothing within 45 m is left out
+
+
+def test_gzip_compressed_osm_xml_is_read(shared_data, tmp_path):
+    import gzip
+
+    from siting.io.osm import load_area
+
+    packed = tmp_path / "fengxian.osm.xml.gz"
+    packed.write_bytes(gzip.compress((shared_data / "osm/shanghai_fengxian_roads_osm/map.osm").read_bytes()))
+    area = load_area(packed, cache_dir=None, processed_dir=None)
+    assert area.name == "fengxian" and len(area.road_edges) > 100 and road_network(area).n_nodes > 50

@@ -107,6 +107,16 @@ def test_assignment_respects_capacity_and_serves_the_maximum():
     assert per_site.sum() == pytest.approx(maximum_flow(graph, src, sink).flow_value, abs=1e-6)
 
 
+def test_assignment_sends_sessions_to_the_nearer_station_first():
+    # points 0 and 1 reach both stations; station 0 is near point 0, station 1 near point 1
+    dist = sparse.csr_matrix(np.array([[100.0, 900.0], [900.0, 100.0], [0.0, 500.0]]))
+    flow = assign_sessions(dist, np.array([3.0, 3.0, 2.0]), np.array([10.0, 10.0]), np.full(3, 1000.0)).toarray()
+    assert flow.tolist() == [[3.0, 0.0], [0.0, 3.0], [0.0, 2.0]]
+    # station 1 too small for both: point 2 (only it reaches) keeps its place, point 1 goes to station 0
+    flow = assign_sessions(dist, np.array([3.0, 3.0, 2.0]), np.array([10.0, 2.0]), np.full(3, 1000.0)).toarray()
+    assert flow.tolist() == [[3.0, 0.0], [3.0, 0.0], [0.0, 2.0]]
+
+
 def test_fast_and_slow_piles_add_up():
     fast, slow = split_piles(np.array([1, 2, 3, 10]), 0.7)
     assert fast.tolist() == [1, 1, 2, 7] and (fast + slow).tolist() == [1, 2, 3, 10]
@@ -248,7 +258,15 @@ def test_demo_keeps_its_four_charging_stations_and_uses_its_car_parks(demo):
     parking = area.pois[area.pois["category"] == "parking"]
     assert len(parking) == 43
     street = parking["parking"].astype(str).isin(["inline", "lane", "street_side"])
-    assert cands["source"].str.startswith("parking").sum() == 43 - street.sum()
+    unmerged = candidates_charging(area, "charging", ChargingParams(charging={"merge_distance_m": 0}))
+    assert unmerged["source"].str.startswith("parking").sum() == 43 - street.sum()
+    # car parks closer than 50 m merge, keeping their spaces; those at an existing station go
+    new, old = unmerged[~unmerged["fixed"]], unmerged[unmerged["fixed"]]
+    at_station = new.geometry.apply(lambda p: old.distance(p).min() < 50.0).to_numpy()
+    merged = cands[~cands["fixed"]]
+    assert merged["capacity"].sum() == pytest.approx(new.loc[~at_station, "capacity"].sum())
+    assert len(merged) < len(new) and shapely.distance(*np.meshgrid(merged.geometry, merged.geometry))[
+        ~np.eye(len(merged), dtype=bool)].min() >= 50.0
     result = plan_charging(area, demand, "charging", Params(), piles=80)
     sites = result.layers["sites"]
     assert sites["piles"].sum() == 80 and (sites["status"] == "existing").sum() == 4
@@ -272,6 +290,12 @@ def test_nanjing_plans_for_every_kind(shared_data):
     assert hydrogen.layers["sites"]["source"].tolist() == ["fuel"]  # the one fuel station of Xinjiekou
     basic = plan_charging(area, demand, "basic", Params(), piles=150)
     assert basic.summary["piles_total"] == 150 and basic.summary["piles_fast"] == 0
+    # issue 20: roadside nodes 9 m apart, a car park 32 m from a commercial plot were two stations
+    for plan, kind in ((plan_charging(area, demand, "basic", Params(), count=40), "basic"),
+                       (plan_charging(area, demand, "charging", Params(), piles=300), "charging")):
+        proposed = plan.layers["sites"].query("status == 'proposed'").geometry
+        apart = shapely.distance(*np.meshgrid(proposed, proposed))[~np.eye(len(proposed), dtype=bool)]
+        assert len(proposed) > 1 and apart.min() >= Params().charging.kind(kind).merge_distance_m
 
 
 def test_cli_refuses_fewer_piles_than_exist_with_exit_status_2(tmp_path, monkeypatch, capsys):
@@ -307,3 +331,24 @@ def test_count_is_honoured_even_when_fewer_stations_would_serve_everything(town)
     sites = result.layers["sites"]
     assert len(sites) == 4 and result.summary["request_met"]
     assert (sites["piles"] >= 1).all() and (sites["sessions"] <= sites["capacity"] + 1e-6).all()
+
+
+def test_summary_headline_is_the_share_of_sessions_the_piles_serve(demo):
+    area, demand = demo
+    s = plan_charging(area, demand, "charging", Params(), piles=60).summary
+    assert s["piles_total"] == 60 == s["piles_existing"] + s["piles_proposed"]
+    assert s["sessions_total"] == pytest.approx(s["demand_total"]) and s["sessions_served"] < s["sessions_total"]
+    head = s["headline"]
+    assert head["measure"] == "sessions_served" and head["target"] is None
+    assert head["value"] == pytest.approx(s["sessions_served"] / s["sessions_total"], abs=1e-6)
+    assert 0.1 < head["value"] < 0.3 < s["coverage_ratio"]  # 60 piles serve a fifth, not the 98 % covered
+    assert head["value_before"] < head["value"]
+
+
+def test_swap_target_is_a_share_of_swaps_served(demo):
+    area, demand = demo
+    s = plan_charging(area, demand, "swap", Params(), target=0.9).summary
+    head = s["headline"]
+    assert head["target"] == 0.9 and "90% of battery swaps" in head["label"]
+    assert head["value"] == s["sessions_served_ratio"] and (head["value"] >= 0.9) == s["request_met"]
+    assert head["value_before"] == 0.0 and s["sites_proposed"] >= 1  # no swap stations yet: from 0 to the target

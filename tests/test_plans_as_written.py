@@ -180,13 +180,13 @@ def test_reserve_sites_keep_the_stated_share_when_swapped_in(demo):
 
 def test_plan_writes_reserve_and_phase_layers(tmp_path):
     out = tmp_path / "plan"
-    main(["plan", "demo", "--phases", "2020:6,2022:12", "--reserve", "guangzhou-2022", "--out", str(out), "--quiet"])
+    main(["plan", "demo", "--phases", "2020:5,2022:10", "--reserve", "guangzhou-2022", "--out", str(out), "--quiet"])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["reserve"]["ratio"] == pytest.approx(67000 / 38900 - 1, abs=1e-6)
-    assert summary["sites_total"] == 12 and summary["headline"]["measure"] == "demand_covered"
+    assert summary["sites_total"] == 10 and summary["headline"]["measure"] == "demand_covered"
     assert len(gpd.read_file(out / "reserve_sites.geojson")) == summary["reserve"]["reserve_sites"]
     rings = gpd.read_file(out / "layers.gpkg", layer="search_rings")
-    assert len(rings) == 12 and set(rings.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert len(rings) == 10 and set(rings.geom_type) <= {"Polygon", "MultiPolygon"}
     sites = gpd.read_file(out / "sites.geojson")
     assert set(sites["phase"]) == {2020, 2022} and "reason" in sites
 

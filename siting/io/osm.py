@@ -4,7 +4,7 @@ Three readers feed one normaliser:
 
 * Overpass (place name, polygon, bbox) through osmnx, cached under
   ``cache_dir/<slug>/`` so that a second run works offline;
-* OSM XML (``.osm``, ``.osm.xml``, ``.osm.bz2``): parsed once with osmnx's SAX handler
+* OSM XML (``.osm``, ``.osm.xml``, bzip2- or gzip-compressed): parsed once with osmnx's SAX handler
   into Overpass-style elements, the same form Overpass returns, so both share the
   graph and feature builders of osmnx;
 * PBF (``.osm.pbf``, ``demo``) through pyrosm.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import dataclasses
+import gzip
 import hashlib
 import json
 import re
@@ -43,7 +44,7 @@ from siting.provenance import sha256_file, sha256_text
 #: bump when the normalised layers change, so that stale caches are rebuilt
 READER_VERSION = 2
 
-XML_SUFFIXES = (".osm", ".osm.xml", ".osm.bz2", ".xml")
+XML_SUFFIXES = (".osm", ".osm.xml", ".osm.bz2", ".osm.gz", ".osm.xml.gz", ".osm.xml.bz2", ".xml")
 PBF_SUFFIXES = (".osm.pbf", ".pbf")
 
 #: OSM tags of the features siting reads (buildings, POIs, landuse)
@@ -157,7 +158,7 @@ def _resolve(source: Any) -> _Source:
         raise InputError("no area given: pass 'demo', an .osm/.osm.pbf file or a place name")
     path = Path(text).expanduser()
     if path.is_dir():
-        raise InputError(f"{path} is a folder: pass an .osm, .osm.xml, .osm.bz2 or .osm.pbf file inside it")
+        raise InputError(f"{path} is a folder: pass an .osm, .osm.xml, .osm.bz2, .osm.gz or .osm.pbf file inside it")
     if path.exists() or isinstance(source, Path) or _looks_like_path(text):
         suffix = _suffix(path)
         if suffix in XML_SUFFIXES:
@@ -166,7 +167,7 @@ def _resolve(source: Any) -> _Source:
             kind = "pbf"
         else:
             raise InputError(f"{path.name}: unsupported file type '{suffix or path.name}': "
-                             "use .osm, .osm.xml, .osm.bz2 or .osm.pbf (or 'demo', or a place name)")
+                             "use .osm, .osm.xml, .osm.bz2, .osm.gz or .osm.pbf (or 'demo', or a place name)")
         if not path.is_file():
             raise InputError(f"file {path} does not exist: check the path")
         if path.stat().st_size == 0:
@@ -279,7 +280,8 @@ def _parse_xml(path: Path) -> tuple[dict, BaseGeometry | None]:
     from osmnx._osm_xml import _OSMContentHandler
 
     handler = type("_Handler", (_BoundsHandler, _OSMContentHandler), {})()
-    opener = bz2.open if path.name.lower().endswith(".bz2") else open
+    name = path.name.lower()
+    opener = bz2.open if name.endswith(".bz2") else gzip.open if name.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
             xml.sax.parse(f, handler)
