@@ -405,7 +405,8 @@ class SolverParams(Section):
                                                     "after greedy+swap (close neighbouring sites, randomised greedy "
                                                     "refill, swap local search, adaptive acceptance) [A] (Maximo, "
                                                     "Cordeau & Nascimento 2023); ils_work usually ends it first")
-    ils_drop: int = Field(4, ge=1, description="most chosen sites a round of the iterated local search closes [A]")
+    ils_drop: int = Field(8, ge=1, description="most chosen sites a round of the iterated local search closes [A] "
+                                               "(8 beat 2 and 4 on the Bronx and spopt instances: benchmarks/RESULTS.md)")
     ils_work: float = Field(1.5e9, gt=0, description="work limit of the iterated local search in matrix entries "
                                                    "scanned (about 1 s per 3e8 on a 2026 2-core machine), so "
                                                    "results do not depend on machine speed [A] "

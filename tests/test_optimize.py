@@ -194,7 +194,7 @@ def test_iterated_local_search_beats_swap_and_is_deterministic():
 
 def test_bronx_benchmark_regression_floor(shared_data):
     """The published Bronx instance at p = 50 (optimum 1,205,051, proven by CPLEX): a short
-    search (3e8 matrix entries, about 1 s) reaches 99.4 %, and the LP bound is above the
+    search (3e8 matrix entries, about 1 s) reaches 99.3 %, and the LP bound is above the
     optimum and within 1 % of it."""
     import importlib.util
     from pathlib import Path
@@ -206,7 +206,7 @@ def test_bronx_benchmark_regression_floor(shared_data):
     matrix, weights = module.read_instance(shared_data / "mclp" / "Bronx.txt")
     sol = solve_mclp(matrix, weights, 50, params=SolverParams(ils_work=3e8))
     optimum = module.BEST_KNOWN[50]
-    assert sol.objective >= 0.994 * optimum and len(sol.selected) == 50
+    assert sol.objective >= 0.993 * optimum and len(sol.selected) == 50
     assert optimum <= sol.bound <= 1.01 * optimum and sol.bound_source == "LP relaxation (HiGHS)"
 
 
