@@ -413,8 +413,6 @@ class SolverParams(Section):
                                                             "benchmarks/RESULTS.md)")
     exact_max_pairs: int = Field(50_000, ge=0, description="'auto' tries the exact MILP only up to this many "
                                                               "demand-candidate pairs [A]")
-    kernel_max_candidates: int = Field(200, ge=0, description="largest restricted MILP of the kernel search [A] "
-                                                              "(HiGHS solves these in about a second)")
     exact_max_nodes: int = Field(2000, ge=0, description="branch-and-bound nodes of the exact MILP: a work limit, so "
                                                          "results do not depend on machine speed [A]")
     exact_time_s: float = Field(60.0, gt=0, description="safety time limit of the exact MILP; when it is hit the "
@@ -428,24 +426,23 @@ class SolverParams(Section):
                                                             "(bound and second start) [A] (Galvao & ReVelle 1996)")
     lagrange_work: float = Field(5e7, gt=0, description="cap on iterations x matrix pairs of the relaxation: big "
                                                         "instances get fewer iterations, huge ones none [A]")
-    kernel_factor: int = Field(2, ge=0, description="when the MILP is too big, 'auto' solves it on the sites found so "
-                                                    "far plus this many times p candidates of highest Lagrangian "
-                                                    "price (kernel search) [A]")
-    kernel_rounds: int = Field(10, ge=0, description="buckets of p further candidates (in Lagrangian price order) "
-                                                    "the kernel search tries after the first kernel [A] "
-                                                    "(Angelelli, Mansini & Speranza 2010)")
-    shrink_rounds: int = Field(20, ge=0, description="set cover: times greedy+swap is retried with one site fewer "
-                                                     "while the target is still reached [A]")
     lagrange_patience: int = Field(15, ge=1, description="iterations without a better bound before the subgradient "
                                                          "step is halved [A] (Held-Karp rule)")
-    ils_iterations: int = Field(150, ge=0, description="rounds of iterated local search after the kernel search "
-                                                    "(drop neighbouring sites, greedy refill, 1-swap) [A] (Lourenco, "
-                                                    "Martin & Stuetzle 2003); a round budget, so results are "
-                                                    "reproducible (benchmarks/RESULTS.md: Optimiser)")
-    ils_drop: int = Field(4, ge=2, description="largest number of neighbouring chosen sites dropped in a round of the "
-                                               "iterated local search; rounds cycle through 2..ils_drop [A]")
-    ils_work: float = Field(1e8, gt=0, description="cap on rounds x matrix pairs of the iterated local search: big "
-                                                   "instances get fewer rounds, huge ones none [A]")
+    ils_iterations: int = Field(100_000, ge=0, description="most rounds of the adaptive iterated local search "
+                                                    "after greedy+swap (close neighbouring sites, randomised greedy "
+                                                    "refill, swap local search, adaptive acceptance) [A] (Maximo, "
+                                                    "Cordeau & Nascimento 2023); ils_work usually ends it first")
+    ils_drop: int = Field(8, ge=1, description="most chosen sites a round of the iterated local search closes [A] "
+                                               "(8 beat 2 and 4 on the Bronx and spopt instances: benchmarks/RESULTS.md)")
+    ils_work: float = Field(1.5e9, gt=0, description="work limit of the iterated local search in matrix entries "
+                                                   "scanned (about 1 s per 3e8 on a 2026 2-core machine), so "
+                                                   "results do not depend on machine speed [A] "
+                                                   "(benchmarks/RESULTS.md: Optimiser at the state of the art)")
+    ils_patience: int = Field(5_000, ge=1, description="the iterated local search stops after this many rounds "
+                                                       "without a better plan [A]")
+    lp_max_pairs: int = Field(5_000_000, ge=0, description="the LP relaxation (HiGHS) proves the bound when the "
+                                                           "presolved model has at most this many demand-candidate "
+                                                           "pairs [A]")
 
 
 class CapacityParams(Section):

@@ -11,20 +11,17 @@ Methods:
 - ``"greedy"``: lazy greedy with a heap; every candidate's marginal gain is kept exact by
   vectorised updates over the demand rows each choice newly covers, so a whole run costs
   O(nnz) plus the heap;
-- ``"greedy+swap"``: then 1-swap local search between a chosen site and the candidates
-  sharing its uniquely covered demand, or the best free candidate (set cover: drop
-  redundant sites, then retry greedy+swap with one site fewer while the target holds);
-- ``"exact"``: MCLP: greedy+swap, Lagrangian relaxation (subgradient) for a bound and
-  a second start, reduced-cost fixing of candidates that cannot improve the incumbent,
-  then a MILP with HiGHS on what is left; set cover: MILP with HiGHS;
-- ``"auto"``: the same as exact, except that it stops as soon as a bound proves the
-  incumbent within ``mip_rel_gap``, relaxes only instances small enough for
-  ``lagrange_work``, and runs the whole MILP only within ``exact_max_*``; above that it
-  runs a kernel search (HiGHS on the incumbent plus the best-priced candidates, bucket
-  by bucket), a heuristic that leaves the bound to greedy and the relaxation;
-- ``"auto"`` and ``"exact"`` then run an iterated local search (drop a few neighbouring
-  sites, greedy refill, 1-swap) for ``ils_iterations`` rounds when the incumbent is not
-  proven within ``mip_rel_gap`` and the instance is small enough for ``ils_work``.
+- ``"greedy+swap"``: then swap local search (``siting/ails.py``: incremental gains, the
+  best swap out of every chosen site; set cover: drop redundant sites, then search
+  downward with one site fewer until the target fails);
+- ``"auto"``: then an adaptive iterated local search (AILS, Maximo, Cordeau & Nascimento
+  2023) within ``ils_work`` matrix entries, stopping once a bound proves the plan within
+  ``mip_rel_gap``; then the LP relaxation with HiGHS on the presolved model (identical
+  demand rows merged) when it has at most ``lp_max_pairs`` pairs, else the Lagrangian
+  relaxation when it fits ``lagrange_work``; reduced-cost fixing; and the MILP with
+  HiGHS when what is left is within ``exact_max_*``. Set cover: the downward search
+  uses AILS, and the LP relaxation rounded up bounds the number of sites;
+- ``"exact"``: the same, with the LP relaxation and the MILP whatever the size.
 
 Note: the textbook greedy bound with the ``p - k`` largest gains after ``k`` choices is
 not valid (the optimum need not contain the greedy prefix); the ``p - |fixed|`` largest
@@ -33,7 +30,8 @@ gains are used.
 Every :class:`Solution` carries a proven upper bound on the optimum: the smallest of the
 submodular bound ``f(S_k) + sum of the (p - |fixed|) largest marginal gains w.r.t. S_k``
 (valid for every greedy prefix ``S_k``; checked at ``bound_checks`` prefixes), the
-Lagrangian bound, HiGHS's dual bound and the total coverable weight. Results are
+Lagrangian bound, the LP bound, HiGHS's dual bound and the total coverable weight
+(``bound_source`` says which; ``bound_note`` says in words when it is weak). Results are
 deterministic for a seed unless HiGHS hits its time limit (``method`` then says so).
 
 Sites with no marginal gain are never proposed: when fewer than ``p`` sites already
@@ -66,6 +64,8 @@ class Solution:
     ``p``), so ``gap = 1 - objective / bound`` bounds the distance to the optimum.
     ``min_sites`` (set cover only) is a proven lower bound on the number of sites any
     solution reaching the target needs. ``runtime_s`` is wall time, not reproducible.
+    ``bound_source`` names what proved ``bound``; ``bound_note`` says in words when the bound
+    (or ``min_sites``) is too weak to tell whether the plan is good (empty otherwise).
     """
 
     selected: np.ndarray
@@ -77,6 +77,8 @@ class Solution:
     covered: np.ndarray
     runtime_s: float
     min_sites: int | None = None
+    bound_source: str = ""
+    bound_note: str = ""
 
 
 def solve_mclp(coverage, weights, p: int, fixed=None, method: str = "auto", seed: int = 0, *,
@@ -101,16 +103,21 @@ def solve_mclp(coverage, weights, p: int, fixed=None, method: str = "auto", seed
     state, fixed_gains = problem.start()
     _, _, records = _greedy(state, budget, params.bound_checks)
     bound = min(problem.coverable, *(r.mclp_bound(budget) for r in records))
+    source = "greedy (submodular)" if bound < problem.coverable else "total coverable demand"
+    best = np.flatnonzero(state.chosen & ~problem.fixed_mask)
     label = "greedy"
     if method != "greedy":
-        _swap(state, problem.fixed_mask, params.swap_passes, np.random.default_rng(seed), problem.tol)
+        best, value, _ = _search(problem, best, params, seed, rounds=0)
         label = "greedy+swap"
-    best, value = np.flatnonzero(state.chosen & ~problem.fixed_mask), state.covered_weight()
+    value = problem.value(best)
     if method in ("auto", "exact") and not _proven(value, bound, params):
-        best, bound, label = _refine(problem, budget, best, value, bound, label, method == "exact", params, seed)
-        best, improved = _iterated_local_search(problem, best, bound, params, seed)
-        label = "iterated local search" if improved else label
-    return problem.solution(best, fixed_gains, bound, label, start)
+        best, trial, rounds = _search(problem, best, params, seed, rounds=params.ils_iterations,
+                                      stop_value=bound - params.mip_rel_gap * bound)
+        if trial > value + problem.tol:
+            value, label = trial, "adaptive iterated local search"
+        best, bound, source, label = _refine(problem, budget, best, value, bound, source, label,
+                                             method == "exact", params, seed)
+    return problem.solution(best, fixed_gains, bound, label, start, bound_source=source)
 
 
 def solve_set_cover(coverage, weights, target: float, fixed=None, method: str = "auto", *,
@@ -137,10 +144,14 @@ def solve_set_cover(coverage, weights, target: float, fixed=None, method: str = 
     best = np.asarray(order, dtype=np.int64)
     label = "greedy"
     if method != "greedy":
-        best = _shrink(problem, _drop_redundant(state, order, goal), goal, params)
-        label = "greedy+swap"
+        rounds = params.ils_iterations if method in ("auto", "exact") else 0
+        best, searched = _fewest(problem, _drop_redundant(state, order, goal), goal, min_sites, params, rounds)
+        label = "adaptive iterated local search" if searched and rounds else "greedy+swap"
     if method in ("auto", "exact") and len(best) + len(problem.fixed) > min_sites:
         model = _Model.build(problem, problem.fixed_mask, ~problem.fixed_mask)
+        if model.rows.nnz <= params.lp_max_pairs or method == "exact":
+            relaxed = _relaxation(model, None, goal)
+            min_sites = max(min_sites, int(np.ceil(relaxed - 1e-6)) + len(problem.fixed))
         if method == "exact" or model.small_enough(params):
             exact = _milp(model, None, goal, best, params, 0)
             min_sites = max(min_sites, exact.min_sites)
@@ -153,133 +164,70 @@ def solve_set_cover(coverage, weights, target: float, fixed=None, method: str = 
     return problem.solution(best, fixed_gains, bound, label, start, min_sites=min_sites)
 
 
-def _refine(problem: "_Problem", budget: int, best: np.ndarray, value: float, bound: float, label: str,
-            exact: bool, params: SolverParams, seed: int) -> tuple[np.ndarray, float, str]:
-    """Improve an MCLP incumbent and its bound: Lagrangian relaxation (bound, second
-    start), reduced-cost fixing, then HiGHS on the reduced model when it is small enough
-    (or ``exact``), else on a kernel of promising candidates (a heuristic: the MILP's
-    bound then covers the kernel only and is not used)."""
-    if not exact and params.lagrange_work / max(problem.csr.nnz, 1) < _MIN_LAGRANGE_ITERATIONS:
-        return best, bound, label  # too big to relax usefully: greedy+swap and its bound stand
+def _refine(problem: "_Problem", budget: int, best: np.ndarray, value: float, bound: float, source: str,
+            label: str, exact: bool, params: SolverParams, seed: int) -> tuple[np.ndarray, float, str, str]:
+    """Prove an MCLP incumbent and improve it: the LP relaxation with HiGHS on the presolved
+    model (merged rows) when it has at most ``lp_max_pairs`` pairs, else the Lagrangian
+    relaxation when it fits ``lagrange_work``; reduced-cost fixing of candidates; HiGHS on
+    the reduced MILP when it is small enough (or ``exact``)."""
     model = _Model.build(problem, problem.fixed_mask, ~problem.fixed_mask)
+    lp = model.rows.nnz <= params.lp_max_pairs or exact
+    if not lp and params.lagrange_work / max(model.rows.nnz, 1) < _MIN_LAGRANGE_ITERATIONS:
+        return best, bound, source, label  # too big to relax: the search and the greedy bound stand
     lag = _lagrangian(model, budget, value, params)
-    bound = min(bound, lag.bound)
-    sites, second = problem.improve(lag.sites, params, seed)
-    if second > value + problem.tol:
-        best, value, label = sites, second, "lagrangian+swap"
+    if lag.bound < bound:
+        bound, source = lag.bound, "Lagrangian relaxation"
+    if lp:
+        relaxed = _relaxation(model, budget, None)
+        if relaxed < bound:
+            bound, source = relaxed, "LP relaxation (HiGHS)"
     if _proven(value, bound, params):
-        return best, bound, label
+        return best, bound, source, label
     ones, allowed = _fix_by_reduced_cost(model, lag, budget, value, problem)
     if ones.sum() > budget:  # contradiction: no solution beats the incumbent
-        return best, min(bound, value), "exact"
+        return best, min(bound, value), "optimality proof (reduced-cost fixing)", "exact"
     reduced = _Model.build(problem, problem.fixed_mask | ones, allowed & ~ones)
     if not (exact or reduced.small_enough(params)):
-        prices = _prices(model, lag)
-        ranked = model.cols[np.lexsort((model.cols, -prices))]
-        ranked = ranked[allowed[ranked] & ~ones[ranked]]
-        best, found = _kernel_search(problem, ranked, ones, budget, best, value, params, seed)
-        return best, bound, "kernel search" if found else label
+        return best, bound, source, label
     result = _milp(reduced, budget - int(ones.sum()), None, best, params, seed)
-    bound = min(bound, max(result.bound, value))
+    if max(result.bound, value) < bound:
+        bound, source = max(result.bound, value), "branch and bound (HiGHS)"
     if result.value > value + problem.tol:
-        return result.sites, bound, result.label
-    return best, bound, result.label if result.proven else label
+        return result.sites, bound, source, result.label
+    return best, bound, source, result.label if result.proven else label
 
 
-def _kernel_search(problem: "_Problem", ranked: np.ndarray, ones: np.ndarray, budget: int, best: np.ndarray,
-                   value: float, params: SolverParams, seed: int) -> tuple[np.ndarray, bool]:
-    """Kernel search (Angelelli, Mansini and Speranza 2010): HiGHS on the incumbent's sites
-    plus the ``kernel_factor * budget`` best-priced candidates, then on the kernel plus
-    each next bucket of ``budget`` candidates in price order (``kernel_rounds`` buckets);
-    bucket candidates the new incumbent uses join the kernel; the final incumbent gets
-    1-swap local search. A heuristic: the bounds of
-    these restricted MILPs are not bounds of the whole problem."""
-    kept = problem.fixed_mask | ones
-    kernel = np.zeros(problem.n_candidates, dtype=bool)
-    kernel[ranked[:params.kernel_factor * budget]] = True
-    kernel[best] = True
-    rest = ranked[~kernel[ranked]]
-    buckets = [rest[:0]] + [rest[i * budget:(i + 1) * budget] for i in range(params.kernel_rounds)]
-    found = False
-    for bucket in buckets:
-        if budget == 0 or (len(bucket) == 0 and found):
-            break
-        trial = kernel.copy()
-        trial[bucket] = True
-        model = _Model.build(problem, kept, trial & ~kept)
-        if not model.small_enough(params, kernel=True):
-            break
-        result = _milp(model, budget - int(ones.sum()), None, best, params, seed)
-        if result.value > value + problem.tol:
-            best, value, found = result.sites, result.value, True
-        kernel[bucket[np.isin(bucket, best)]] = True
-    if found:
-        swapped, swapped_value = problem.improve(best, params, seed)
-        best = swapped if swapped_value > value + problem.tol else best
-    return best, found
+def _search(problem: "_Problem", sites: np.ndarray, params: SolverParams, seed: int, rounds: int,
+            stop_value: float = np.inf) -> tuple[np.ndarray, float, int]:
+    """Swap local search, then ``rounds`` rounds of adaptive iterated local search
+    (``siting/ails.py``) within ``ils_work`` matrix entries, from the fixed sites plus
+    ``sites``: the new sites (sorted), their covered weight and the rounds run."""
+    from siting import ails
+
+    csr, csc = problem.arrays
+    best, value, done, _ = ails.search(*csr, *csc, problem.weights, problem.fixed.astype(np.int64),
+                                       np.asarray(sites, dtype=np.int64), ~problem.fixed_mask, problem.tol,
+                                       int(rounds), float(params.ils_work), int(params.ils_drop), int(seed) % 2**32,
+                                       float(stop_value), int(params.swap_passes),
+                                       int(params.ils_patience))
+    return np.sort(best), float(value), int(done)
 
 
-#: fewer iterated-local-search rounds than this rarely improve anything: none are run
-_MIN_ILS_ROUNDS = 10
-#: Python and NumPy call overhead of one site of a swap pass, in scanned matrix pairs
-_SITE_OVERHEAD = 2_000
+#: a proven gap above this is reported as weak in words
+_WEAK_GAP = 0.01
+#: a set cover lower bound below this share of the plan's sites is reported as weak
+_WEAK_MIN_SITES = 0.9
 
 
-def _iterated_local_search(problem: "_Problem", best: np.ndarray, bound: float, params: SolverParams,
-                           seed: int) -> tuple[np.ndarray, bool]:
-    """Iterated local search (Lourenco, Martin and Stuetzle 2003) from an MCLP incumbent:
-    each round drops a chosen site picked at random (seeded) with its nearest chosen
-    neighbours (2..``ils_drop`` sites in turn), refills greedily without them, runs 1-swap
-    local search and keeps the result when it covers more weight, else goes back.
-    ``ils_iterations`` rounds, fewer on big instances (``ils_work``; none when fewer than
-    ``_MIN_ILS_ROUNDS`` fit) and none once the incumbent is proven within ``mip_rel_gap``;
-    deterministic for a seed. Returns the new sites and whether they beat ``best``."""
-    state, _ = problem.start()
-    for j in best:
-        state.add(j)
-    value = state.covered_weight()
-    movable = ~problem.fixed_mask
-    csr = problem.csr
-    per_site = csr.nnz / max(csr.shape[1], 1) * csr.nnz / max(csr.shape[0], 1)  # demand x candidates a swap scans
-    rounds = min(params.ils_iterations, int(params.ils_work / (len(best) * (per_site + _SITE_OVERHEAD) + 1)))
-    iterations = rounds if rounds >= _MIN_ILS_ROUNDS else 0
-    rng = np.random.default_rng(seed)
-    improved = False
-    for round_ in range(iterations if len(best) else 0):
-        if _proven(value, bound, params):
-            break
-        sites = np.flatnonzero(state.chosen & movable)
-        dropped = _neighbourhood(state, rng.choice(sites), movable, 2 + round_ % (params.ils_drop - 1))
-        for j in dropped:
-            state.remove(j)
-        allowed = movable.copy()
-        allowed[dropped] = False
-        _greedy(state, len(dropped), 0, allowed=allowed)
-        _swap(state, problem.fixed_mask, params.swap_passes, rng, problem.tol)
-        trial = state.covered_weight()
-        if trial > value + problem.tol:
-            value, improved = trial, True
-            continue
-        before = np.zeros_like(movable)
-        before[sites] = True
-        now = state.chosen & movable
-        for j in np.flatnonzero(now & ~before):
-            state.remove(j)
-        for j in np.flatnonzero(before & ~now):
-            state.add(j)
-    return np.flatnonzero(state.chosen & movable), improved
-
-
-def _neighbourhood(state: "_State", site: int, movable: np.ndarray, size: int) -> np.ndarray:
-    """``site`` and the ``size - 1`` chosen movable sites that most often cover demand that
-    candidates sharing demand with ``site`` cover (ties: lowest index)."""
-    near = np.unique(_gather(state.p.csr, state._rows(site)))
-    rows = np.unique(_gather(state.p.csc, near))
-    score = np.bincount(_gather(state.p.csr, rows), minlength=len(movable)).astype(np.float64)
-    score[~(state.chosen & movable)] = -1.0
-    score[site] = np.inf
-    order = np.lexsort((np.arange(len(score)), -score))
-    return order[:min(size, int((score >= 0).sum()))]
+def _bound_note(gap: float, source: str, min_sites: int | None, sites: int) -> str:
+    """One sentence on how much the bound proves, for the summary; empty when it is tight."""
+    if min_sites is not None and sites and min_sites < _WEAK_MIN_SITES * sites:
+        return (f"the lower bound of {min_sites} sites is weak: a plan may need fewer than {sites} sites, "
+                "but none with fewer was found")
+    if min_sites is None and gap > _WEAK_GAP:
+        return (f"the bound ({source}) is weak: the plan is proven within {gap:.1%} of the best possible, "
+                "and is likely much closer")
+    return ""
 
 
 def _proven(value: float, bound: float, params: SolverParams) -> bool:
@@ -331,21 +279,24 @@ class _Problem:
         coverable = float(w[np.diff(csr.indptr) > 0].sum())
         return cls(csr, csr.tocsc(), w, ids, mask, total, coverable, 1e-12 * max(total, 1e-300))
 
+    @property
+    def arrays(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """(indptr, indices) of the CSR and CSC forms as int64, for the compiled search."""
+        return ((self.csr.indptr.astype(np.int64), self.csr.indices.astype(np.int64)),
+                (self.csc.indptr.astype(np.int64), self.csc.indices.astype(np.int64)))
+
+    def value(self, new_sites: np.ndarray) -> float:
+        """Covered weight of the fixed sites plus ``new_sites``."""
+        sites = np.concatenate([self.fixed, np.asarray(new_sites, dtype=np.int64)])
+        return float(self.weights[np.diff(self.csc[:, sites].tocsr().indptr) > 0].sum()) if len(sites) else 0.0
+
     def start(self) -> tuple["_State", list[float]]:
         """A state holding the fixed sites, and the gain of each fixed site in order."""
         state = _State(self)
         return state, [state.add(j) for j in self.fixed]
 
-    def improve(self, sites: np.ndarray, params: SolverParams, seed: int) -> tuple[np.ndarray, float]:
-        """1-swap local search from the fixed sites plus ``sites``: the new sites and their value."""
-        state, _ = self.start()
-        for j in sites:
-            state.add(j)
-        _swap(state, self.fixed_mask, params.swap_passes, np.random.default_rng(seed), self.tol)
-        return np.flatnonzero(state.chosen & ~self.fixed_mask), state.covered_weight()
-
     def solution(self, new_sites: np.ndarray, fixed_gains: list[float], bound: float, label: str,
-                 start: float, min_sites: int | None = None) -> Solution:
+                 start: float, min_sites: int | None = None, bound_source: str = "") -> Solution:
         """Order ``new_sites`` greedily after the fixed ones and package the result."""
         state, _ = self.start()
         allowed = np.zeros(self.n_candidates, dtype=bool)
@@ -353,11 +304,13 @@ class _Problem:
         order, gains, _ = _greedy(state, len(new_sites), 0, allowed=allowed)
         objective = state.covered_weight()
         bound = max(bound, objective)
+        gap = 1.0 - objective / bound if bound > 0 else 0.0
         return Solution(
             selected=np.concatenate([self.fixed, np.asarray(order, dtype=np.int64)]),
-            objective=objective, bound=bound, gap=1.0 - objective / bound if bound > 0 else 0.0, method=label,
+            objective=objective, bound=bound, gap=gap, method=label,
             gains=np.asarray(fixed_gains + gains, dtype=np.float64), covered=state.count > 0,
-            runtime_s=time.perf_counter() - start, min_sites=min_sites)
+            runtime_s=time.perf_counter() - start, min_sites=min_sites, bound_source=bound_source,
+            bound_note=_bound_note(gap, bound_source, min_sites, len(order) + len(self.fixed)))
 
 
 class _State:
@@ -519,56 +472,24 @@ def _record(state: _State, value: float, keep: int | None) -> _Record:
 # --------------------------------------------------------------------------- local search
 
 
-def _swap(state: _State, fixed_mask: np.ndarray, passes: int, rng: np.random.Generator, tol: float) -> None:
-    """1-swap local search: replace a chosen site by a candidate when that adds weight.
-
-    For a chosen site ``s`` the best partner is either a candidate covering some demand
-    only ``s`` covers (gain + shared unique weight, computed for all of them at once) or
-    the free candidate of largest gain. Bounded by ``passes`` over the chosen sites.
-    """
-    state.track_unique()
-    for _ in range(passes):
-        improved = False
-        free = int(np.argmax(state.gain)) if len(state.gain) else -1
-        for s in rng.permutation(np.flatnonzero(state.chosen & ~fixed_mask)):
-            rows = state._rows(s)
-            only = rows[state.count[rows] == 1]
-            best, best_value = free, state.gain[free]
-            if len(only):
-                cands, w = state.row_entries(only)
-                if len(cands) * 8 >= len(state.gain):  # few candidates: count densely, no sort
-                    ids = np.flatnonzero(np.bincount(cands, minlength=len(state.gain)))
-                    shared = np.bincount(cands, weights=w, minlength=len(state.gain))[ids]
-                else:
-                    ids, inverse = np.unique(cands, return_inverse=True)
-                    shared = np.bincount(inverse, weights=w)
-                value = state.gain[ids] + shared
-                value[state.chosen[ids]] = -np.inf
-                i = int(np.argmax(value))
-                if value[i] > best_value or (value[i] == best_value and ids[i] < best):
-                    best, best_value = int(ids[i]), value[i]
-            if best_value - state.unique[s] > tol and not state.chosen[best]:
-                state.remove(s)
-                state.add(best)
-                improved = True
-                free = int(np.argmax(state.gain))
-        if not improved:
-            break
-
-
-def _shrink(problem: _Problem, best: np.ndarray, goal: float, params: SolverParams) -> np.ndarray:
-    """Set cover by MCLP: while greedy+swap with one site fewer still reaches ``goal``,
-    keep that smaller plan (at most ``shrink_rounds`` times)."""
-    for _ in range(params.shrink_rounds):
-        if len(best) == 0:
-            break
+def _fewest(problem: _Problem, best: np.ndarray, goal: float, min_sites: int, params: SolverParams,
+            rounds: int) -> tuple[np.ndarray, bool]:
+    """Set cover by MCLP, searching downward: drop the site that covers least on its own
+    and search (swap local search, ``rounds`` rounds of AILS, stopping once ``goal`` is
+    reached) with one site fewer; repeat until the goal fails or ``min_sites`` is reached.
+    Returns the smallest plan reaching the goal and whether the search shrank it."""
+    shrunk = False
+    while len(best) + len(problem.fixed) > max(min_sites, 1) and len(best):
         state, _ = problem.start()
-        _greedy(state, len(best) - 1, 0)
-        _swap(state, problem.fixed_mask, params.swap_passes, np.random.default_rng(0), problem.tol)
-        if state.covered_weight() < goal:
+        for j in best:
+            state.add(j)
+        state.track_unique()
+        order = np.lexsort((best, state.unique[best]))
+        trial, value, _ = _search(problem, best[order[1:]], params, 0, rounds, stop_value=goal)
+        if value < goal:
             break
-        best = np.flatnonzero(state.chosen & ~problem.fixed_mask)
-    return best
+        best, shrunk = trial, True
+    return best, shrunk
 
 
 def _drop_redundant(state: _State, order: list[int], goal: float) -> np.ndarray:
@@ -614,10 +535,9 @@ class _Model:
         return cls(merged.astype(np.float64), weights, cols, kept[~problem.fixed_mask[kept]],
                    len(problem.fixed), float(w[done].sum()))
 
-    def small_enough(self, params: SolverParams, kernel: bool = False) -> bool:
-        """Whether HiGHS gets this model: the whole model, or a kernel of the search."""
-        limit = params.kernel_max_candidates if kernel else params.exact_max_candidates
-        return len(self.cols) <= limit and self.rows.nnz <= params.exact_max_pairs
+    def small_enough(self, params: SolverParams) -> bool:
+        """Whether HiGHS gets this model as a MILP."""
+        return len(self.cols) <= params.exact_max_candidates and self.rows.nnz <= params.exact_max_pairs
 
 
 def _merge_rows(sub: sparse.csr_matrix, weights: np.ndarray) -> tuple[np.ndarray, sparse.csr_matrix]:
@@ -746,14 +666,10 @@ class _Exact:
     label: str
 
 
-def _milp(model: _Model, budget: int | None, goal: float | None, start_sites: np.ndarray,
-          params: SolverParams, seed: int) -> _Exact:
-    """MCLP (``budget`` more sites) or set cover (reach ``goal``) on ``model`` with HiGHS.
-
-    ``start_sites`` (global indices) warm-start it when they fit the model.
-    """
-    import highspy
-
+def _highs(model: _Model, budget: int | None, goal: float | None, integer: bool, params: SolverParams | None,
+           seed: int):
+    """HiGHS holding MCLP (``budget`` more sites) or set cover (reach ``goal``) on ``model``,
+    the site variables integer or (``integer=False``) relaxed."""
     rows, weights = model.rows, model.weights
     n_x, n_y = len(model.cols), rows.shape[0]
     link = sparse.hstack([-rows, sparse.identity(n_y, format="csr")])
@@ -766,10 +682,41 @@ def _milp(model: _Model, budget: int | None, goal: float | None, start_sites: np
         extra_bounds = (float(goal - model.constant), np.inf)
         cost = np.concatenate([np.ones(n_x), np.zeros(n_y)])
     a = sparse.vstack([link, extra]).tocsc()
-    h = highs_model(a, cost, np.zeros(n_x + n_y), np.ones(n_x + n_y),
-                    np.concatenate([np.full(n_y, -np.inf), [extra_bounds[0]]]),
-                    np.concatenate([np.zeros(n_y), [extra_bounds[1]]]),
-                    maximize=budget is not None, n_integer=n_x, params=params, seed=seed)
+    return highs_model(a, cost, np.zeros(n_x + n_y), np.ones(n_x + n_y),
+                       np.concatenate([np.full(n_y, -np.inf), [extra_bounds[0]]]),
+                       np.concatenate([np.zeros(n_y), [extra_bounds[1]]]),
+                       maximize=budget is not None, n_integer=n_x if integer else 0, params=params, seed=seed)
+
+
+def _relaxation(model: _Model, budget: int | None, goal: float | None) -> float:
+    """Optimum of the LP relaxation on ``model`` (HiGHS): an upper bound on the MCLP's covered
+    weight (kept sites included), or a lower bound on the new sites set cover needs
+    (kept non-fixed sites included); the trivial bound when HiGHS does not solve it."""
+    import highspy
+
+    if budget == 0 or len(model.weights) == 0:
+        return model.constant if budget is not None else float(len(model.ones))
+    h = _highs(model, budget, goal, False, None, 0)
+    h.setOptionValue("solver", "ipm")  # with crossover: 5x faster than simplex on the Bronx instance
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return model.constant + float(model.weights.sum()) if budget is not None else float(len(model.ones))
+    value = float(h.getInfo().objective_function_value)
+    slack = 1e-7 * max(abs(value), 1.0)  # the LP is solved to a tolerance: keep the bound on the safe side
+    return model.constant + value + slack if budget is not None else value - slack + len(model.ones)
+
+
+def _milp(model: _Model, budget: int | None, goal: float | None, start_sites: np.ndarray,
+          params: SolverParams, seed: int) -> _Exact:
+    """MCLP (``budget`` more sites) or set cover (reach ``goal``) on ``model`` with HiGHS.
+
+    ``start_sites`` (global indices) warm-start it when they fit the model.
+    """
+    import highspy
+
+    rows, weights = model.rows, model.weights
+    n_x = len(model.cols)
+    h = _highs(model, budget, goal, True, params, seed)
     x0 = np.isin(model.cols, start_sites)
     start_fits = np.isin(start_sites, np.concatenate([model.cols, model.ones])).all()
     if start_fits and (budget is None or x0.sum() <= budget):
