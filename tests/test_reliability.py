@@ -84,7 +84,8 @@ def test_input_file_hash_is_the_file_hash(tmp_path, shared_data):
     assert prov["inputs"]["osm"] == {"file": "map_1.osm", "sha256": sha256_file(osm)}
 
 
-KILLER = r"""
+#: the start of the subprocesses below: every GeoJSON write says so, then stalls 30 s to be stopped
+SLOW_WRITES = r"""
 import sys, time
 import siting.io.export as export
 original = export.write_geojson
@@ -93,6 +94,9 @@ def slow(path, gdf, *a, **k):
     print("wrote", path, flush=True)
     time.sleep(30)
 export.write_geojson = slow
+"""
+
+KILLER = SLOW_WRITES + r"""
 from siting.cli import main
 main(["plan", "demo", "--kind", "5g", "--count", "9", "--out", sys.argv[1], "--quiet"])
 """
@@ -114,18 +118,10 @@ def test_a_killed_run_leaves_the_previous_outputs_intact(first_run, tmp_path):
     assert json.loads((out / "summary.json").read_text())["provenance"]["parameters"]["seed"] == 1
 
 
-STOPPER = r"""
-import sys, time
+STOPPER = SLOW_WRITES + r"""
 sys.path.insert(0, sys.argv[2])
-import siting.io.export as export
 from siting.result import PlanResult
 from test_maps import CRS, SUMMARY, synthetic_layers
-original = export.write_geojson
-def slow(path, gdf, *a, **k):
-    original(path, gdf, *a, **k)
-    print("wrote", path, flush=True)
-    time.sleep(30)
-export.write_geojson = slow
 export.write_plan(PlanResult(kind="5g", area_slug="t", crs=CRS, layers=synthetic_layers(3), summary=SUMMARY),
                   sys.argv[1])
 """
