@@ -53,15 +53,15 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     params = load_params(config, overrides)
     tile_source(tiles, params.map)  # a bad base-map request fails before the work
     check_files([("--existing", existing), ("--raster", raster), *(("--dem", p) for p in dem or [])])
-    stages = Stages(4 if out is not None else 5)
-    stages.next("reading OSM")
+    progress = StageProgress(4 if out is not None else 5)
+    progress.next("reading OSM")
     area = load_area(source)
     _check_population(params, area)
     existing_sites = _read_existing(existing, existing_crs, area, params, kind)
     dem_grid = _read_dem(dem, area, params) if dem else None
-    stages.next("estimating demand")
+    progress.next("estimating demand")
     demand = build_demand(area, params.demand, raster=raster)
-    stages.next(f"planning {kind}")
+    progress.next(f"planning {kind}")
     result = plan_area(area, kind, params, existing=existing_sites, count=count, target=target, piles=piles,
                        dem=dem_grid, demand=demand, phases=phases, reserve=reserve)
     inputs: dict[str, Any] = {"osm": osm_input(area)}
@@ -78,21 +78,21 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     if out is None:
         _warn_replacing(out_dir, result.summary["request"])
     map_path = out_dir / "map.html"
-    stages.next("writing outputs")
+    progress.next("writing outputs")
     extra = {"map.html": _map_html(result, tiles, params, dem_grid)}
     write_plan(result, out_dir, extra_files=extra)
     write_population_tif(out_dir / "population.tif", demand)
     if out is None:  # the planners' copy of the map beside the others
         from siting.io.export import write_text
 
-        stages.next("writing the planners' map")
+        progress.next("writing the planners' map")
         map_path = MAPS / f"{area.slug}-{kind}.html"
         write_text(map_path, extra["map.html"])
-    stages.close()
+    progress.close()
     return Outcome(summary=result.summary, out_dir=out_dir, map_path=map_path)
 
 
-class Stages:
+class StageProgress:
     """The stages of a run on stderr, one progress bar; silent when stderr is not a terminal."""
 
     def __init__(self, total: int) -> None:
