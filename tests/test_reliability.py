@@ -15,7 +15,7 @@ import pytest
 from siting.cli import main
 from siting.provenance import sha256_file
 
-COMPARED = ("sites.geojson", "coverage.geojson", "gaps.geojson", "sites.csv", "summary.json")
+COMPARED = ("sites.geojson", "coverage.geojson", "gaps.geojson", "sites.csv", "summary.json", "layers.gpkg")
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str]:
@@ -50,6 +50,18 @@ def test_same_inputs_and_seed_give_the_same_bytes(first_run, tmp_path, monkeypat
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     plan(tmp_path / "b")
     assert digest(first_run) == digest(tmp_path / "b")
+
+
+def test_the_area_geopackage_is_reproducible(tmp_path, monkeypatch):
+    from siting.io.osm import load_area
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    tiny = Path(__file__).parent / "data" / "tiny.osm"
+    files = []
+    for run in ("a", "b"):
+        area = load_area(tiny, processed_dir=tmp_path / run)
+        files.append(tmp_path / run / area.slug / "area.gpkg")
+    assert files[0].read_bytes() == files[1].read_bytes()
 
 
 def test_only_the_creation_time_differs_between_runs(first_run, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ give the same bytes.
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import shapely
 
 from siting.config import MapParams
 from siting.layers import map_coverage
+from siting.provenance import created_timestamp
 
 #: decimal places of lon/lat in GeoJSON: 1e-6 degrees is about 0.1 m
 COORD_PRECISION = 6
@@ -161,9 +163,28 @@ def write_csv(path: str | Path, df: pd.DataFrame) -> None:
         df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6f", encoding="utf-8-sig")
 
 
+@contextlib.contextmanager
+def gpkg_timestamp() -> Iterator[None]:
+    """Stamp the GeoPackages written inside this block with :func:`created_timestamp`.
+
+    GDAL's GPKG driver records the time of writing in ``gpkg_contents.last_change``; its
+    ``OGR_CURRENT_DATE`` option fixes it, so that with ``SOURCE_DATE_EPOCH`` set the same
+    layers give the same bytes. The option is process-wide: it is restored on exit.
+    """
+    import pyogrio
+
+    stamp = _dt.datetime.fromisoformat(created_timestamp()).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    saved = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": saved})
+
+
 def write_gpkg(path: str | Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
     """Write several layers into one GeoPackage, atomically (all or nothing)."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, gpkg_timestamp():
         tmp.unlink()  # GDAL wants to create the file itself
         for name, gdf in layers.items():
             gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")

@@ -38,7 +38,7 @@ from shapely.geometry.base import BaseGeometry
 
 from siting.area import POI_CATEGORIES, Area, slug
 from siting.errors import InputError
-from siting.io.export import atomic_path
+from siting.io.export import atomic_path, gpkg_timestamp
 from siting.provenance import sha256_file, sha256_text
 
 #: bump when the normalised layers change, so that stale caches are rebuilt
@@ -803,7 +803,7 @@ def _write_processed(path: Path, area: Area, key: str) -> None:
         "source_hash": [area.source_hash], "boundary_wgs84": [area.boundary_wgs84.wkb_hex],
         "info": [json.dumps(area.info, sort_keys=True)],
     }, geometry=gpd.GeoSeries([area.boundary], crs=area.crs))
-    with atomic_path(path) as tmp, warnings.catch_warnings():
+    with atomic_path(path) as tmp, gpkg_timestamp(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*extension", category=RuntimeWarning)
         tmp.unlink()
         for layer in _LAYERS:
