@@ -23,8 +23,8 @@ import shapely
 
 from siting.area import Area
 from siting.config import DemandParams
-from siting.demand import build_demand, polygon_cell_areas
-from siting.io.raster import GridSpec
+from siting.demand import build_demand
+from siting.grid import GridSpec, polygon_cell_areas
 
 CRS = "EPSG:32650"
 X0, Y0 = 600_000.0, 3_400_000.0

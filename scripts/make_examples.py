@@ -19,7 +19,7 @@ import pandas as pd
 from shapely.geometry import box
 
 from siting.io.osm import load_area
-from siting.io.sites import wgs84_to_gcj02
+from siting.datums import wgs84_to_gcj02
 from siting.learn import intersections
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ import shapely
 from scipy import ndimage
 
 from siting.area import Area
-from siting.io.raster import GridSpec
+from siting.grid import GridSpec, polygon_cell_areas
 
 #: the fitted model shipped with the package (written by ``scripts/fit_builtup.py``)
 MODEL_FILE = "builtup_model.json"
@@ -87,7 +87,6 @@ def cell_features(area: Area, spec: GridSpec, boundary: shapely.Geometry, cell_a
     ``road_by_group``: road metres per cell and class group (:data:`siting.demand.ROAD_GROUPS`:
     motorway, trunk, primary, secondary, tertiary, minor); ``window``: neighbourhood width in cells.
     """
-    from siting.demand import polygon_cell_areas
     from siting.learn import intersections  # junctions: road nodes where three or more roads meet
 
     land = smooth(cell_area, spec, window)

@@ -27,7 +27,6 @@ Everything is vectorised over buildings, cells and road samples.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -39,7 +38,7 @@ from siting.area import Area
 from siting.builtup import ratio, smooth, window_cells
 from siting.config import DemandParams
 from siting.errors import ConfigError, InputError
-from siting.io.raster import GridSpec, apply_affine, population_samples
+from siting.grid import GridSpec, PopulationSamples, polygon_cell_areas
 
 #: environment classes, sparsest first (the radio model maps them to RMa / UMa / UMi)
 ENV_CLASSES: tuple[str, ...] = ("rural", "suburban", "urban", "dense_urban")
@@ -78,15 +77,18 @@ class Demand:
     info: dict
 
 
-def build_demand(area: Area, params: DemandParams, raster: str | Path | None = None) -> Demand:
+def build_demand(area: Area, params: DemandParams, population: PopulationSamples | None = None) -> Demand:
     """The demand surface of ``area`` (see the module docstring).
 
-    ``raster``: a population GeoTIFF (WorldPop, GHS-POP) whose values replace the
-    building estimate of residents; ``params.population`` then rescales it.
-    Raises :class:`~siting.errors.InputError` for an unusable raster or when a
-    population total is given for an area with nothing to put it on.
+    ``population``: a population raster (WorldPop, GHS-POP) sampled onto
+    :func:`demand_grid` (:func:`siting.io.raster.population_samples`) whose values replace
+    the building estimate of residents; ``params.population`` then rescales it.
+    Raises :class:`~siting.errors.InputError` for a raster without population in the
+    area or when a population total is given for an area with nothing to put it on.
     """
     hood = neighbourhood(area, params)
+    if population is not None and population.grid != hood.spec:
+        raise ValueError("population samples are on another grid: sample the raster onto demand_grid(area, params)")
     spec, boundary, cell_area, in_area = hood.spec, hood.boundary, hood.cell_area, hood.in_area
     ncell = spec.shape[0] * spec.shape[1]
     rows, cols = np.divmod(np.arange(ncell), spec.shape[1])
@@ -109,14 +111,14 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     sparse = mapped_road_share < params.sparse_mapped_share
 
     model_res, model_work = _modelled_people(env_far * modelled * cell_area, area.landuse, spec, params)
-    sources, workers = _people(area, boundary, spec, bld, cover_ctx, raster, params, modelled, model_res, model_work)
+    sources, workers = _people(area, spec, bld, cover_ctx, population, params, modelled, model_res, model_work)
     sources = {s: np.where(in_area, v, 0.0) for s, v in sources.items()}  # buildings just outside the boundary
     workers = np.where(in_area, workers, 0.0)
     estimate = float(sum(v.sum() for v in sources.values()))
     factor = 1.0
     if params.population is not None:
         _check_census(area.name, params, float(sources["buildings"].sum()))
-        if raster is None and (sparse or estimate <= 0) and params.population > estimate:
+        if population is None and (sparse or estimate <= 0) and params.population > estimate:
             # what buildings and landuse do not explain lives where the model puts floor area, else along the roads
             unmapped = in_area & ~mapped
             along = np.where(unmapped, sources["model"], 0.0)
@@ -132,7 +134,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
                              f"population={params.population:g} on: give a population raster or a larger area")
         factor = params.population / total
         sources = {s: v * factor for s, v in sources.items()}
-        if raster is None:
+        if population is None:
             workers = workers * factor
     residents = sum(sources.values())
     stacked = np.stack([sources[s] for s in SOURCES])
@@ -161,7 +163,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
         "residents_total": float(residents.sum()),
         "workers_total": float(workers.sum()),
         "residents_estimate": estimate,
-        "calibration": "population" if params.population is not None else ("raster" if raster is not None else None),
+        "calibration": "population" if params.population is not None else ("raster" if population is not None else None),
         "calibration_factor": factor,
         "buildings": int(len(area.buildings)),
         "cells": int(in_area.sum()),
@@ -202,11 +204,16 @@ class Neighbourhood:
         return self.in_area & (self.cover_ctx < params.mapped_cover_min) & seen.to_numpy()
 
 
-def neighbourhood(area: Area, params: DemandParams) -> Neighbourhood:
-    """The grid of ``area`` with its buildings, roads and built-up features per cell."""
+def demand_grid(area: Area, params: DemandParams) -> GridSpec:
+    """The square grid of ``area``'s demand surface: cells of ``params.cell_size_m`` covering its boundary."""
     if params.grid != "square":
         raise ConfigError(f"demand grid '{params.grid}' is not available yet: use 'grid: square'")
-    spec = GridSpec.covering(area.boundary, area.crs, params.cell_size_m)
+    return GridSpec.covering(area.boundary, area.crs, params.cell_size_m)
+
+
+def neighbourhood(area: Area, params: DemandParams) -> Neighbourhood:
+    """The grid of ``area`` with its buildings, roads and built-up features per cell."""
+    spec = demand_grid(area, params)
     ncell = spec.shape[0] * spec.shape[1]
     cell_geoms = spec.boxes(*np.divmod(np.arange(ncell), spec.shape[1]))
     boundary = shapely.normalize(area.boundary)  # a private copy, prepared for the many point tests
@@ -250,8 +257,8 @@ def _check_census(name: str, params: DemandParams, building_residents: float) ->
                          f"{params.census_min_share:.0%}): check the census figure and that it is for this area")
 
 
-def _people(area: Area, boundary: shapely.Geometry, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: np.ndarray,
-            raster: str | Path | None, params: DemandParams, modelled: np.ndarray, model_res: np.ndarray,
+def _people(area: Area, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: np.ndarray,
+            population: PopulationSamples | None, params: DemandParams, modelled: np.ndarray, model_res: np.ndarray,
             model_work: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Uncalibrated residents per cell by source (:data:`SOURCES`), and workers per cell.
 
@@ -266,8 +273,8 @@ def _people(area: Area, boundary: shapely.Geometry, spec: GridSpec, bld: dict[st
     lu_res, lu_work = _landuse_people(area.landuse, spec, params)
     by_model = unmapped & modelled
     by_landuse = unmapped & ~modelled
-    if raster is not None:
-        sources["raster"] = _raster_people(raster, spec, boundary, bld["residents"], params)
+    if population is not None:
+        sources["raster"] = _raster_people(population, bld["residents"], params)
     else:
         sources["buildings"] = bld["residents"]
         sources["landuse"] = np.where(by_landuse, lu_res, 0.0)
@@ -275,17 +282,16 @@ def _people(area: Area, boundary: shapely.Geometry, spec: GridSpec, bld: dict[st
     return sources, bld["workers"] + np.where(by_landuse, lu_work, 0.0) + np.where(by_model, model_work, 0.0)
 
 
-def _raster_people(raster: str | Path, spec: GridSpec, boundary: shapely.Geometry, building_residents: np.ndarray,
-                   params: DemandParams) -> np.ndarray:
+def _raster_people(population: PopulationSamples, building_residents: np.ndarray, params: DemandParams) -> np.ndarray:
     """Raster residents per cell, spread inside each pixel by the building estimate.
 
     ``raster_dasymetric_share`` of every pixel's population goes to its cells in
     proportion to their building residents (when the pixel has any), the rest evenly;
     each pixel keeps its total, so a coarse GHS-POP 1 km pixel lands on its housing.
     """
-    cell, pixel, value = population_samples(raster, spec, boundary)
+    cell, pixel, value = population.cell, population.pixel, population.persons
     if value.sum() <= 0:
-        raise InputError(f"population raster {Path(raster).name} holds no population inside the area (only nodata "
+        raise InputError(f"population raster {population.source} holds no population inside the area (only nodata "
                          f"or zeros): use a population raster (WorldPop, GHS-POP) that covers it")
     _, pix = np.unique(pixel, return_inverse=True)
     housing = building_residents[cell]
@@ -294,7 +300,7 @@ def _raster_people(raster: str | Path, spec: GridSpec, boundary: shapely.Geometr
     u = params.raster_dasymetric_share
     share = np.where(pixel_housing > 0, u * np.divide(housing, pixel_housing, out=np.zeros_like(housing),
                                                       where=pixel_housing > 0) + (1 - u) * even, even)
-    return np.bincount(cell, np.bincount(pix, value)[pix] * share, minlength=spec.shape[0] * spec.shape[1]).astype(float)
+    return np.bincount(cell, np.bincount(pix, value)[pix] * share, minlength=population.grid.shape[0] * population.grid.shape[1]).astype(float)
 
 
 def _cell_areas_inside(cells: np.ndarray, boundary: shapely.Geometry, cell_size: float) -> np.ndarray:
@@ -371,50 +377,6 @@ def _landuse_at(geoms: np.ndarray, landuse: gpd.GeoDataFrame) -> np.ndarray:
     first = np.unique(src, return_index=True)[1]
     out[src[first]] = landuse["landuse"].astype(str).to_numpy()[hit[first]]
     return out
-
-
-def polygon_cell_areas(geoms: np.ndarray, spec: GridSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(polygon index, flat cell index, intersection area m²) for every polygon-cell overlap.
-
-    Polygons inside one cell take their whole area without any intersection; only the
-    rest are cut by the cells their bounding box spans. Parts off the grid are dropped.
-    """
-    nrows, ncols = spec.shape
-    if len(geoms) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    b = shapely.bounds(geoms)
-    c0, r0 = apply_affine(~spec.transform, b[:, 0], b[:, 3])
-    c1, r1 = apply_affine(~spec.transform, b[:, 2], b[:, 1])
-    c0, r0, c1, r1 = (np.floor(v).astype(np.int64) for v in (c0, r0, c1, r1))
-    single = (c0 == c1) & (r0 == r1) & (c0 >= 0) & (c0 < ncols) & (r0 >= 0) & (r0 < nrows)
-    c0, c1 = np.clip(c0, 0, ncols - 1), np.clip(c1, 0, ncols - 1)
-    r0, r1 = np.clip(r0, 0, nrows - 1), np.clip(r1, 0, nrows - 1)
-    idx1 = np.flatnonzero(single)
-    area1 = shapely.area(geoms[idx1])
-    multi = np.flatnonzero(~single)
-    nc, nr = c1[multi] - c0[multi] + 1, r1[multi] - r0[multi] + 1
-    count = nc * nr
-    idx2 = np.repeat(multi, count)
-    local = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    rr = np.repeat(r0[multi], count) + local // np.repeat(nc, count)
-    cc = np.repeat(c0[multi], count) + local % np.repeat(nc, count)
-    area2 = _cell_clip_areas(geoms[idx2], *apply_affine(spec.transform, cc, rr + 1), spec.cell_size)
-    keep = area2 > 0
-    return (np.concatenate([idx1, idx2[keep]]),
-            np.concatenate([r0[idx1] * ncols + c0[idx1], (rr * ncols + cc)[keep]]),
-            np.concatenate([area1, area2[keep]]))
-
-
-def _cell_clip_areas(geoms: np.ndarray, x0: np.ndarray, y0: np.ndarray, size: float) -> np.ndarray:
-    """Area of each geometry inside the square ``size`` wide with south-west corner (x0, y0).
-
-    Every geometry is shifted so that its square sits at the origin and then clipped by
-    that one fixed rectangle (``clip_by_rect`` only takes scalars; it is several times
-    faster than a general intersection, and the shift keeps full precision).
-    """
-    coords, which = shapely.get_coordinates(geoms, return_index=True)
-    shifted = shapely.set_coordinates(geoms.copy(), coords - np.column_stack([x0, y0])[which])
-    return shapely.area(shapely.clip_by_rect(shifted, 0.0, 0.0, size, size))
 
 
 def _landuse_people(landuse: gpd.GeoDataFrame, spec: GridSpec, params: DemandParams) -> tuple[np.ndarray, np.ndarray]:

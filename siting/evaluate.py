@@ -104,7 +104,8 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     also give their coverage (5G: of the unweighted demand), the baselines the share of draws
     the plan beat.
     """
-    from siting.demand import build_demand
+    from siting.demand import build_demand, demand_grid
+    from siting.io.raster import population_samples
 
     params = params or Params()
     lp = params.learn
@@ -118,7 +119,8 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     kept, hidden = split_holdout(len(sites), holdout, params.seed)
     total = len(sites)
     kept_sites = sites.iloc[kept].reset_index(drop=True)
-    demand = build_demand(area, params.demand, raster=raster)
+    population = population_samples(raster, demand_grid(area, params.demand), area.boundary) if raster else None
+    demand = build_demand(area, params.demand, population=population)
     plain = _plan(area, kind, params, demand, kept_sites, total)
     learned = learn_from_existing(area, demand, kept_sites, kind, params)
     planned = (_plan(area, kind, params, weighted_demand(demand, learned, kind), kept_sites, total, learned)

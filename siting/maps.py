@@ -197,7 +197,7 @@ def tile_source(tiles: str, params: MapParams | None = None) -> TileSource | Non
 
 def to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Shift every coordinate of a WGS-84 layer to GCJ-02 (for Amap/Tencent base maps)."""
-    from siting.io.sites import wgs84_to_gcj02
+    from siting.datums import wgs84_to_gcj02
 
     def shift(xy: np.ndarray) -> np.ndarray:
         lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
@@ -537,7 +537,7 @@ def _add_image(b: _Builder, name: str, rgba: np.ndarray, box: tuple) -> None:
     """An RGBA image overlay (hillshade...) embedded as a PNG data URI; shifted with the data for GCJ-02."""
     (south, west), (north, east) = box
     if b.gcj02:  # the GCJ-02 offset varies by metres across a district: shift by its value at the centre
-        from siting.io.sites import wgs84_to_gcj02
+        from siting.datums import wgs84_to_gcj02
 
         lon, lat = wgs84_to_gcj02((west + east) / 2, (south + north) / 2)
         dlon, dlat = float(lon) - (west + east) / 2, float(lat) - (south + north) / 2

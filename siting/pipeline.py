@@ -21,6 +21,7 @@ from siting.demand import Demand, build_demand, environment_layer
 from siting.errors import PlanError
 from siting.fill import REASONS, fill_to_count
 from siting.gaps import plan_gaps
+from siting.grid import PopulationSamples
 from siting.layers import coverage_polygons, points_xy
 from siting.optimize import Solution, solve_mclp, solve_set_cover
 from siting.phases import check_phases, plan_phases, resolve_phases
@@ -49,7 +50,7 @@ class RadioLinks:
 
 def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame | None = None,
               count: int | None = None, target: float | None = None, piles: int | None = None,
-              raster=None, dem=None, demand: Demand | None = None, phases=None,
+              population: PopulationSamples | None = None, dem=None, demand: Demand | None = None, phases=None,
               reserve: float | str | None = None) -> PlanResult:
     """Plan ``kind`` facilities in ``area``: a number of sites (``count``), a coverage
     share (``target``) or, for charging, a number of piles (``piles``).
@@ -59,7 +60,7 @@ def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame 
     phases, the last one the count; ``reserve`` (a ratio, or a plan id: its site
     locations per base station - 1) adds reserve sites and search rings.
     ``demand`` may be given when the caller has built it already (it is built from
-    ``area``, ``params.demand`` and ``raster`` otherwise)."""
+    ``area``, ``params.demand`` and ``population`` otherwise)."""
     if kind not in KINDS:
         raise PlanError(f"unknown facility kind '{kind}': use one of {', '.join(KINDS)}")
     if kind != "5g" and (phases is not None or reserve is not None):
@@ -78,7 +79,7 @@ def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame 
     if kind == "5g" and piles is not None:
         raise PlanError("--piles applies to charging kinds only: use --count or --target for 5g")
     if demand is None:
-        demand = build_demand(area, params.demand, raster=raster)
+        demand = build_demand(area, params.demand, population=population)
     learned = None
     if existing is not None and params.learn.strength > 0:  # where operators built tells where demand is
         learned = learn.learn_from_existing(area, demand, existing, kind, params)

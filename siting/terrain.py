@@ -27,7 +27,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 
 from siting.config import TerrainParams
-from siting.io.dem import Dem
+from siting.elevation import Dem
 
 #: Mean Earth radius [m] (IUGG), scaled by ``k_factor`` for the effective radius.
 EARTH_RADIUS_M = 6_371_000.0

@@ -40,8 +40,8 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     With ``plan_id`` the plan's 5G users drive capacity (``Plan.capacity_overrides``)."""
     from siting.io.osm import load_area
     from siting.io.export import write_plan
-    from siting.demand import build_demand
-    from siting.io.raster import write_population_tif
+    from siting.demand import build_demand, demand_grid
+    from siting.io.raster import population_samples, write_population_tif
     from siting.pipeline import plan_area
 
     from siting.maps import tile_source
@@ -60,7 +60,8 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     existing_sites = _read_existing(existing, existing_crs, area, params, kind)
     dem_grid = _read_dem(dem, area, params) if dem else None
     progress.next("estimating demand")
-    demand = build_demand(area, params.demand, raster=raster)
+    population = population_samples(raster, demand_grid(area, params.demand), area.boundary) if raster else None
+    demand = build_demand(area, params.demand, population=population)
     progress.next(f"planning {kind}")
     result = plan_area(area, kind, params, existing=existing_sites, count=count, target=target, piles=piles,
                        dem=dem_grid, demand=demand, phases=phases, reserve=reserve)

@@ -17,9 +17,10 @@ from shapely.geometry import LineString, Point, box
 
 from siting.area import Area
 from siting.config import DemandParams, load_params
-from siting.demand import POINT_COLUMNS, build_demand, polygon_cell_areas
+from siting.demand import POINT_COLUMNS, build_demand, demand_grid
 from siting.errors import ConfigError, InputError
-from siting.io.raster import GridSpec, read_population, write_population_tif
+from siting.grid import GridSpec, polygon_cell_areas
+from siting.io.raster import population_samples, read_population, write_population_tif
 
 CRS = "EPSG:32650"  # UTM 50N: Nanjing, Wuhan
 X0, Y0 = 500_000.0, 3_500_000.0  # a corner of the test areas, on the 100 m grid
@@ -310,6 +311,11 @@ def lonlat_area(lon0: float, lat0: float, lon1: float, lat1: float) -> Area:
     return make_area(boundary=poly)
 
 
+def raster_demand(area: Area, params: DemandParams, raster):
+    """The demand of ``area`` with residents from ``raster``, read as a plan reads it."""
+    return build_demand(area, params, population=population_samples(raster, demand_grid(area, params), area.boundary))
+
+
 def test_raster_alone_is_sum_preserving(tmp_path):
     res = 1 / 1200  # ~90 m pixels, like WorldPop
     values = np.random.default_rng(3).uniform(0, 20, size=(60, 60))
@@ -319,12 +325,12 @@ def test_raster_alone_is_sum_preserving(tmp_path):
     tif = write_raster(tmp_path / "pop.tif", values, Affine(res, 0, lon0, 0, -res, lat1), "EPSG:4326")
     # boundary on pixel edges: rows/cols 10..49 inside
     area = lonlat_area(lon0 + 10 * res, lat1 - 50 * res, lon0 + 50 * res, lat1 - 10 * res)
-    d = build_demand(area, P, raster=tif)
+    d = raster_demand(area, P, tif)
     inside = values[10:50, 10:50]
     expected = inside[np.isfinite(inside) & (inside > 0)].sum()
     assert d.grid["residents"].sum() == pytest.approx(expected, rel=1e-3)
     assert d.info["demand_source"] == "raster"
-    calibrated = build_demand(area, P.model_copy(update={"population": 1000}), raster=tif)
+    calibrated = raster_demand(area, P.model_copy(update={"population": 1000}), tif)
     assert calibrated.grid["residents"].sum() == pytest.approx(1000, rel=1e-3)
 
 
@@ -333,13 +339,13 @@ def test_coarse_raster_pixel_lands_on_its_housing(tmp_path):
     tif = write_raster(tmp_path / "ghs.tif", np.array([[1000.0, 500.0]]), Affine(1000, 0, X0, 0, -1000, Y0 + 1000), CRS)
     area = make_area(size=2000, boundary=box(X0, Y0, X0 + 2000, Y0 + 1000),
                      buildings=[(box(X0 + 510, Y0 + 510, X0 + 540, Y0 + 540), "apartments", 10, np.nan)])
-    d = build_demand(area, P, raster=tif)
+    d = raster_demand(area, P, tif)
     u = P.raster_dasymetric_share
     assert cell(d, X0 + 520, Y0 + 520)["residents"] == pytest.approx(u * 1000 + (1 - u) * 1000 / 100)
     assert cell(d, X0 + 150, Y0 + 150)["residents"] == pytest.approx((1 - u) * 1000 / 100)
     assert cell(d, X0 + 1550, Y0 + 550)["residents"] == pytest.approx(500 / 100)   # no housing: evenly
     assert d.grid["residents"].sum() == pytest.approx(1500)
-    even = build_demand(area, P.model_copy(update={"raster_dasymetric_share": 0.0}), raster=tif)
+    even = raster_demand(area, P.model_copy(update={"raster_dasymetric_share": 0.0}), tif)
     assert cell(even, X0 + 520, Y0 + 520)["residents"] == pytest.approx(10)
 
 
@@ -349,20 +355,20 @@ def test_raster_without_crs_or_elsewhere_is_refused(tmp_path):
     no_crs = write_raster(tmp_path / "nocrs.tif", values, Affine(0.001, 0, 118.78, 0, -0.001, 32.04), None)
     far = write_raster(tmp_path / "far.tif", values, Affine(0.001, 0, 10.0, 0, -0.001, 50.0), "EPSG:4326")
     with pytest.raises(InputError, match="no CRS") as exc:
-        build_demand(area, P, raster=no_crs)
+        raster_demand(area, P, no_crs)
     assert exc.value.exit_code == 2
     with pytest.raises(InputError, match="does not overlap"):
-        build_demand(area, P, raster=far)
+        raster_demand(area, P, far)
     with pytest.raises(InputError, match="does not exist"):
-        build_demand(area, P, raster=tmp_path / "missing.tif")
+        raster_demand(area, P, tmp_path / "missing.tif")
     text = tmp_path / "pop.tif"
     text.write_text("lon,lat,pop\n118.79,32.03,5\n")
     with pytest.raises(InputError, match="not a readable GeoTIFF"):
-        build_demand(area, P, raster=text)
+        raster_demand(area, P, text)
     empty = write_raster(tmp_path / "empty.tif", np.full((40, 40), -3.4e38), Affine(0.001, 0, 118.77, 0, -0.001, 32.05),
                          "EPSG:4326")
     with pytest.raises(InputError, match="no population inside the area"):
-        build_demand(area, P, raster=empty)
+        raster_demand(area, P, empty)
 
 
 def test_population_tif_round_trips_and_is_byte_identical(tmp_path):
@@ -391,7 +397,7 @@ def test_wuhan_worldpop_window_sum_is_kept(shared_data):
         window = src.read(1, window=((r0, r0 + n), (c0, c0 + n)), masked=True)
         own = float(window.sum())
     area = lonlat_area(lon0 + c0 * res, lat1 - (r0 + n) * res, lon0 + (c0 + n) * res, lat1 - r0 * res)
-    d = build_demand(area, P, raster=path)
+    d = raster_demand(area, P, path)
     assert own > 100
     assert d.grid["residents"].sum() == pytest.approx(own, rel=0.01)
 

@@ -144,7 +144,7 @@ def _layer_data(text: str, name: str) -> dict:
 
 
 def test_amap_shifts_drawn_geometry_to_gcj02():
-    from siting.io.sites import wgs84_to_gcj02
+    from siting.datums import wgs84_to_gcj02
 
     # public test vectors of eviltransform (googollee/eviltransform): WGS-84 -> GCJ-02
     wgs = np.array([[121.5272106, 31.1774276], [113.912316, 22.543847], [116.377817, 39.911954]])
@@ -260,7 +260,7 @@ def test_siting_map_user_errors_exit_2(written_plan, tmp_path, capsys, monkeypat
 
 
 def test_hillshade_image_is_embedded_and_follows_gcj02():
-    from siting.io.sites import wgs84_to_gcj02
+    from siting.datums import wgs84_to_gcj02
 
     rgba = np.zeros((8, 8, 4), dtype=np.uint8)
     rgba[..., 3] = 120

@@ -13,7 +13,7 @@ from rasterio.transform import from_origin
 from siting import radio
 from siting.cli import main
 from siting.config import Params
-from siting.io.sites import wgs84_to_gcj02
+from siting.datums import wgs84_to_gcj02
 
 
 def plan(*args: str) -> None:

@@ -11,14 +11,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
+from siting.datums import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 from siting.errors import InputError
-from siting.io.sites import (
-    bd09_to_wgs84,
-    gcj02_to_wgs84,
-    read_sites,
-    wgs84_to_bd09,
-    wgs84_to_gcj02,
-)
+from siting.io.sites import read_sites
 
 
 def _scalar_gcj(lon: float, lat: float) -> tuple[float, float]:

@@ -17,7 +17,8 @@ from scipy.interpolate import RegularGridInterpolator
 import siting.terrain as terrain
 from siting.config import TerrainParams
 from siting.errors import InputError, SitingError
-from siting.io.dem import Dem, DemWarning, read_dem
+from siting.elevation import Dem
+from siting.io.dem import DemWarning, read_dem
 from siting.terrain import (hillshade, knife_edge_db, pair_terrain, profiles, terrain_loss_db,
                             terrain_summary)
 

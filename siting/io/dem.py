@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import warnings
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from rasterio.fill import fillnodata
 from rasterio.merge import merge
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
+from siting.elevation import Dem
 from siting.errors import InputError, ResourceError
 
 #: Highest point on Earth (Everest, 8,849 m) with a margin: anything above is not metres.
@@ -37,27 +37,6 @@ MAX_CELLS = 100_000_000
 
 class DemWarning(UserWarning):
     """The DEM was accepted but something about it deserves the user's attention."""
-
-
-@dataclass(frozen=True, eq=False)
-class Dem:
-    """Elevation on a north-up metric grid: ``elevation[row, col]`` at cell centres."""
-
-    elevation: np.ndarray        # float32 metres above sea level, no NaN
-    transform: Affine            # cell (col, row) -> (x, y) of the cell's corner, in ``crs``
-    crs: str                     # the area's metric CRS
-    resolution_m: float          # cell size (square cells)
-    voids_filled: int            # source cells that were nodata and were interpolated
-    source: str                  # one-line description: files, format, native and target grid
-    files: tuple[str, ...] = ()  # file names (no directories) for summary.json
-    notes: tuple[str, ...] = ()  # what was accepted with a remark (uint8 metres, feet converted, ...)
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(minx, miny, maxx, maxy) of the grid in ``crs``."""
-        rows, cols = self.elevation.shape
-        minx, maxy = self.transform.c, self.transform.f
-        return (minx, maxy - rows * self.resolution_m, minx + cols * self.resolution_m, maxy)
 
 
 def read_dem(

@@ -8,7 +8,6 @@ two grids' CRS, resolution and alignment; resampling by interpolation would not 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from siting.errors import InputError
+from siting.grid import GridSpec, PopulationSamples, apply_affine
 from siting.io.export import atomic_path
 
 if TYPE_CHECKING:
@@ -30,44 +30,6 @@ NODATA = -9999.0
 MAX_SPLIT = 32
 
 
-@dataclass(frozen=True)
-class GridSpec:
-    """A square grid in a metric CRS: ``transform`` maps (col, row) to the cell's north-west corner."""
-
-    crs: str
-    transform: Affine
-    shape: tuple[int, int]  # (rows, cols)
-
-    @property
-    def cell_size(self) -> float:
-        return float(self.transform.a)
-
-    @classmethod
-    def covering(cls, boundary: shapely.Geometry, crs: str, cell_size: float) -> GridSpec:
-        """The grid aligned to multiples of ``cell_size`` that covers ``boundary``'s bounds."""
-        minx, miny, maxx, maxy = boundary.bounds
-        x0, y0 = np.floor(minx / cell_size) * cell_size, np.floor(miny / cell_size) * cell_size
-        x1, y1 = np.ceil(maxx / cell_size) * cell_size, np.ceil(maxy / cell_size) * cell_size
-        ncols = max(int(round((x1 - x0) / cell_size)), 1)
-        nrows = max(int(round((y1 - y0) / cell_size)), 1)
-        return cls(crs, Affine(cell_size, 0.0, x0, 0.0, -cell_size, y0 + nrows * cell_size), (nrows, ncols))
-
-    def boxes(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Cell polygons for the given rows and columns."""
-        x0, y1 = apply_affine(self.transform, cols, rows)
-        return shapely.box(x0, y1 - self.cell_size, x0 + self.cell_size, y1)
-
-    def centres(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return apply_affine(self.transform, cols + 0.5, rows + 0.5)
-
-    def cell_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Flat cell index of points (-1 where off the grid)."""
-        col, row = apply_affine(~self.transform, x, y)
-        col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
-        on = (col >= 0) & (col < self.shape[1]) & (row >= 0) & (row < self.shape[0])
-        return np.where(on, row * self.shape[1] + col, -1)
-
-
 def read_population(path: str | Path, grid: GridSpec, boundary: BaseGeometry | None = None) -> np.ndarray:
     """Population per grid cell, shape ``grid.shape``, from a population GeoTIFF.
 
@@ -76,13 +38,13 @@ def read_population(path: str | Path, grid: GridSpec, boundary: BaseGeometry | N
     :class:`~siting.errors.InputError` if the file is missing or unreadable, has no CRS,
     or does not overlap the grid (or the boundary).
     """
-    cell, _, value = population_samples(path, grid, boundary)
-    return np.bincount(cell, weights=value, minlength=grid.shape[0] * grid.shape[1]).reshape(grid.shape)
+    samples = population_samples(path, grid, boundary)
+    return np.bincount(samples.cell, weights=samples.persons,
+                       minlength=grid.shape[0] * grid.shape[1]).reshape(grid.shape)
 
 
-def population_samples(path: str | Path, grid: GridSpec,
-                       boundary: BaseGeometry | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The raster's population as sub-pixel samples on the grid: (flat cell, source pixel, persons).
+def population_samples(path: str | Path, grid: GridSpec, boundary: BaseGeometry | None = None) -> PopulationSamples:
+    """The raster's population as sub-pixel samples on the grid (flat cell, source pixel, persons).
 
     Each valid pixel becomes ``k × k`` samples of ``value / k²`` (``k`` such that a sample is
     at most half a cell wide); only samples on the grid and inside ``boundary`` are kept,
@@ -95,6 +57,9 @@ def population_samples(path: str | Path, grid: GridSpec,
     from rasterio.windows import Window, from_bounds
 
     path = Path(path)
+    if boundary is not None:  # a private copy, prepared for the many point tests
+        boundary = shapely.normalize(boundary)
+        shapely.prepare(boundary)
     if not path.is_file():
         raise InputError(f"population raster {path} does not exist: check the path")
     try:
@@ -143,7 +108,7 @@ def population_samples(path: str | Path, grid: GridSpec,
     keep = cell >= 0
     if boundary is not None:
         keep &= shapely.contains_xy(boundary, x, y)
-    return cell[keep], pixel[keep], sub_v[keep]
+    return PopulationSamples(grid, cell[keep], pixel[keep], sub_v[keep], path.name)
 
 
 def write_population_tif(path: str | Path, demand: Demand) -> None:
@@ -164,13 +129,6 @@ def write_population_tif(path: str | Path, demand: Demand) -> None:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(values, 1)
             dst.update_tags(units="residents per cell", source="siting demand")
-
-
-def apply_affine(transform: Affine, x, y) -> tuple[np.ndarray, np.ndarray]:
-    """``transform`` applied to coordinate arrays (``x`` = column, ``y`` = row for a raster transform)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    t = transform
-    return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
 
 
 def _no_overlap(path: Path) -> InputError:
