@@ -42,7 +42,8 @@ def main() -> None:
     import osmnx as ox
     import pyrosm
 
-    from siting.io.osm import FEATURE_TAGS, area_summary, load_area
+    from siting.io.osm import area_summary, load_area
+    from siting.io.osm_readers import FEATURE_TAGS
     import_s = time.perf_counter() - t0
     warnings.simplefilter("ignore")
 

@@ -31,7 +31,8 @@ import folium
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from siting.maps import plan_map, read_outputs, render_html  # noqa: E402
+from siting.io.outputs import read_outputs  # noqa: E402
+from siting.maps import plan_map, render_html  # noqa: E402
 from test_maps import SUMMARY, synthetic_layers  # noqa: E402
 
 NANJING = ROOT.parent / "shared" / "data" / "osm" / "nanjing_xinjiekou_osm" / "osm_bbox.osm.xml"

@@ -45,9 +45,10 @@ from siting.area import Area
 from siting.config import Params
 from siting.errors import ConfigError, InputError, SitingError
 from siting.provenance import sha256_file, sha256_text
+from siting.io.districts import districts_from_osm, read_districts
+from siting.io.outputs import read_layer, read_manifest
 from siting.plans import (CENSUS_COLUMNS, Plan, check_extent, check_plan_area, check_quotas_fit, demand_by_district,
-                          district_census, district_quotas, districts_from_osm, existing_by_district, get_plan,
-                          read_districts, with_census)
+                          district_census, district_quotas, existing_by_district, get_plan, with_census)
 
 PROCESSED = Path("data/processed")
 
@@ -508,17 +509,6 @@ def _done(record: dict | None, task: DistrictTask) -> bool:
             and (Path(task.out_dir) / task.slug / "summary.json").is_file())
 
 
-def read_manifest(path: Path) -> dict:
-    """The manifest of an earlier run, or an empty one (a damaged manifest reruns everything)."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data.get("districts"), dict) else {"districts": {}}
-    except (OSError, ValueError, AttributeError):
-        return {"districts": {}}
-
-
 # --- the cluster -----------------------------------------------------------------------
 
 @contextlib.contextmanager
@@ -682,11 +672,11 @@ def merge_city(prepared: Prepared, manifest: dict, out: Path) -> tuple[pd.DataFr
         if rec["status"] != "ok":
             continue
         folder = out / rec["slug"]
-        s = _read_layer(folder / "sites.geojson")
+        s = read_layer(folder / "sites.geojson")
         if len(s):
             s.insert(0, "district", name)
             sites.append(s)
-        g = _read_layer(folder / "gaps.geojson")
+        g = read_layer(folder / "gaps.geojson")
         if len(g):
             g.insert(0, "district", name)
             gaps.append(g)
@@ -704,12 +694,6 @@ def merge_city(prepared: Prepared, manifest: dict, out: Path) -> tuple[pd.DataFr
     if sites:
         files += _city_map(prepared.districts, summary, manifest, out)
     return summary, files
-
-
-def _read_layer(path: Path) -> gpd.GeoDataFrame:
-    if not path.is_file():
-        return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
-    return gpd.read_file(path, engine="pyogrio")
 
 
 #: columns of ``summary.csv``, each a figure of the manifest's district records (:data:`FIGURES`)
@@ -748,7 +732,7 @@ def _city_map(districts: gpd.GeoDataFrame, summary: pd.DataFrame, manifest: dict
         return []
     links = {name: f"{r['slug']}/map.html" for name, r in manifest["districts"].items()
              if (out / r["slug"] / "map.html").is_file()}
-    sites = _read_layer(out / "sites.geojson")
+    sites = read_layer(out / "sites.geojson")
     write_map(city_map(districts, summary[summary["district"] != "TOTAL"], links, sites=sites), out / "map.html")
     return [out / "map.html"]
 

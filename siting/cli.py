@@ -260,7 +260,8 @@ def map_command(
     out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default OUT_DIR/map.html)"),
 ) -> None:
     """Redraw the HTML map from a plan's written outputs, without planning again."""
-    from siting.maps import plan_map, read_outputs, write_map
+    from siting.io.outputs import read_outputs
+    from siting.maps import plan_map, write_map
 
     layers, summary = read_outputs(out_dir)
     path = write_map(plan_map(layers, summary, tiles=tiles), out or out_dir / "map.html")

@@ -12,187 +12,46 @@ to GCJ-02 (the legend says so); files written for GIS stay WGS-84.
 """
 from __future__ import annotations
 
-import base64
 import html
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Sequence, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
-from folium.elements import JSCSSMixin
-from folium.map import Layer
-from folium.template import Template
+from branca.element import Figure
 
 from siting.config import CHARGING_KINDS, MapParams
-from siting.errors import ConfigError, InputError
+from siting.errors import InputError
 from siting.io.export import geojson_dict, write_text
 from siting.layers import map_coverage
-
-ASSETS = Path(__file__).parent / "assets"
-
-#: data attribution shown on every map, tiles or not
-OSM_ATTRIBUTION = ('Data &copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
-                   'contributors, ODbL')
-
-
-@dataclass(frozen=True)
-class TileSource:
-    """A base map: URL template, attribution, and whether it is drawn in GCJ-02."""
-
-    label: str
-    url: str
-    attribution: str
-    subdomains: str = "abc"
-    max_zoom: int = 19
-    gcj02: bool = False
-    labels_url: str | None = None  # a second, transparent layer of place names
-
-
-TILES: dict[str, TileSource | None] = {
-    "osm": TileSource("OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                      "Tiles &copy; OpenStreetMap contributors", subdomains="abc"),
-    "tianditu": TileSource("Tianditu 天地图",
-                           "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk={key}",
-                           "Tiles &copy; 天地图 Tianditu (CGCS2000, WGS-84 within 1 m)", subdomains="01234567",
-                           max_zoom=18,
-                           labels_url="https://t{s}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk={key}"),
-    "amap": TileSource("Amap 高德", "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
-                       "&x={x}&y={y}&z={z}", "Tiles &copy; 高德地图 AutoNavi (GCJ-02)", subdomains="1234",
-                       max_zoom=18, gcj02=True),
-    # Leaflet.ChineseTmsProviders' template; {-y}: Tencent counts tile rows from the south
-    "tencent": TileSource("Tencent 腾讯", "https://rt{s}.map.gtimg.com/tile?z={z}&x={x}&y={-y}&type=vector&styleid=3",
-                          "Tiles &copy; 腾讯地图 Tencent (GCJ-02)", subdomains="0123", max_zoom=18, gcj02=True),
-    "none": None,
-}
-
-#: demand choropleth classes, light to dark (ColorBrewer YlOrBr-5)
-DEMAND_COLOURS = ("#ffffd4", "#fed98e", "#fe9929", "#d95f0e", "#993404")
-#: district choropleth classes (ColorBrewer Blues-5)
-DISTRICT_COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
-#: coverage colour per coverage ``layer``: (before, after)
-COVERAGE_COLOURS = {"outdoor": ("#2c7bb6", "#1a9641"), "indoor": ("#74add1", "#66bd63"),
-                    "service_area": ("#8073ac", "#542788")}
-COVERAGE_LABELS = {"outdoor": "Outdoor coverage", "indoor": "Indoor coverage", "service_area": "Charging service area"}
-STATE_LABELS = {"before": "before (existing sites)", "after": "after (with proposed sites)"}
-GAP_STYLE = {"color": "#99000d", "weight": 1.5, "fillColor": "#e31a1c", "fillOpacity": 0.55, "className": "siting-gap"}
-EXISTING_STYLE = {"radius": 6, "color": "#ffffff", "weight": 1.5, "fillColor": "#404040", "fillOpacity": 1.0,
-                  "className": "siting-existing"}
-#: colour of a proposed site by why it was placed (``reason``)
-REASON_COLOURS = {"coverage": "#f46d43", "capacity": "#7b3294", "redundancy": "#1b7837"}
-REASON_LABELS = {"coverage": "for coverage", "capacity": "for capacity (busy-hour load)",
-                 "redundancy": "for redundancy (a second server)"}
-#: proposed sites drawn as dots (city overview), coloured by reason where known
-PROPOSED_STYLE = {"radius": 5, "color": "#ffffff", "weight": 1, "fillColor": REASON_COLOURS["coverage"],
-                  "fillOpacity": 1.0, "className": "siting-proposed"}
-#: environment classes, sparsest first (``siting.demand.ENV_CLASSES``; ColorBrewer YlGn/Oranges)
-ENV_COLOURS = {"rural": "#d9f0a3", "suburban": "#78c679", "urban": "#fd8d3c", "dense_urban": "#d94801"}
-#: layers of other stages with a style of their own: (style, legend label, shown at first)
-EXTRA_LAYERS = {
-    "reserve_sites": ({"radius": 4, "color": "#d73027", "weight": 2, "fillColor": "#ffffff", "fillOpacity": 1.0,
-                       "className": "siting-extra siting-reserve_sites"}, "Reserve site (alternate location)", True),
-    "search_rings": ({"color": "#d73027", "weight": 1.5, "dashArray": "5 4", "fillColor": "#d73027",
-                      "fillOpacity": 0.05, "className": "siting-extra siting-search_rings"},
-                     "Search ring (where a site's alternates stand)", True),
-}
-SITE_FIELDS = [("status", "Status"), ("rank", "Rank"), ("reason", "Placed for"), ("phase", "Phase"),
-               ("source", "Source"), ("height_m", "Mounting height (m)"),
-               ("served_demand", "Served demand"), ("sessions", "Sessions / day"), ("marginal_gain", "Marginal gain"),
-               ("piles_fast", "Fast piles"), ("piles_slow", "Slow piles"), ("capacity", "Capacity"), ("name", "Name")]
+from siting.map_html import GeoLayer, MapScript, RawHtml, assets_html, js, offline
+from siting.map_style import (
+    COVERAGE_COLOURS,
+    COVERAGE_LABELS,
+    DEMAND_COLOURS,
+    DISTRICT_COLOURS,
+    ENV_COLOURS,
+    EXISTING_STYLE,
+    EXTRA_LAYERS,
+    GAP_STYLE,
+    OSM_ATTRIBUTION,
+    PROPOSED_STYLE,
+    REASON_COLOURS,
+    REASON_LABELS,
+    SITE_FIELDS,
+    STATE_LABELS,
+    TileSource,
+    class_labels,
+    classify,
+    tile_source,
+)
 
 
-class _Raw(Element):
-    """An element rendered verbatim (no Jinja on its content)."""
-
-    _template = Template("{{ this.text }}")
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "SitingAssets"
-        self.text = text
-
-
-class _GeoLayer(Layer):
-    """A switchable layer drawn by ``siting.geoLayer`` from an embedded FeatureCollection."""
-
-    _template = Template("{% macro script(this, kwargs) %}"
-                         "var {{ this.get_name() }} = siting.geoLayer({{ this.options }});\n"
-                         "{% endmacro %}")
-
-    def __init__(self, name: str, data: dict, style: dict, tooltip=(), popup=(), title: str | None = None,
-                 point: str = "circle", cluster: bool = False, show: bool = True) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=show)
-        self._name = "SitingLayer"
-        self.options = _js({"data": data, "style": style, "tooltip": [list(f) for f in tooltip],
-                            "popup": [list(f) for f in popup], "title": title, "point": point,
-                            "cluster": cluster})
-
-
-class _MapScript(MacroElement):
-    """JavaScript run with the Leaflet map bound to ``map``."""
-
-    _template = Template("{% macro script(this, kwargs) %}"
-                         "(function (map) {\n{{ this.code }}\n})({{ this._parent.get_name() }});\n"
-                         "{% endmacro %}")
-
-    def __init__(self, code: str) -> None:
-        super().__init__()
-        self._name = "SitingScript"
-        self.code = code
-
-
-def _js(obj) -> str:
-    """Compact, deterministic JSON that is safe inside a ``<script>`` element."""
-    text = json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _asset_text(package: str, name: str) -> str:
-    module = __import__(f"xstatic.pkg.{package}", fromlist=["BASE_DIR"])
-    return (Path(module.BASE_DIR) / name).read_text(encoding="utf-8")
-
-
-def _leaflet_css() -> str:
-    """Leaflet's CSS with its layer-control icons as data URIs (no relative file fetches)."""
-    import xstatic.pkg.leaflet as leaflet
-
-    css = _asset_text("leaflet", "leaflet.css")
-    for image in ("layers.png", "layers-2x.png", "marker-icon.png"):
-        data = base64.b64encode((Path(leaflet.BASE_DIR) / "images" / image).read_bytes()).decode("ascii")
-        css = css.replace(f"url(images/{image})", f"url(data:image/png;base64,{data})")
-    return css
-
-
-def _assets_html() -> str:
-    """Inline ``<style>`` and ``<script>`` with Leaflet, markercluster and siting's helpers."""
-    css = "\n".join([_leaflet_css(), _asset_text("leaflet_markercluster", "MarkerCluster.css"),
-                     _asset_text("leaflet_markercluster", "MarkerCluster.Default.css"),
-                     (ASSETS / "siting-map.css").read_text(encoding="utf-8")])
-    js = "\n".join([_asset_text("leaflet", "leaflet.js"),
-                    _asset_text("leaflet_markercluster", "leaflet.markercluster.js"),
-                    (ASSETS / "siting-map.js").read_text(encoding="utf-8")])
-    js = js.replace("</script", "<\\/script")
-    return f"<style>\n{css}\n</style>\n<script>\n{js}\n</script>\n"
-
-
-def tile_source(tiles: str, params: MapParams | None = None) -> TileSource | None:
-    """The base map named ``tiles`` (``osm``, ``none``, ``tianditu``, ``amap``, ``tencent``), key filled in."""
-    if tiles not in TILES:
-        raise ConfigError(f"unknown tiles '{tiles}': use one of {', '.join(TILES)}")
-    source = TILES[tiles]
-    if source is None or "{key}" not in source.url:
-        return source
-    key = (params.tianditu_key if params else None) or os.environ.get("SITING_TIANDITU_KEY")
-    if not key:
-        raise ConfigError("Tianditu tiles need a key: set SITING_TIANDITU_KEY or map.tianditu_key "
-                          "(free at console.tianditu.gov.cn), or use --tiles osm|amap|none")
-    return TileSource(**{**source.__dict__, "url": source.url.replace("{key}", key),
-                         "labels_url": source.labels_url.replace("{key}", key)})
 
 
 def to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -222,50 +81,6 @@ def _drawable(gdf: gpd.GeoDataFrame, params: MapParams, gcj02: bool) -> gpd.GeoD
     return to_gcj02(gdf) if gcj02 else gdf
 
 
-@dataclass(frozen=True)
-class Class:
-    """One class of a choropleth: its colour and the smallest and largest value drawn in it."""
-
-    colour: str
-    low: float
-    high: float
-
-
-def classify(values: np.ndarray, colours: tuple[str, ...]) -> tuple[np.ndarray, list[Class]]:
-    """Quantile classes: a colour per value (None where missing) and the classes drawn, lightest first.
-
-    Class breaks are observed values (the inverted-CDF quantiles), so integer data gets
-    integer breaks and no class is empty; each :class:`Class` holds the range of the
-    values it colours, so a legend built from it always matches the map.
-    """
-    values = np.asarray(values, dtype=float)
-    finite = np.isfinite(values)
-    if not finite.any():
-        return np.full(values.shape, None, dtype=object), []
-    ordered, k = np.sort(values[finite]), len(colours)
-    bounds = np.unique(ordered[(len(ordered) * np.arange(1, k + 1) + k - 1) // k - 1])  # exact integer ranks
-    index = np.clip(np.searchsorted(bounds, values, side="left"), 0, len(bounds) - 1)
-    palette = np.array(colours, dtype=object)[np.linspace(0, len(colours) - 1, len(bounds)).round().astype(int)]
-    classes = [Class(str(palette[k]), float(values[finite & (index == k)].min()),
-                     float(values[finite & (index == k)].max())) for k in np.unique(index[finite])]
-    return np.where(finite, palette[index], None), classes
-
-
-def class_labels(classes: list[Class], percent: bool = False) -> list[str]:
-    """Legend labels ``"low–high"`` (one value where they are equal): whole numbers when every
-    class ends on one, else with just enough digits that neighbouring classes read apart."""
-    whole = not percent and all(float(c.low).is_integer() and float(c.high).is_integer() for c in classes)
-
-    def fmt(v: float, digits: int) -> str:
-        if percent:
-            return f"{100 * v:.{digits - 2}f} %"
-        return f"{v:,.0f}" if whole or abs(v) >= 10 ** digits else f"{v:.{digits}g}"
-
-    for digits in range(3, 10):
-        ends = [(fmt(c.low, digits), fmt(c.high, digits)) for c in classes]
-        if all(a[1] != b[0] for a, b in zip(ends, ends[1:])):
-            break
-    return [lo if lo == hi else f"{lo}–{hi}" for lo, hi in ends]
 
 
 def aggregate_demand(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
@@ -332,7 +147,7 @@ class _Builder:
             return
         self.bounds.append(np.asarray(drawn.total_bounds))
         data = _feature_collection(drawn, columns, self.params)
-        _GeoLayer(name, data, style, tooltip=tooltip, popup=popup, title=title, point=point, cluster=cluster,
+        GeoLayer(name, data, style, tooltip=tooltip, popup=popup, title=title, point=point, cluster=cluster,
                   show=show).add_to(self.m)
 
 
@@ -345,32 +160,32 @@ def _base_map(source: TileSource | None) -> folium.Map:
         if source.labels_url:
             folium.TileLayer(source.labels_url, attr=source.attribution, name=f"{source.label} labels",
                              subdomains=source.subdomains, max_zoom=source.max_zoom, overlay=True).add_to(m)
-    m.get_root().header.add_child(_Raw(_assets_html()), name="siting_assets")
+    cast(Figure, m.get_root()).header.add_child(RawHtml(assets_html()), name="siting_assets")
     return m
 
 
 def _finish(m: folium.Map, bounds: list[np.ndarray], legend: list[str], title: str, panel: str) -> folium.Map:
     """Page title, panels, controls, attribution and the layer control; fit the view to the drawn data."""
-    m.get_root().title = html.escape(title)
+    cast(Figure, m.get_root()).title = html.escape(title)
     legend_html = '<div class="siting-legend"><h4>Legend</h4>' + "".join(legend) + "</div>"
-    code = [f"map.attributionControl.addAttribution({_js(OSM_ATTRIBUTION)});",
+    code = [f"map.attributionControl.addAttribution({js(OSM_ATTRIBUTION)});",
             "L.control.scale({imperial: false}).addTo(map);",
             "new siting.Fullscreen().addTo(map);",
             "map.sitingMeasure = new siting.Measure().addTo(map);",
-            f"siting.panel('bottomright', {_js(legend_html)}).addTo(map);",
-            f"siting.panel('bottomleft', {_js(panel)}).addTo(map);"]
-    _MapScript("\n".join(code)).add_to(m)
+            f"siting.panel('bottomright', {js(legend_html)}).addTo(map);",
+            f"siting.panel('bottomleft', {js(panel)}).addTo(map);"]
+    MapScript("\n".join(code)).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     if bounds:  # fitted before any layer is added, so clusters are built once at the final zoom
         b = np.vstack(bounds)
         box = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
-        fit = _MapScript(f"map.fitBounds({_js(box)}, {{animate: false}});")
+        fit = MapScript(f"map.fitBounds({js(box)}, {{animate: false}});")
         m.add_child(fit, name="siting_fit")
         m._children.move_to_end("siting_fit", last=False)  # branca renders children in insertion order
     return m
 
 
-def _panel_html(title: str, rows: list[tuple[str, str]], details: list[tuple[str, str]] = ()) -> str:
+def _panel_html(title: str, rows: list[tuple[str, str]], details: Sequence[tuple[str, str]] = ()) -> str:
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     extra = ""
     if details:
@@ -529,8 +344,8 @@ def plan_map(layers: dict[str, gpd.GeoDataFrame], summary: dict, tiles: str = "o
     panel = _panel_html(title, summary_rows(summary, layers.get("sites")),
                         _flatten(provenance.get("parameters") or {}))
     area = summary.get("area")
-    name = area.get("name") if isinstance(area, dict) else area
-    return _finish(m, b.bounds, b.legend + b.classes, f"{title} — {name}" if name else title, panel)
+    area_name = area.get("name") if isinstance(area, dict) else area
+    return _finish(m, b.bounds, b.legend + b.classes, f"{title} — {area_name}" if area_name else title, panel)
 
 
 def _add_image(b: _Builder, name: str, rgba: np.ndarray, box: tuple) -> None:
@@ -555,7 +370,7 @@ def _add_extra(b: _Builder, name: str, gdf: gpd.GeoDataFrame) -> None:
         return
     columns = [c for c in gdf.columns if c != gdf.geometry.name][:8]
     label = name.replace("_", " ").capitalize()
-    style = {"color": "#c51b7d", "weight": 1, "fillColor": "#de77ae", "fillOpacity": 0.4, "radius": 4,
+    style: dict[str, Any] = {"color": "#c51b7d", "weight": 1, "fillColor": "#de77ae", "fillOpacity": 0.4, "radius": 4,
              "className": f"siting-extra siting-{name}"}
     style, legend, show = EXTRA_LAYERS.get(name, (style, label, name == "capacity_gaps"))
     numeric = [c for c in ("score", "suitability", "value") if c in gdf and pd.api.types.is_numeric_dtype(gdf[c])]
@@ -687,27 +502,10 @@ def city_map(districts: gpd.GeoDataFrame, rows: pd.DataFrame, links: dict[str, s
     return _finish(m, b.bounds, b.legend + b.classes, "siting: city overview", panel)
 
 
-def _offline(root) -> None:
-    """Drop every CDN link of folium elements (the assets are inlined) and make names stable."""
-    counter = 0
-
-    def walk(element) -> None:
-        nonlocal counter
-        if isinstance(element, JSCSSMixin):
-            element.default_js = []
-            element.default_css = []
-        element._id = f"{counter:05d}"  # folium uses random ids; these keep the bytes reproducible
-        counter += 1
-        for child in list(element._children.values()):
-            walk(child)
-
-    walk(root)
-
-
 def render_html(m: folium.Map) -> str:
     """The map as one self-contained HTML page (no CDN links; same inputs give the same bytes)."""
     figure = m.get_root()
-    _offline(figure)
+    offline(figure)
     return figure.render()
 
 
@@ -715,28 +513,3 @@ def write_map(m: folium.Map, path: str | Path) -> Path:
     """Write the map's HTML atomically; return the path."""
     write_text(path, render_html(m))
     return Path(path)
-
-
-def read_outputs(out_dir: str | Path) -> tuple[dict[str, gpd.GeoDataFrame], dict]:
-    """Layers and summary from a plan's output folder (``layers.gpkg`` first, then ``*.geojson``)."""
-    out = Path(out_dir)
-    summary_path = out / "summary.json"
-    if not summary_path.is_file():
-        raise InputError(f"{out} holds no summary.json: give the --out folder of a finished 'siting plan' run")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{summary_path} is not valid JSON ({exc.__class__.__name__}): re-run 'siting plan'") from None
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    gpkg = out / "layers.gpkg"
-    if gpkg.is_file():
-        import pyogrio
-
-        for name, _ in pyogrio.list_layers(gpkg):
-            layers[str(name)] = gpd.read_file(gpkg, layer=str(name), engine="pyogrio")
-    for path in sorted(out.glob("*.geojson")):
-        if path.stem not in layers:
-            layers[path.stem] = gpd.read_file(path, engine="pyogrio")
-    if not {"sites", "coverage", "gaps"} & set(layers):
-        raise InputError(f"{out} holds no sites, coverage or gaps layer: give the --out folder of a 'siting plan' run")
-    return layers, summary

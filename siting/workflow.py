@@ -44,7 +44,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     from siting.io.raster import population_samples, write_population_tif
     from siting.pipeline import plan_area
 
-    from siting.maps import tile_source
+    from siting.map_style import tile_source
 
     if plan_id is not None:
         from siting.plans import get_plan

@@ -184,7 +184,7 @@ def test_city_map_links_each_district(browser, tmp_path):
 
 
 def test_sites_coloured_by_reason_per_phase_and_city_sites_drawn(browser, tmp_path):
-    from siting.maps import REASON_COLOURS
+    from siting.map_style import REASON_COLOURS
 
     layers = synthetic_layers(4)
     sites = layers["sites"]

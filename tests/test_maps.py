@@ -188,7 +188,7 @@ def test_demand_is_summed_on_squares():
 
 
 def test_classify_gives_quantile_classes():
-    from siting.maps import DEMAND_COLOURS, classify
+    from siting.map_style import DEMAND_COLOURS, classify
 
     colours, classes = classify(np.arange(1, 101, dtype=float), DEMAND_COLOURS)
     assert [(c.low, c.high) for c in classes] == [(1, 20), (21, 40), (41, 60), (61, 80), (81, 100)]  # integer breaks
@@ -231,7 +231,7 @@ def test_siting_map_redraws_from_written_outputs(written_plan, capsys):
 
 
 def test_siting_map_without_gpkg_uses_geojson(written_plan):
-    from siting.maps import read_outputs
+    from siting.io.outputs import read_outputs
 
     (written_plan / "layers.gpkg").unlink()
     layers, summary = read_outputs(written_plan)
@@ -290,7 +290,7 @@ def test_charging_map_shows_service_areas_and_piles():
 
 
 def test_extra_layers_are_drawn_and_scored():
-    from siting.maps import DEMAND_COLOURS
+    from siting.map_style import DEMAND_COLOURS
 
     layers = synthetic_layers(2)
     cells = shapely.box(X0 + np.arange(5) * 200, Y0, X0 + np.arange(5) * 200 + 200, Y0 + 200)
@@ -390,7 +390,7 @@ def test_demand_legend_matches_its_colours_and_names_its_unit():
     [heading] = [h for h in legend if h.startswith("Demand")]
     assert heading == "Demand"
     assert "people-equivalents per 250 m square" in text
-    from siting.maps import DEMAND_COLOURS
+    from siting.map_style import DEMAND_COLOURS
 
     entries = [e for e in legend[heading] if e[0] in DEMAND_COLOURS]  # the layers' own entries follow
     assert len(entries) == 5 and not any(label.startswith("0–0") for _, label in entries)
@@ -398,7 +398,8 @@ def test_demand_legend_matches_its_colours_and_names_its_unit():
 
 
 def test_city_overview_draws_the_merged_sites_clustered():
-    from siting.maps import REASON_COLOURS, city_map, render_html
+    from siting.map_style import REASON_COLOURS
+    from siting.maps import city_map, render_html
 
     districts, rows = districts_and_rows([4, 6], [0.5, 0.9])
     xy = np.column_stack([X0 + np.linspace(100, 1900, 10), np.full(10, Y0 + 500)])
@@ -418,7 +419,7 @@ def test_city_overview_draws_the_merged_sites_clustered():
 
 
 def test_proposed_sites_coloured_by_reason_and_drawn_per_phase():
-    from siting.maps import REASON_COLOURS
+    from siting.map_style import REASON_COLOURS
 
     layers = synthetic_layers(6)
     sites = layers["sites"]

@@ -15,8 +15,9 @@ import shapely
 from siting.area import POI_CATEGORIES, Area, slug
 from siting.cli import main
 from siting.errors import InputError
-from siting.io import osm
-from siting.io.osm import area_summary, load_area, parse_height_m, parse_levels
+from siting.io import osm, osm_readers
+from siting.io.osm import area_summary, load_area
+from siting.io.osm_normalise import parse_height_m, parse_levels
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny.osm"
@@ -158,7 +159,7 @@ def test_processed_cache_reused_and_invalidated(tmp_path, monkeypatch):
     def no_parse(*_a, **_k):
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(osm, "_read_xml", no_parse)
+    monkeypatch.setattr(osm_readers, "read_xml", no_parse)
     cached = load_area(src, processed_dir=tmp_path / "processed")
     assert cache.stat().st_mtime_ns == mtime
     assert area_summary(cached) == area_summary(first)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -9,13 +10,29 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from shapely.geometry import box
 
+import pandas as pd
+
 from siting.errors import InputError
 from siting.io.osm import area_summary, load_area
+from siting.io.osm_readers import DRIVE_FILTER, drivable
 
 DATA = Path(__file__).parent / "data"
 OVERPASS = (DATA / "overpass_tiny.json").read_bytes()
 NOMINATIM = (DATA / "nominatim_tiny.json").read_bytes()
 BOUNDS = (119.2998, 26.0798, 119.3032, 26.0832)
+
+
+def _roads_only(recorded: bytes) -> bytes:
+    """What Overpass answers to the drive network query: the drivable ways and their nodes."""
+    elements = json.loads(recorded)["elements"]
+    ways = [e for e in elements if e["type"] == "way"]
+    keep = drivable(pd.DataFrame.from_records([w.get("tags", {}) for w in ways]))
+    ways = [w for w, k in zip(ways, keep) if k]
+    used = {n for w in ways for n in w["nodes"]}
+    return json.dumps({"elements": [e for e in elements if e["type"] == "node" and e["id"] in used] + ways}).encode()
+
+
+ROADS = _roads_only(OVERPASS)
 
 
 class _Replay(http.server.BaseHTTPRequestHandler):
@@ -34,7 +51,7 @@ class _Replay(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         query = parse_qs(self.rfile.read(length).decode()).get("data", [""])[0]
         type(self).requests.append("overpass:" + query[:40])
-        self._reply(OVERPASS)
+        self._reply(ROADS if DRIVE_FILTER in query else OVERPASS)
 
     def do_GET(self):  # noqa: N802
         url = urlparse(self.path)

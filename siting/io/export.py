@@ -240,7 +240,10 @@ def _write_staged(result, out: Path, extra_files: dict[str, str | bytes] | None,
         write_gpkg(staging / "layers.gpkg", {k: v for k, v in sorted(result.layers.items()) if len(v)})
         names.append("layers.gpkg")
         for name, content in sorted((extra_files or {}).items()):
-            (write_bytes if isinstance(content, bytes) else write_text)(staging / name, content)
+            if isinstance(content, bytes):
+                write_bytes(staging / name, content)
+            else:
+                write_text(staging / name, content)
             names.append(name)
         write_json(staging / "summary.json", result.summary)
         names.append("summary.json")

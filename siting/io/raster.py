@@ -90,7 +90,8 @@ def population_samples(path: str | Path, grid: GridSpec, boundary: BaseGeometry 
         to_grid = Transformer.from_crs(src.crs, grid.crs, always_xy=True)
         values = np.ma.filled(data.astype("float64"), np.nan)
 
-    rows, cols = np.indices(values.shape)
+    index = np.indices(values.shape)
+    rows, cols = index[0], index[1]
     cx, cy = to_grid.transform(*apply_affine(win_transform, cols.ravel() + 0.5, rows.ravel() + 0.5))
     if not _any_inside(np.asarray(cx), np.asarray(cy), grid, boundary):
         raise _no_overlap(path)

@@ -20,7 +20,8 @@ import shapely
 from siting.config import SitesParams
 from siting.datums import bd09_to_wgs84, gcj02_to_wgs84
 from siting.errors import InputError
-from siting.io.osm import _short, parse_height_m
+from siting.io import one_line
+from siting.io.osm_normalise import parse_height_m
 
 #: column names recognised in existing-sites files, in order of preference; headers are
 #: compared by :func:`_header` (case, spaces, underscores, degree signs and units in brackets ignored)
@@ -93,7 +94,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray | None, pyproj.CRS
         except UnicodeDecodeError:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            raise InputError(f"{path.name} is not a readable CSV file ({_short(exc)}): "
+            raise InputError(f"{path.name} is not a readable CSV file ({one_line(exc)}): "
                              "save it as comma-separated text with a header row") from None
     else:
         raise InputError(f"{path.name} is neither UTF-8 nor GBK text: save it as UTF-8 CSV")
@@ -106,7 +107,7 @@ def _read_geojson(path: Path) -> tuple[pd.DataFrame, np.ndarray, pyproj.CRS | No
     try:
         gdf = pyogrio.read_dataframe(path)
     except Exception as exc:  # GDAL reports corrupt JSON in many ways
-        raise InputError(f"{path.name} is not readable GeoJSON ({_short(exc)}): fix or re-export it") from None
+        raise InputError(f"{path.name} is not readable GeoJSON ({one_line(exc)}): fix or re-export it") from None
     geoms = gdf.geometry.to_numpy()
     kinds = shapely.get_type_id(geoms)
     bad = np.flatnonzero((kinds != 0) | shapely.is_empty(geoms))
@@ -127,7 +128,7 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
     try:
         table = pd.read_excel(path, sheet_name=0, dtype=str, keep_default_na=False, engine="openpyxl")
     except Exception as exc:  # openpyxl and zipfile report broken workbooks in many ways
-        raise InputError(f"{path.name} is not a readable .xlsx workbook ({_short(exc)}): "
+        raise InputError(f"{path.name} is not a readable .xlsx workbook ({one_line(exc)}): "
                          "save it again from Excel, or as CSV") from None
     return table.rename(columns=str)
 
@@ -222,7 +223,7 @@ def check_datum(lon: np.ndarray, lat: np.ndarray, datum: str, area: Any, name: s
     if inside.sum() < params.datum_check_min_sites:
         return None
     median = {d: float(np.median(_road_distance_m(*f(lon[inside], lat[inside]), area))) for d, f in _TO_WGS84.items()}
-    best = min(median, key=median.get)
+    best = min(median, key=lambda d: median[d])
     if best == datum or median[best] >= params.datum_check_ratio * median[datum]:
         return None
     warnings.warn(f"{name}: the sites sit a median {median[datum]:.0f} m from the nearest road as "
