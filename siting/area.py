@@ -99,11 +99,10 @@ class Area:
 
     def graph(self):
         """The drivable road network as a projected osmnx MultiDiGraph."""
-        import osmnx as ox
+        from siting.io.osm_adapter import graph_from_gdfs  # osmnx, version-checked
 
         nodes = self.road_nodes.copy()
         edges = self.road_edges.set_index(["u", "v", "key"]).copy()
         edges["length"] = edges["length_m"]
         nodes.index.name = "osmid"
-        g = ox.convert.graph_from_gdfs(nodes, edges, graph_attrs={"crs": self.crs})
-        return g
+        return graph_from_gdfs(nodes, edges, self.crs)

@@ -129,13 +129,17 @@ def online(what: str) -> Iterator[None]:
                          "try again later, or pass an OSM file") from None
 
 
-def graph_from_gdfs(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame) -> Any:
-    """A lon/lat osmnx graph from node and ``(u, v, key)`` edge frames, with edge lengths in metres."""
-    ox = osmnx()
-    g = ox.convert.graph_from_gdfs(nodes, edges, graph_attrs={"crs": "EPSG:4326"})
+def graph_from_gdfs(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: str) -> Any:
+    """An osmnx graph from node and ``(u, v, key)`` edge frames in ``crs`` (``osmnx.convert.graph_from_gdfs``)."""
+    return osmnx().convert.graph_from_gdfs(nodes, edges, graph_attrs={"crs": crs})
+
+
+def graph_from_segments(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame) -> Any:
+    """A lon/lat osmnx graph of straight segments, with edge lengths in metres."""
+    g = graph_from_gdfs(nodes, edges, "EPSG:4326")
     for _, _, data in g.edges(data=True):
         data.pop("geometry", None)
-    return ox.distance.add_edge_lengths(g)
+    return osmnx().distance.add_edge_lengths(g)
 
 
 def simplified_gdfs(graph: Any, crs: str, attrs_differ: list[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:

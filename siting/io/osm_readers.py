@@ -338,7 +338,7 @@ def _graph_from_segments(nodes: pd.DataFrame, segments: pd.DataFrame) -> Any:
                                 geometry=gpd.points_from_xy(nd["lon"], nd["lat"]), crs="EPSG:4326")
     node_gdf.index = node_gdf.index.astype("int64")
     edges = edges[edges["u"].isin(node_gdf.index) & edges["v"].isin(node_gdf.index)]
-    return adapter.graph_from_gdfs(node_gdf, gpd.GeoDataFrame(edges.set_index(["u", "v", "key"]), geometry=None))
+    return adapter.graph_from_segments(node_gdf, gpd.GeoDataFrame(edges.set_index(["u", "v", "key"]), geometry=None))
 
 
 # ----------------------------------------------------------------------------- Overpass
