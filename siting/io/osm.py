@@ -179,7 +179,6 @@ def _area_from_raw(raw: RawOsm, src: _Source, boundary: BaseGeometry | None) -> 
                 source_hash=src.content_hash, info=notes)
 
 
-
 # ----------------------------------------------------------------------------- cache
 
 _LAYERS = ("buildings", "road_nodes", "road_edges", "pois", "landuse")
