@@ -30,6 +30,7 @@ from scipy.spatial import cKDTree
 from siting.area import Area
 from siting.config import ChargingParams, RadiusByEnv
 from siting.errors import InputError
+from siting.vocab import road_class
 
 #: cells of one Dijkstra block (sources × nodes): 32 MB, small enough to be reused (measured fastest)
 _BLOCK_CELLS = 4_000_000
@@ -96,7 +97,7 @@ def road_network(area: Area, params: ChargingParams | None = None) -> RoadNetwor
 def _slowness(edges: pd.DataFrame, params: ChargingParams) -> np.ndarray:
     """Drive-time factor per edge: reference speed / edge speed (maxspeed, else by class)."""
     default = params.speed_kmh.get("default", params.reference_speed_kmh)
-    by_class = edges["highway"].astype(str).str.replace("_link", "", regex=False).map(params.speed_kmh)
+    by_class = road_class(edges["highway"]).map(params.speed_kmh)
     speed = edges["maxspeed_kmh"].to_numpy(dtype=float)
     speed = np.where(np.isfinite(speed) & (speed > 0), speed, by_class.fillna(default).to_numpy(dtype=float))
     return params.reference_speed_kmh / speed

@@ -25,9 +25,8 @@ from scipy.spatial import cKDTree
 from siting import radio
 from siting.area import Area
 from siting.config import CandidateParams, Params, RadioParams
+from siting.vocab import SOURCES_5G
 
-#: candidate sources, best first (ties in deduplication go to the earlier one)
-SOURCES_5G: tuple[str, ...] = ("existing", "mast", "rooftop", "street_lamp", "grid")
 #: columns of every candidate table (``docs/interfaces.md``); 5G adds ``env_class``
 COLUMNS: tuple[str, ...] = ("candidate_id", "source", "height_m", "cost", "fixed", "capacity", "name")
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from siting.errors import ConfigError
+from siting.vocab import CHARGING_KINDS, EnvClass
 
 
 class Section(BaseModel):
@@ -190,7 +191,7 @@ class FacilityKind(Section):
 
     candidates: tuple[str, ...] = Field(
         ("parking", "fuel", "services", "mall", "transport_hub", "landuse:retail", "landuse:commercial"),
-        description="candidate POI categories (siting.area.POI_CATEGORIES) or 'landuse:<value>': car parks, fuel, "
+        description="candidate POI categories (siting.vocab.POI_CATEGORIES) or 'landuse:<value>': car parks, fuel, "
                     "service areas, malls, hubs, commercial/workplace estates [GW2015, BJ2017] (DOMAIN §3.5)")
     parking_types: tuple[str, ...] = Field(("surface", "multi-storey", "underground", "rooftop", "street_side", ""),
                                            description="parking=* values accepted; '' = untagged [A] (DOMAIN §4.1)")
@@ -306,8 +307,6 @@ class ChargingParams(Section):
         return getattr(self, name)
 
 
-#: the charging facility kinds, each a field of :class:`ChargingParams`
-CHARGING_KINDS = ("charging", "basic", "depot", "swap", "hydrogen")
 
 
 def _merged(default: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +332,7 @@ class RadioParams(Section):
     building_loss: Literal["sub6", "low", "high"] = Field("sub6",
                                description="O2I model: sub6 = 20 dB + 0.5*12.5 m (TR 38.901 Table 7.4.3-3, the "
                                            "DOMAIN §1.8 worked figures), low/high = TR 38.901 §7.4.3 (DOMAIN §1.6)")
-    indoor_env_classes: tuple[Literal["dense_urban", "urban", "suburban", "rural"], ...] = Field(
+    indoor_env_classes: tuple[EnvClass, ...] = Field(
         ("dense_urban", "urban"),
                                                 description="environment classes whose demand needs deep indoor "
                                                             "coverage; others need outdoor coverage (TY5G, "

@@ -40,14 +40,11 @@ from siting.builtup import ratio, smooth, window_cells
 from siting.config import DemandParams
 from siting.errors import ConfigError, InputError
 from siting.io.raster import GridSpec, apply_affine, population_samples
+from siting.vocab import ENV_CLASSES_SPARSEST_FIRST, ROAD_GROUPS, road_class
 
-#: environment classes, sparsest first (the radio model maps them to RMa / UMa / UMi)
-ENV_CLASSES: tuple[str, ...] = ("rural", "suburban", "urban", "dense_urban")
 #: columns of :attr:`Demand.points`, in order (``docs/interfaces.md``)
 POINT_COLUMNS: tuple[str, ...] = ("demand_id", "kind", "residents", "workers", "road_m", "building_cover",
                                   "env_class", "priority", "weight", "source", "geometry")
-#: road classes with their own length column in the grid (``road_m_<class>``); the rest is ``minor``
-ROAD_GROUPS: tuple[str, ...] = ("motorway", "trunk", "primary", "secondary", "tertiary", "minor")
 #: where residents can come from
 SOURCES: tuple[str, ...] = ("buildings", "raster", "landuse", "model", "roads")
 #: where a cell's environment class comes from (``"none"``: no buildings, roads or POIs around it: rural)
@@ -148,7 +145,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     grid = gpd.GeoDataFrame({
         "row": rows, "col": cols, "residents": residents, "workers": workers, "road_m": road_m,
         **{f"road_m_{g}": road_by_group[:, i] for i, g in enumerate(ROAD_GROUPS)},
-        "building_cover": cover, "floors": bld["floors"], "env_class": np.array(ENV_CLASSES)[env],
+        "building_cover": cover, "floors": bld["floors"], "env_class": np.array(ENV_CLASSES_SPARSEST_FIRST)[env],
         "priority": priority, "weight": cell_weight, "source": cell_source, "env_source": env_source,
     }, geometry=cell_geoms, crs=area.crs)[in_area].reset_index(drop=True)
 
@@ -168,7 +165,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
         "cell_points": int((points["kind"] == "cell").sum()),
         "road_points": int((points["kind"] == "road").sum()),
         "road_km": float(road_m.sum() / 1000.0),
-        "env_classes": {c: int((grid["env_class"] == c).sum()) for c in ENV_CLASSES},
+        "env_classes": {c: int((grid["env_class"] == c).sum()) for c in ENV_CLASSES_SPARSEST_FIRST},
         "by_class": _by_class(grid),
         "builtup_model": _model_info(grid, modelled[in_area], params),
         "cell_size_m": params.cell_size_m,
@@ -433,8 +430,7 @@ def _landuse_people(landuse: gpd.GeoDataFrame, spec: GridSpec, params: DemandPar
 
 def _drivable_roads(edges: gpd.GeoDataFrame, params: DemandParams) -> gpd.GeoDataFrame:
     """One row per road (two directions of a two-way road counted once) with ``road_class``."""
-    road_class = edges["highway"].astype(str).str.removesuffix("_link")
-    roads = gpd.GeoDataFrame({"road_class": road_class.to_numpy()}, geometry=edges.geometry.to_numpy(), crs=edges.crs)
+    roads = gpd.GeoDataFrame({"road_class": road_class(edges["highway"]).to_numpy()}, geometry=edges.geometry.to_numpy(), crs=edges.crs)
     roads = roads[roads["road_class"].isin(list(params.road_weight_per_km)) & ~roads.geometry.is_empty]
     key = pd.Series(shapely.to_wkb(shapely.normalize(roads.geometry.to_numpy())), index=roads.index)
     return roads[~key.duplicated().to_numpy()].reset_index(drop=True)
@@ -482,7 +478,7 @@ def _road_person_weights(road_by_group: np.ndarray, params: DemandParams) -> np.
 # --------------------------------------------------------------------------- classes, priority, points
 
 def _env_class(cover: np.ndarray, floors: np.ndarray, road_density: np.ndarray, params: DemandParams) -> np.ndarray:
-    """Index into :data:`ENV_CLASSES` per cell from neighbourhood cover, floors and road km/km²."""
+    """Index into :data:`ENV_CLASSES_SPARSEST_FIRST` per cell from neighbourhood cover, floors and road km/km²."""
     return np.select(
         [((cover >= params.dense_urban_cover) & (floors >= params.dense_urban_floors))
          | (cover >= params.dense_urban_cover_any_height),
@@ -525,7 +521,7 @@ def _points(grid: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, spec: GridSpec, env
     per_m = roads["road_class"].map(params.road_weight_per_km).to_numpy(dtype=float)[line] / 1000.0
     road_pts = pd.DataFrame({
         "kind": "road", "residents": 0.0, "workers": 0.0, "road_m": piece, "building_cover": cover[cell],
-        "env_class": np.array(ENV_CLASSES)[env[cell]], "priority": priority, "weight": per_m * piece * priority,
+        "env_class": np.array(ENV_CLASSES_SPARSEST_FIRST)[env[cell]], "priority": priority, "weight": per_m * piece * priority,
         "source": "roads", "geometry": shapely.points(x, y),
     })
     both = pd.concat([cell_pts, road_pts], ignore_index=True)
@@ -542,7 +538,7 @@ def environment_layer(demand: Demand) -> gpd.GeoDataFrame:
 def _by_class(grid: gpd.GeoDataFrame) -> dict[str, dict]:
     """Per environment class: cells, where the class came from and where its residents came from."""
     out = {}
-    for c in ENV_CLASSES:
+    for c in ENV_CLASSES_SPARSEST_FIRST:
         g = grid[grid["env_class"] == c]
         out[c] = {"cells": int(len(g)),
                   "env_source": {s: int((g["env_source"] == s).sum()) for s in ENV_SOURCES},

@@ -40,12 +40,8 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from siting.area import Area
 from siting.config import LearnParams, Params
 from siting.layers import points_xy
+from siting.vocab import CHARGING_KINDS, ENV_CLASSES, ROAD_FEATURE_CLASSES, road_class
 
-#: road classes of the road-length features (``*_link`` counts as its class)
-ROAD_CLASSES: dict[str, tuple[str, ...]] = {
-    "major": ("motorway", "trunk", "primary"),
-    "secondary": ("secondary", "tertiary"),
-}
 #: POI categories counted around each location (issue 11: hubs, malls, offices, ...)
 POI_FEATURES: tuple[str, ...] = ("transport_hub", "mall", "office", "school", "hospital", "parking", "fuel", "shop")
 #: landuse groups whose share of each disc is a feature
@@ -55,8 +51,6 @@ LANDUSE_GROUPS: dict[str, tuple[str, ...]] = {
     "industrial": ("industrial",),
     "green": ("grass", "park", "forest", "meadow", "village_green", "recreation_ground", "cemetery"),
 }
-ENV_CLASSES: tuple[str, ...] = ("dense_urban", "urban", "suburban", "rural")
-CHARGING_KINDS = ("charging", "basic", "depot", "swap", "hydrogen")
 #: distances are capped here so an area without, say, expressways gets one finite value [A]
 FAR_M = 5000.0
 
@@ -71,9 +65,9 @@ class Sources:
 
 
 def _road_class(highway: pd.Series) -> np.ndarray:
-    base = highway.astype(str).str.replace("_link", "", regex=False).to_numpy()
+    base = road_class(highway).to_numpy()
     out = np.full(len(base), "minor", dtype=object)
-    for name, classes in ROAD_CLASSES.items():
+    for name, classes in ROAD_FEATURE_CLASSES.items():
         out[np.isin(base, classes)] = name
     return out
 
@@ -110,7 +104,7 @@ def intersections(area: Area, classes: tuple[str, ...] | None = None) -> np.ndar
     nodes, degree = np.unique(pairs.ravel(), return_counts=True)
     junctions = nodes[degree >= 3]
     if classes is not None:
-        on = e["highway"].astype(str).str.replace("_link", "", regex=False).isin(classes).to_numpy()
+        on = road_class(e["highway"]).isin(classes).to_numpy()
         junctions = np.intersect1d(junctions, np.r_[u[on], v[on]])
     rn = area.road_nodes.loc[area.road_nodes.index.intersection(junctions)]
     return rn[["x", "y"]].to_numpy(dtype=float)
@@ -134,7 +128,7 @@ def area_sources(area: Area, demand_points: gpd.GeoDataFrame, kind: str, params:
                                         "workers": demand_points["workers"].to_numpy(float)}))
     mid, length, edge = _road_samples(area.road_edges, params.learn.raster_m)
     cls = _road_class(area.road_edges["highway"])[edge] if len(edge) else np.empty(0, dtype=object)
-    parts.append((mid, {f"road_m_{c}": np.where(cls == c, length, 0.0) for c in (*ROAD_CLASSES, "minor")}))
+    parts.append((mid, {f"road_m_{c}": np.where(cls == c, length, 0.0) for c in (*ROAD_FEATURE_CLASSES, "minor")}))
     junctions = intersections(area)
     parts.append((junctions, {"intersections": np.ones(len(junctions))}))
     pois = area.pois

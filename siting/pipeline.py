@@ -26,9 +26,8 @@ from siting.optimize import Solution, solve_mclp, solve_set_cover
 from siting.phases import check_phases, plan_phases, resolve_phases
 from siting.reserve import check_reserve, choose_reserves, reserve_layers, resolve_ratio
 from siting.result import PlanResult, sites_layer
+from siting.vocab import KINDS
 
-#: facility kinds siting plans; all but "5g" are planned on the road network
-KINDS = ("5g", "charging", "basic", "depot", "swap", "hydrogen")
 
 
 @dataclass(frozen=True)

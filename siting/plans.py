@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from siting.config import read_yaml_mapping
 from siting.errors import ConfigError, InputError, PlanError
+from siting.vocab import Kind
 
 #: where the packaged plans live
 PLANS_DIR = Path(__file__).parent / "data" / "plans"
 
-Kind = Literal["5g", "charging", "basic", "depot", "swap", "hydrogen"]
 Unit = Literal["base_stations", "site_locations", "piles", "facilities"]
 
 #: demand measures a quota can follow (columns of :func:`demand_by_district`)

@@ -40,9 +40,9 @@ import shapely
 from scipy.stats import norm
 
 from siting.errors import ConfigError, ResourceError
+from siting.vocab import ENV_CLASSES, POLE_SOURCE
 
 SCENARIOS: tuple[str, ...] = ("UMa", "UMi", "RMa")
-ENV_CLASSES: tuple[str, ...] = ("dense_urban", "urban", "suburban", "rural")
 C_LIGHT = 3.0e8  # m/s, as in NS3-PL
 
 #: default base-station heights [m] per scenario (TR 38.901 Table 7.2-1, §1.2–1.4)
@@ -358,7 +358,7 @@ def scenario_for(env_class, candidate_source):
     if (env_code < 0).any():
         bad = sorted(set(map(str, env[env_code < 0].ravel().tolist())))
         raise ConfigError(f"unknown environment class {bad}: use one of {', '.join(ENV_CLASSES)}")
-    out = np.where(src == "street_lamp", "UMi", np.where(env == "rural", "RMa", "UMa")).astype(object)
+    out = np.where(src == POLE_SOURCE, "UMi", np.where(env == "rural", "RMa", "UMa")).astype(object)
     return str(out) if out.ndim == 0 else out
 
 

@@ -173,7 +173,7 @@ def _read_existing(path: Path | None, crs: str, area, params, kind: str):
 def existing_buffer_m(params, kind: str) -> float | None:
     """How far outside the area an existing site can still cover or serve demand in it:
     ``sites.buffer_m``, else the kind's largest reach (None for an unknown kind)."""
-    from siting.config import CHARGING_KINDS
+    from siting.vocab import CHARGING_KINDS
 
     if params.sites.buffer_m is not None:
         return params.sites.buffer_m
