@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 
 from siting import radio
 from siting.area import Area
+from siting.buildings import heights_m
 from siting.config import CandidateParams, Params, RadioParams
 from siting.vocab import SOURCES_5G
 
@@ -81,7 +82,7 @@ def _rooftops(area: Area, cp: CandidateParams, storey_height_m: float) -> pd.Dat
     b = area.buildings
     if not cp.rooftops or len(b) == 0:
         return _table([], "rooftop", [], cp.cost_rooftop, [], [])
-    h = radio.building_heights_m(b, storey_height_m)
+    h = heights_m(b, storey_height_m)
     tall = np.isfinite(h) & (h >= cp.roof_min_height_m)
     pts = shapely.point_on_surface(b.geometry.to_numpy()[tall])
     x, y = shapely.get_x(pts), shapely.get_y(pts)

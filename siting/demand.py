@@ -36,6 +36,7 @@ import shapely
 
 from siting import builtup
 from siting.area import Area
+from siting.buildings import tagged_floors, type_floors
 from siting.builtup import ratio, smooth, window_cells
 from siting.config import DemandParams
 from siting.errors import ConfigError, InputError
@@ -316,9 +317,7 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
     built = ~grounds[bi]
     footprint = np.bincount(cell[built], share[built], minlength=ncell)
 
-    levels = pd.to_numeric(buildings["levels"], errors="coerce").to_numpy(dtype=float)
-    height = pd.to_numeric(buildings["height_m"], errors="coerce").to_numpy(dtype=float)
-    known = np.where(levels >= 1, levels, np.where(height > 0, np.maximum(1.0, np.round(height / params.storey_height_m)), np.nan))
+    known = tagged_floors(buildings, params.storey_height_m)
     known[grounds] = np.nan
 
     # context: footprint-weighted known floors of the neighbourhood
@@ -329,7 +328,7 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
     ctx_weight = np.bincount(bi, share * (ctx_den[cell] > 1e-9), minlength=len(geoms))  # as ratio: sums leave ~1e-13
     ctx_b = ratio(np.bincount(bi, share * ctx[cell], minlength=len(geoms)), ctx_weight)
     contextual = (ctx_weight > 0) & ~np.isin(btype, params.fixed_floor_types)
-    default = pd.Series(btype).map(params.default_floors).fillna(params.default_floors.get("yes", 1.0)).to_numpy(dtype=float)
+    default = type_floors(btype, params.default_floors)
     floors = np.where(grounds, params.grounds_plot_ratio, np.where(~np.isnan(known), known, np.where(contextual, ctx_b, default)))
 
     res_share, work_share = _use_shares(buildings, btype, landuse, params)

@@ -38,6 +38,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from siting.area import Area
+from siting.buildings import tagged_floors, type_floors
 from siting.config import LearnParams, Params
 from siting.layers import points_xy
 from siting.vocab import CHARGING_KINDS, ENV_CLASSES, ROAD_FEATURE_CLASSES, road_class
@@ -84,11 +85,10 @@ def _road_samples(edges: gpd.GeoDataFrame, step: float) -> tuple[np.ndarray, np.
 
 
 def _floors(buildings: gpd.GeoDataFrame, params: Params) -> np.ndarray:
+    """Floors from the tags (:func:`siting.buildings.tagged_floors`), else by building type."""
     dp = params.demand
-    levels = buildings["levels"].to_numpy(dtype=float)
-    height = buildings["height_m"].to_numpy(dtype=float) / dp.storey_height_m
-    default = buildings["building"].map(dp.default_floors).fillna(dp.default_floors.get("yes", 1.0)).to_numpy(float)
-    return np.where(np.isfinite(levels), levels, np.where(np.isfinite(height), height, default)).clip(min=1.0)
+    known = tagged_floors(buildings, dp.storey_height_m)
+    return np.where(np.isfinite(known), known, type_floors(buildings["building"], dp.default_floors))
 
 
 def intersections(area: Area, classes: tuple[str, ...] | None = None) -> np.ndarray:

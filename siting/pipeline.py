@@ -22,6 +22,7 @@ from siting.errors import PlanError
 from siting.fill import REASONS, fill_to_count
 from siting.gaps import plan_gaps
 from siting.layers import coverage_polygons, points_xy
+from siting.los import buildings_los
 from siting.optimize import Solution, solve_mclp, solve_set_cover
 from siting.phases import check_phases, plan_phases, resolve_phases
 from siting.reserve import check_reserve, choose_reserves, reserve_layers, resolve_ratio
@@ -131,7 +132,7 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
         indoor_pair = radio.indoor_required(demand["env_class"].to_numpy(), rp)[rows]
         decisive = ((radio.link_margin_db(indoor=False, los=np.ones(len(rows), bool), **kwargs) - extra >= 0)
                     & (radio.link_margin_db(indoor=indoor_pair, **kwargs) - extra < 0))
-        los = radio.buildings_los(area.buildings, cand_xy[cols], h_bs[cols], demand_xy[rows], rp,
+        los = buildings_los(area.buildings, cand_xy[cols], h_bs[cols], demand_xy[rows], rp,
                                   params.demand.storey_height_m, test=decisive)
         if dem is not None:
             los &= terrain_los

@@ -26,6 +26,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 
+from siting.buildings import heights_m
 from siting.config import TerrainParams
 from siting.io.dem import Dem
 
@@ -353,14 +354,13 @@ def building_grid(dem: Dem, buildings, storey_height_m: float = 3.0) -> np.ndarr
     """Building heights above ground [m] rasterised on the DEM grid (0 where there is none).
 
     ``buildings`` follows the Area contract (polygons in ``dem.crs``); heights come from
-    :func:`siting.radio.building_heights_m` (``height_m``, else levels x storey height;
+    :func:`siting.buildings.heights_m` (``height_m``, else levels x storey height;
     buildings with neither are left out, DOMAIN §4.1). The tallest building wins a cell.
     """
     from rasterio.features import rasterize
 
-    from siting.radio import building_heights_m
 
-    height = building_heights_m(buildings, storey_height_m)
+    height = heights_m(buildings, storey_height_m)
     keep = np.flatnonzero(np.isfinite(height) & (height > 0))
     if keep.size == 0:
         return np.zeros(dem.elevation.shape, "float32")

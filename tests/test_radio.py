@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from siting import radio
+from siting import los, radio
 from siting.config import RadioParams
 from siting.errors import ConfigError
 
@@ -202,6 +202,10 @@ def test_describe_reports_worked_radius():
 
 
 # --- line of sight over building heights --------------------------------------------
+#: storey and default building height of the LOS raster in these tests (the config defaults)
+HEIGHTS = {"storey_height_m": 3.0, "default_height_m": 9.0}
+
+
 def _wall(height):
     return gpd.GeoDataFrame({"osm_id": ["way/1"], "height_m": [height], "levels": [np.nan]},
                             geometry=[box(100, -50, 110, 50)], crs="EPSG:32650")
@@ -210,8 +214,8 @@ def _wall(height):
 def test_high_wall_blocks_low_wall_clears():
     tx, rx = np.array([[0.0, 0.0], [0.0, 80.0]]), np.array([[200.0, 0.0], [200.0, 80.0]])
     # ray from 25 m to 1.5 m crosses x=100..110 at about 13 m
-    tall = radio.line_of_sight(radio.building_height_grid(_wall(20.0), 1.0), tx, 25.0, rx, 1.5)
-    low = radio.line_of_sight(radio.building_height_grid(_wall(8.0), 1.0), tx, 25.0, rx, 1.5)
+    tall = los.line_of_sight(los.building_height_grid(_wall(20.0), 1.0, **HEIGHTS), tx, 25.0, rx, 1.5)
+    low = los.line_of_sight(los.building_height_grid(_wall(8.0), 1.0, **HEIGHTS), tx, 25.0, rx, 1.5)
     assert tall.tolist() == [False, True]      # second ray passes north of the wall
     assert low.tolist() == [True, True]
 
@@ -219,11 +223,11 @@ def test_high_wall_blocks_low_wall_clears():
 def test_levels_give_heights_and_own_building_is_ignored():
     b = gpd.GeoDataFrame({"osm_id": ["way/1", "way/2"], "height_m": [np.nan, np.nan], "levels": [10.0, np.nan]},
                          geometry=[box(100, -50, 110, 50), box(190, -10, 210, 10)], crs="EPSG:32650")
-    grid = radio.building_height_grid(b, 2.0, storey_height_m=3.0, default_height_m=9.0)
+    grid = los.building_height_grid(b, 2.0, **HEIGHTS)
     assert grid.sample(np.array([105.0, 200.0]), np.array([0.0, 0.0]))[0].tolist() == [30.0, 9.0]
     # rx stands inside building 2 (indoor user): its own walls do not block; tx above the wall
-    assert radio.line_of_sight(grid, [[0.0, 0.0]], 70.0, [[200.0, 0.0]], 1.5).tolist() == [True]
-    assert radio.line_of_sight(grid, [[0.0, 0.0]], 20.0, [[200.0, 0.0]], 1.5).tolist() == [False]
+    assert los.line_of_sight(grid, [[0.0, 0.0]], 70.0, [[200.0, 0.0]], 1.5).tolist() == [True]
+    assert los.line_of_sight(grid, [[0.0, 0.0]], 20.0, [[200.0, 0.0]], 1.5).tolist() == [False]
 
 
 def test_los_chunking_matches_single_pass():
@@ -232,10 +236,10 @@ def test_los_chunking_matches_single_pass():
                           "levels": np.nan},
                          geometry=[box(x, y, x + 20, y + 20) for x, y in rng.uniform(0, 500, (40, 2))],
                          crs="EPSG:32650")
-    grid = radio.building_height_grid(b, 5.0)
+    grid = los.building_height_grid(b, 5.0, **HEIGHTS)
     tx, rx = rng.uniform(0, 520, (300, 2)), rng.uniform(0, 520, (300, 2))
-    one = radio.line_of_sight(grid, tx, 30.0, rx, 1.5)
-    chunked = radio.line_of_sight(grid, tx, 30.0, rx, 1.5, max_samples=500)
+    one = los.line_of_sight(grid, tx, 30.0, rx, 1.5)
+    chunked = los.line_of_sight(grid, tx, 30.0, rx, 1.5, max_samples=500)
     assert np.array_equal(one, chunked) and 0 < one.sum() < len(one)
     # brute force for a few pairs, one ray at a time at 0.5 m steps
     for k in range(0, 300, 37):
@@ -249,21 +253,21 @@ def test_los_chunking_matches_single_pass():
 
 def test_fresnel_clearance_blocks_a_grazing_ray():
     # ray 25 m -> 1.5 m crosses the 10 m-wide wall at about 13.3-12.1 m; a 12 m wall just clears
-    grid = radio.building_height_grid(_wall(12.0), 0.5)
+    grid = los.building_height_grid(_wall(12.0), 0.5, **HEIGHTS)
     tx, rx = np.array([[0.0, 0.0]]), np.array([[200.0, 0.0]])
-    assert radio.line_of_sight(grid, tx, 25.0, rx, 1.5).tolist() == [True]
+    assert los.line_of_sight(grid, tx, 25.0, rx, 1.5).tolist() == [True]
     # 0.6 r1 at 3.5 GHz mid-path is about 0.6*sqrt(0.0857*100*100/200) = 1.24 m: blocked
-    assert radio.line_of_sight(grid, tx, 25.0, rx, 1.5, fresnel_clearance=0.6, fc_ghz=3.5).tolist() == [False]
-    assert radio.buildings_los(_wall(12.0), tx, 25.0, rx, RadioParams(los_cell_m=0.5)).tolist() == [False]
-    assert radio.buildings_los(_wall(12.0), tx, 25.0, rx,
-                               RadioParams(los_cell_m=0.5, los_fresnel_clearance=0.0)).tolist() == [True]
+    assert los.line_of_sight(grid, tx, 25.0, rx, 1.5, fresnel_clearance=0.6, fc_ghz=3.5).tolist() == [False]
+    assert los.buildings_los(_wall(12.0), tx, 25.0, rx, RadioParams(los_cell_m=0.5), 3.0).tolist() == [False]
+    assert los.buildings_los(_wall(12.0), tx, 25.0, rx,
+                               RadioParams(los_cell_m=0.5, los_fresnel_clearance=0.0), 3.0).tolist() == [True]
 
 
 def test_buildings_los_limited_to_decisive_pairs():
     tx = np.array([[0.0, 0.0], [0.0, 80.0], [0.0, 0.0]])
     rx = np.array([[200.0, 0.0], [200.0, 80.0], [300.0, 0.0]])
-    full = radio.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0))
-    some = radio.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0),
+    full = los.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0), 3.0)
+    some = los.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0), 3.0,
                                test=np.array([True, False, True]))
     assert full.tolist() == [True, True, True] and some.tolist() == [True, False, True]
 
@@ -303,10 +307,10 @@ def test_los_raster_guards():
     walls = _wall(20.0)
     walls = gpd.GeoDataFrame({"osm_id": ["way/1", "way/2"], "height_m": [20.0, 50.0], "levels": np.nan},
                              geometry=[walls.geometry.iloc[0], None], crs="EPSG:32650")
-    grid = radio.building_height_grid(walls, 1.0)         # a missing footprint is skipped
+    grid = los.building_height_grid(walls, 1.0, **HEIGHTS)         # a missing footprint is skipped
     assert grid.heights.max() == 20.0
     with pytest.raises(ResourceError, match="raise radio.los_cell_m"):
-        radio.building_height_grid(walls, 1.0, bounds=(0, 0, 200_000, 200_000))
+        los.building_height_grid(walls, 1.0, **HEIGHTS, bounds=(0, 0, 200_000, 200_000))
 
 
 def test_bad_radio_parameters_name_the_choices():
