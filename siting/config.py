@@ -29,7 +29,6 @@ class DemandParams(Section):
     """Demand surface (``DOMAIN.md`` §4-5): dasymetric population, road demand, environment classes."""
 
     cell_size_m: float = Field(100.0, gt=0, description="demand grid cell size; cells align to multiples of it in the area CRS [A]")
-    grid: str = Field("square", pattern="^(square|h3)$", description="grid kind (h3 is not implemented yet) [A]")
     storey_height_m: float = Field(3.0, gt=0, description="metres per floor, residential [A] (§5: 3 m/floor)")
     floor_efficiency: float = Field(0.8, gt=0, le=1, description="net/gross floor area ratio [A] (§5: 0.75-0.85)")
     m2_per_person: float = Field(36.52, gt=0, description="urban housing floor area per person [CENSUS2020]")
@@ -378,11 +377,10 @@ class CandidateParams(Section):
                                                                  "(DOMAIN §1.8)")
     dedup_m: float = Field(5.0, ge=0, description="candidates closer than this merge, keeping the better "
                                                   "source [A]")
-    cost_mast: float = Field(0.5, ge=0, description="cost weight of an existing OSM mast/tower (shared "
-                                                    "infrastructure, PLANS.md) [A]")
-    cost_rooftop: float = Field(1.0, ge=0, description="cost weight of a rooftop site [A]")
-    cost_street_lamp: float = Field(0.6, ge=0, description="cost weight of a smart-pole site [A]")
-    cost_grid: float = Field(1.5, ge=0, description="cost weight of a greenfield grid site [A]")
+    smart_pole_budget: int | None = Field(None, ge=0, description="most street-lamp (smart-pole) candidates a "
+                                          "plan may use, those with the most demand in reach; None: every lamp; a "
+                                          "plan id sets it from the registry's smart_poles (PLANS.md: Guangzhou "
+                                          "34,000 smart poles)")
 
 
 class MapParams(Section):

@@ -39,7 +39,7 @@ from siting.area import Area
 from siting.buildings import tagged_floors, type_floors
 from siting.builtup import ratio, smooth, window_cells
 from siting.config import DemandParams
-from siting.errors import ConfigError, InputError
+from siting.errors import InputError
 from siting.io.raster import GridSpec, apply_affine, population_samples
 from siting.vocab import ENV_CLASSES_SPARSEST_FIRST, ROAD_GROUPS, road_class
 
@@ -170,7 +170,6 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
         "by_class": _by_class(grid),
         "builtup_model": _model_info(grid, modelled[in_area], params),
         "cell_size_m": params.cell_size_m,
-        "grid": params.grid,
     }
     return Demand(points=points, grid=grid, spec=spec, info=info)
 
@@ -202,8 +201,6 @@ class Neighbourhood:
 
 def neighbourhood(area: Area, params: DemandParams) -> Neighbourhood:
     """The grid of ``area`` with its buildings, roads and built-up features per cell."""
-    if params.grid != "square":
-        raise ConfigError(f"demand grid '{params.grid}' is not available yet: use 'grid: square'")
     spec = GridSpec.covering(area.boundary, area.crs, params.cell_size_m)
     ncell = spec.shape[0] * spec.shape[1]
     cell_geoms = spec.boxes(*np.divmod(np.arange(ncell), spec.shape[1]))

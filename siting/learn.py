@@ -567,7 +567,7 @@ def candidate_preference(scores: np.ndarray, fixed: np.ndarray, total_weight: fl
 
 
 def with_junction_candidates(area: Area, demand, candidates: gpd.GeoDataFrame, params: Params) -> gpd.GeoDataFrame:
-    """``candidates`` plus a new pole candidate (grid height and cost) at every road
+    """``candidates`` plus a new pole candidate (at grid height) at every road
     junction (:func:`intersections`) farther than ``params.candidates.dedup_m`` from all of them:
     operators favour junctions, so a learned preference needs candidates there to choose."""
     cp = params.candidates
@@ -586,7 +586,7 @@ def with_junction_candidates(area: Area, demand, candidates: gpd.GeoDataFrame, p
     env = (points["env_class"].to_numpy()[cKDTree(points_xy(points)).query(junctions)[1]] if len(points)
            else np.full(len(junctions), "urban"))
     new = gpd.GeoDataFrame({"candidate_id": [f"junction/{i}" for i in range(len(junctions))], "source": "grid",
-                            "height_m": cp.grid_height_m, "cost": float(cp.cost_grid), "fixed": False,
+                            "height_m": cp.grid_height_m, "fixed": False,
                             "capacity": np.nan, "name": None, "env_class": env},
                            geometry=gpd.points_from_xy(junctions[:, 0], junctions[:, 1]), crs=candidates.crs)
     return pd.concat([candidates, new[candidates.columns]], ignore_index=True)

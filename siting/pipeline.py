@@ -114,7 +114,7 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
     budget = radio.link_budget(rp)
     demand_xy, cand_xy = points_xy(demand), points_xy(candidates)
     h_bs = candidates["height_m"].to_numpy(dtype=float)
-    scenario = radio.scenario_codes(radio.scenarios_for(candidates["source"].to_numpy(), rp,
+    scenario = radio.scenario_codes(radio.scenarios_for(candidates["source"].to_numpy(),
                                                         candidates["env_class"].to_numpy()))
     reach = radio.reach_m(budget, scenario, h_bs, rp)
     cov.check_memory(demand_xy, cand_xy, reach, params.solver.memory_budget_gb)

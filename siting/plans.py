@@ -97,10 +97,9 @@ class PlanPhase(_Model):
 
 
 class Subscribers(_Model):
-    """The subscriber base behind capacity: ``users_5g`` spread over ``population``."""
+    """The subscriber base behind capacity: ``users_5g`` spread over the plan's census population."""
 
     users_5g: StrictInt = Field(gt=0)
-    population: StrictInt | None = Field(None, gt=0, description="residents the users are spread over")
     year: StrictInt | None = Field(None, ge=1990, le=2100)
     note: str = ""
 
@@ -122,8 +121,8 @@ class Plan(_Model):
     census: Census | None = None
     phases: tuple[PlanPhase, ...] = ()
     subscribers: Subscribers | None = None
-    smart_poles: StrictInt | None = Field(None, ge=0, description="smart poles the plan builds: a budget of "
-                                          "street-lamp / pole candidates shared with 5G")
+    smart_poles: StrictInt | None = Field(None, ge=0, description="smart poles the plan builds: the budget of "
+                                          "street-lamp / pole candidates (candidates.smart_pole_budget)")
 
     def reserve_ratio(self) -> float:
         """Reserve sites per 5G base station: site locations / base stations - 1."""
@@ -133,13 +132,16 @@ class Plan(_Model):
                             "pass --reserve as a number, e.g. 0.72")
         return counts["site_locations"] / counts["base_stations"] - 1.0
 
-    def capacity_overrides(self) -> dict[str, float]:
-        """Parameter overrides that let the plan's 5G users drive capacity (empty without them)."""
-        if self.subscribers is None:
-            return {}
-        out = {"capacity.users": float(self.subscribers.users_5g)}
-        if self.subscribers.population:
-            out["capacity.users_population"] = float(self.subscribers.population)
+    def param_overrides(self) -> dict[str, float | int]:
+        """Parameter overrides a plan brings to a run: its 5G users drive capacity (spread
+        over its census population) and its smart poles cap the street-lamp candidates."""
+        out: dict[str, float | int] = {}
+        if self.subscribers is not None:
+            out["capacity.users"] = float(self.subscribers.users_5g)
+            if self.census is not None:
+                out["capacity.users_population"] = float(self.census.population)
+        if self.smart_poles is not None:
+            out["candidates.smart_pole_budget"] = self.smart_poles
         return out
 
     def target(self, kind: str, category: str | None = None) -> Target:
@@ -587,9 +589,9 @@ def format_plan(plan: Plan) -> str:
         lines.append("phases: " + ", ".join(f"{p.year}: {p.count:,}" for p in plan.phases))
     if plan.subscribers:
         lines.append(f"5G users: {plan.subscribers.users_5g:,}" + (
-            f" of {plan.subscribers.population:,} residents" if plan.subscribers.population else ""))
+            f" of {plan.census.population:,} residents" if plan.census else ""))
     if plan.smart_poles:
-        lines.append(f"smart poles: {plan.smart_poles:,} (street-lamp / pole candidates shared with 5G)")
+        lines.append(f"smart poles: {plan.smart_poles:,} (the budget of street-lamp / pole candidates)")
     if plan.priorities:
         lines.append("priorities: " + ", ".join(plan.priorities))
     lines += [f"note: {n}" for n in plan.notes]

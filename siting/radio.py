@@ -18,7 +18,7 @@ Planner conventions (documented choices, not part of the standard):
 - **Default LOS state for planning** is NLOS with the cell-edge shadowing margin (the
   standard conservative planning choice, §1.8); ``los="expected"`` weights LOS and
   NLOS losses by the LOS probability (§1.5); a boolean array (e.g. from
-  :func:`line_of_sight` on building heights, §2) decides per pair.
+  :func:`siting.los.line_of_sight` on building heights, §2) decides per pair.
 - **Edge margin** = ``norm.ppf(p_edge)`` × the scenario's own σ_SF. UMa NLOS (6 dB)
   reproduces the §1.8 figures (n78: 860 m outdoor, 180 m indoor). §1.8's "RMa 3.1 km"
   (n28) used 6 dB too; with RMa's NLOS σ of 8 dB the radius is 2.6 km
@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from siting.config import RadioParams
 from siting.errors import ConfigError
 from siting.vocab import ENV_CLASSES, POLE_SOURCE
 
@@ -333,11 +334,9 @@ def coverage_radius_m(band, scenario="UMa", indoor=False, los=False, h_bs_m=None
     return float(r) if r.ndim == 0 else r
 
 
-def link_budget(params=None) -> LinkBudget:
+def link_budget(params: RadioParams) -> LinkBudget:
     """The :class:`LinkBudget` of ``RadioParams`` (band preset with the run's threshold,
-    edge reliability, UE gain and body loss); the n78 preset without params."""
-    if params is None:
-        return BANDS["n78"]
+    edge reliability, UE gain and body loss)."""
     return band_budget(params.band, rsrp_threshold_dbm=params.rsrp_threshold_dbm,
                        edge_reliability=params.edge_reliability, ue_gain_dbi=params.ue_gain_dbi,
                        body_loss_db=params.body_loss_db)
@@ -358,7 +357,7 @@ def scenario_for(env_class, candidate_source):
     return str(out) if out.ndim == 0 else out
 
 
-def scenarios_for(candidate_source, params=None, env_class=None) -> np.ndarray:
+def scenarios_for(candidate_source, env_class=None) -> np.ndarray:
     """Scenario per candidate from its ``source`` and (optional) the environment class
     around it, e.g. the ``env_class`` column of :func:`siting.candidates.candidates_5g`;
     without it every non-lamp site is UMa."""
@@ -367,30 +366,27 @@ def scenarios_for(candidate_source, params=None, env_class=None) -> np.ndarray:
     return np.asarray(scenario_for(env, src), dtype=object)
 
 
-def indoor_required(env_class, params=None) -> np.ndarray:
+def indoor_required(env_class, params: RadioParams) -> np.ndarray:
     """Which demand points need deep indoor coverage: environment class in
-    ``params.indoor_env_classes`` (default dense_urban and urban, after TY5G §1.7:
+    ``params.indoor_env_classes`` (by default dense_urban and urban, after TY5G §1.7:
     deep coverage in the central city, continuous outdoor coverage in suburbs/rural)."""
-    classes = ("dense_urban", "urban") if params is None else params.indoor_env_classes
     env = np.asarray(env_class, dtype=object)
-    return (pd.Index(list(classes)).get_indexer(env.ravel()) >= 0).reshape(env.shape)
+    return (pd.Index(list(params.indoor_env_classes)).get_indexer(env.ravel()) >= 0).reshape(env.shape)
 
 
-def _eirp_offset(scenario, params, eirp_offset_db):
+def _eirp_offset(scenario, params: RadioParams, eirp_offset_db):
     """Explicit offset, else the small-cell offset for UMi (street-lamp) sites from params."""
     if eirp_offset_db is not None:
         return np.asarray(eirp_offset_db, dtype=float)
-    if params is None:
-        return np.asarray(0.0)
     return np.where(scenario_codes(scenario) == SCENARIOS.index("UMi"), params.small_cell_eirp_offset_db, 0.0)
 
 
-def reach_m(budget: LinkBudget, scenario, h_bs_m=None, params=None) -> np.ndarray:
+def reach_m(budget: LinkBudget, scenario, h_bs_m, params: RadioParams) -> np.ndarray:
     """Outdoor coverage radius [m] of each candidate: the farthest any of its demand
     pairs can be covered (indoor radii are smaller). Use it as the per-candidate radius
     of the pair search (``siting.coverage.pairs_within``).
 
-    ``scenario`` (names or codes) and ``h_bs_m`` are per candidate (default: standard
+    ``scenario`` (names or codes) and ``h_bs_m`` are per candidate (None: the standard
     heights). UMi sites get ``params.small_cell_eirp_offset_db``. With
     ``params.los_from_buildings`` pairs may be LOS, so the LOS radius counts too,
     capped at ``params.los_max_reach_m``.
@@ -403,17 +399,17 @@ def reach_m(budget: LinkBudget, scenario, h_bs_m=None, params=None) -> np.ndarra
     uniq, inverse = np.unique(np.column_stack([codes, h]), axis=0, return_inverse=True)
     ucodes = uniq[:, 0].astype(np.int8)
     names = np.asarray(SCENARIOS, dtype=object)[ucodes]
-    h_ut = 1.5 if params is None else params.h_ut_m
     offset = _eirp_offset(ucodes, params, None)
-    reach = np.atleast_1d(coverage_radius_m(budget, names, False, False, uniq[:, 1], h_ut, eirp_offset_db=offset))
-    if params is not None and params.los_from_buildings:
-        los_reach = np.atleast_1d(coverage_radius_m(budget, names, False, True, uniq[:, 1], h_ut,
+    reach = np.atleast_1d(coverage_radius_m(budget, names, False, False, uniq[:, 1], params.h_ut_m,
+                                            eirp_offset_db=offset))
+    if params.los_from_buildings:
+        los_reach = np.atleast_1d(coverage_radius_m(budget, names, False, True, uniq[:, 1], params.h_ut_m,
                                                     eirp_offset_db=offset))
         reach = np.maximum(reach, np.minimum(los_reach, params.los_max_reach_m))
     return reach[inverse.ravel()]
 
 
-def max_reach_m(budget: LinkBudget, scenario=SCENARIOS, h_bs_m=None, params=None) -> float:
+def max_reach_m(budget: LinkBudget, scenario=SCENARIOS, h_bs_m=None, *, params: RadioParams) -> float:
     """The largest outdoor radius any candidate could reach (see :func:`reach_m`): one
     search radius for all demand–candidate pairs."""
     reach = reach_m(budget, scenario, h_bs_m, params)
@@ -421,21 +417,21 @@ def max_reach_m(budget: LinkBudget, scenario=SCENARIOS, h_bs_m=None, params=None
 
 
 def link_margin_db(d2d_m, scenario, h_bs_m, h_ut_m=None, budget: LinkBudget | None = None, indoor=False,
-                   los=None, params=None, building_loss: str | None = None, eirp_offset_db=None):
+                   los=None, *, params: RadioParams, building_loss: str | None = None, eirp_offset_db=None):
     """Link margin [dB] per demand–candidate pair: MAPL − path loss (≥ 0 means covered).
 
     Arrays broadcast over pairs. ``los``: ``None`` → ``params.los_model`` (default
     NLOS, the planning choice with the edge margin, §1.8); ``"expected"`` → losses and
     sigmas weighted by the LOS probability (§1.5); a bool array → deterministic LOS/NLOS
-    per pair (e.g. from :func:`line_of_sight`). ``h_ut_m``, ``budget``,
+    per pair (e.g. from :func:`siting.los.line_of_sight`). ``h_ut_m``, ``budget``,
     ``building_loss`` and the UMi small-cell EIRP offset come from ``params``
     (``RadioParams``) when not given. Pairs beyond the model's distance validity get
     ``-inf``.
     """
     budget = link_budget(params) if budget is None else budget
-    h_ut_m = (1.5 if params is None else params.h_ut_m) if h_ut_m is None else h_ut_m
-    building_loss = (building_loss or ("sub6" if params is None else params.building_loss))
-    if los is None and params is not None and params.los_model == "expected":
+    h_ut_m = params.h_ut_m if h_ut_m is None else h_ut_m
+    building_loss = building_loss or params.building_loss
+    if los is None and params.los_model == "expected":
         los = "expected"
     scenario = scenario_codes(scenario)
     d2 = np.asarray(d2d_m, dtype=float)
@@ -460,14 +456,13 @@ def link_margin_db(d2d_m, scenario, h_bs_m, h_ut_m=None, budget: LinkBudget | No
     return np.where(d2 <= d_max, margin, -np.inf)
 
 
-def describe(params=None) -> dict:
+def describe(params: RadioParams) -> dict:
     """The radio model of a run for ``summary.json``: band, EIRP per RE and the coverage
     radius per environment class (indoor where required, else outdoor)."""
     budget = link_budget(params)
-    building_loss = "sub6" if params is None else params.building_loss
-    h_ut = 1.5 if params is None else params.h_ut_m
+    building_loss, h_ut = params.building_loss, params.h_ut_m
     env = np.array(ENV_CLASSES, dtype=object)
-    scen = scenarios_for(np.full(env.shape, "rooftop", dtype=object), params, env)
+    scen = scenarios_for(np.full(env.shape, "rooftop", dtype=object), env)
     radii = {"outdoor": coverage_radius_m(budget, scen, False, h_ut_m=h_ut, building_loss=building_loss),
              "indoor": coverage_radius_m(budget, scen, True, h_ut_m=h_ut, building_loss=building_loss)}
     return {
@@ -475,9 +470,8 @@ def describe(params=None) -> dict:
         "band": budget.name, "fc_ghz": budget.fc_ghz, "epre_eirp_dbm": round(budget.epre_eirp_dbm, 2),
         "rsrp_threshold_dbm": budget.rsrp_threshold_dbm, "edge_reliability": budget.edge_reliability,
         "edge_z": round(budget.edge_z, 4), "building_loss": building_loss,
-        "los": ("buildings" if params is not None and params.los_from_buildings
-                else ("nlos" if params is None else params.los_model)),
-        "indoor_env_classes": list(("dense_urban", "urban") if params is None else params.indoor_env_classes),
+        "los": "buildings" if params.los_from_buildings else params.los_model,
+        "indoor_env_classes": list(params.indoor_env_classes),
         "radius_m": {cls: {"scenario": str(s), "outdoor": round(float(o), 1), "indoor": round(float(i), 1)}
                      for cls, s, o, i in zip(ENV_CLASSES, scen, radii["outdoor"], radii["indoor"])},
     }

@@ -37,7 +37,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
              plan_id: str | None = None, phases: str | None = None, reserve: str | float | None = None) -> Outcome:
     """Plan ``kind`` for ``source`` and write every output; see ``siting plan --help``.
 
-    With ``plan_id`` the plan's 5G users drive capacity (``Plan.capacity_overrides``)."""
+    With ``plan_id`` the plan's 5G users and smart poles set parameters (``Plan.param_overrides``)."""
     from siting.io.osm import load_area
     from siting.io.export import write_plan
     from siting.demand import build_demand
@@ -49,7 +49,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     if plan_id is not None:
         from siting.plans import get_plan
 
-        overrides = {**get_plan(plan_id).capacity_overrides(), **(overrides or {})}
+        overrides = {**get_plan(plan_id).param_overrides(), **(overrides or {})}
     params = load_params(config, overrides)
     tile_source(tiles, params.map)  # a bad base-map request fails before the work
     check_files([("--existing", existing), ("--raster", raster), *(("--dem", p) for p in dem or [])])

@@ -13,6 +13,9 @@ from siting import los, radio
 from siting.config import RadioParams
 from siting.errors import ConfigError
 
+#: the physics alone: default radio parameters without the small-cell EIRP offset
+RAW = {"params": RadioParams(), "eirp_offset_db": 0.0}
+
 log = math.log10
 
 
@@ -135,7 +138,7 @@ def test_radius_inverts_path_loss_and_clips():
     budget = radio.BANDS["n78"]
     r = radio.coverage_radius_m(budget, ["UMa", "UMi", "RMa"], False, h_bs_m=[25.0, 10.0, 35.0])
     margins = radio.link_margin_db(r, np.array(["UMa", "UMi", "RMa"], dtype=object), [25.0, 10.0, 35.0], 1.5,
-                                   budget, False)
+                                   budget, False, **RAW)
     np.testing.assert_allclose(margins, 0.0, atol=1e-6)
     # UMa LOS would reach > 5 km: clipped to the model's validity
     assert radio.coverage_radius_m(budget, "UMa", False, los=True) == 5000.0
@@ -152,15 +155,15 @@ def test_env_class_maps_to_scenario():
 def test_link_margin_per_pair():
     budget = radio.BANDS["n78"]
     d = np.array([100.0, 500.0, 900.0, 6000.0])
-    m = radio.link_margin_db(d, "UMa", 25.0, 1.5, budget, np.array([True, False, False, False]))
+    m = radio.link_margin_db(d, "UMa", 25.0, 1.5, budget, np.array([True, False, False, False]), **RAW)
     mapl_out = 41.8466 + 105 - 1.28155 * 6
     want = [mapl_out - 26.25 - uma(100, 3.5, False), mapl_out - uma(500, 3.5, False),
             mapl_out - uma(900, 3.5, False)]
     np.testing.assert_allclose(m[:3], want, atol=1e-3)
     assert m[3] == -np.inf                                  # beyond 5 km: outside the model
-    los = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los=np.array([True, True, True]))
+    los = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los=np.array([True, True, True]), **RAW)
     assert np.all(los > m[:3] - 1e-9)                     # LOS is never worse than NLOS
-    exp = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los="expected")
+    exp = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los="expected", **RAW)
     assert np.all((exp >= m[:3] - 1e-9) & (exp <= los + 1e-9))
 
 
@@ -169,7 +172,7 @@ def test_params_drive_margins_and_small_cells():
     budget = radio.link_budget(rp)
     scen = np.array(["UMa", "UMi"], dtype=object)
     base = radio.link_margin_db(np.array([150.0, 150.0]), scen, np.array([25.0, 8.0]), budget=budget, params=rp)
-    raw = radio.link_margin_db(np.array([150.0, 150.0]), scen, np.array([25.0, 8.0]), 1.5, budget, False)
+    raw = radio.link_margin_db(np.array([150.0, 150.0]), scen, np.array([25.0, 8.0]), 1.5, budget, False, **RAW)
     np.testing.assert_allclose(base - raw, [0.0, rp.small_cell_eirp_offset_db])
     stricter = radio.link_budget(RadioParams(rsrp_threshold_dbm=-95))
     assert stricter.rsrp_threshold_dbm == -95 and radio.link_budget(RadioParams(band="n28")).fc_ghz == 0.7
@@ -181,10 +184,10 @@ def test_max_reach_covers_every_candidate_radius():
     budget = radio.link_budget(rp)
     scen = np.array(["UMa", "UMa", "UMi", "RMa"], dtype=object)
     h = np.array([12.0, 60.0, 8.0, 35.0])
-    reach = radio.max_reach_m(budget, scen, h, rp)
+    reach = radio.max_reach_m(budget, scen, h, params=rp)
     radii = radio.coverage_radius_m(budget, scen, False, h_bs_m=h, eirp_offset_db=[0, 0, -20, 0])
     assert reach == pytest.approx(radii.max(), rel=1e-9)
-    assert radio.max_reach_m(budget, scen, h, RadioParams(los_from_buildings=True)) == 2000.0
+    assert radio.max_reach_m(budget, scen, h, params=RadioParams(los_from_buildings=True)) == 2000.0
     per = radio.reach_m(budget, radio.scenario_codes(scen), h, rp)
     np.testing.assert_allclose(per, radii)
     assert per[2] < 300 < per[0]                        # a lamp small cell reaches far less than a mast
@@ -276,8 +279,8 @@ def test_scenario_codes_accepted_everywhere():
     codes = radio.scenario_codes(np.array(["UMa", "UMi", "RMa"], dtype=object))
     assert codes.tolist() == [0, 1, 2]
     d = np.array([300.0, 300.0, 300.0])
-    by_name = radio.link_margin_db(d, np.array(["UMa", "UMi", "RMa"]), 25.0, 1.5, radio.BANDS["n78"], True)
-    by_code = radio.link_margin_db(d, codes, 25.0, 1.5, radio.BANDS["n78"], True)
+    by_name = radio.link_margin_db(d, np.array(["UMa", "UMi", "RMa"]), 25.0, 1.5, radio.BANDS["n78"], True, **RAW)
+    by_code = radio.link_margin_db(d, codes, 25.0, 1.5, radio.BANDS["n78"], True, **RAW)
     np.testing.assert_array_equal(by_name, by_code)
     with pytest.raises(ConfigError, match="codes must lie"):
         radio.scenario_codes(np.array([3]))
@@ -297,7 +300,7 @@ def test_radius_is_where_the_margin_crosses_zero(scenario, fc, h_bs, d, threshol
     assert pl[0] >= radio.path_loss_db(scenario, d, fc, h_bs, 1.5, True) - 1e-9   # NLOS >= LOS
     r = radio.coverage_radius_m(budget, scenario, indoor, h_bs_m=h_bs)
     if 10.0 < r < 5000.0:
-        m = radio.link_margin_db(np.array([r * 0.99, r * 1.01]), scenario, h_bs, 1.5, budget, indoor)
+        m = radio.link_margin_db(np.array([r * 0.99, r * 1.01]), scenario, h_bs, 1.5, budget, indoor, **RAW)
         assert m[0] >= -1e-6 and m[1] < 1e-6
 
 
