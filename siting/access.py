@@ -28,7 +28,8 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from siting.area import Area
-from siting.config import ChargingParams, RadiusByEnv
+from siting.config import ChargingParams
+from siting.config.charging import RadiusByEnv
 from siting.errors import InputError
 from siting.vocab import road_class
 

@@ -44,7 +44,8 @@ from scipy.spatial import cKDTree
 
 from siting.access import Access, network_access, radius_by_env, road_network, service_areas
 from siting.area import Area
-from siting.config import ChargingParams, FacilityKind, Params, SolverParams
+from siting.config import ChargingParams, Params, SolverParams
+from siting.config.charging import FacilityKind
 from siting.coverage import covered_by
 from siting.gaps import plan_gaps
 from siting.layers import points_xy

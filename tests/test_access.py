@@ -11,7 +11,8 @@ import shapely
 
 from siting import access
 from siting.access import network_access, radius_by_env, road_network, service_areas
-from siting.config import ChargingParams, RadiusByEnv
+from siting.config import ChargingParams
+from siting.config.charging import RadiusByEnv
 from siting.coverage import coverage_from_radius
 from siting.errors import InputError
 from synthetic import grid_area
