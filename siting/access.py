@@ -112,6 +112,15 @@ def _cheapest_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n: int) 
     return sparse.csr_matrix((data[pick], (rows[pick], cols[pick])), shape=(n, n))
 
 
+def _network(area: Area | None, params: ChargingParams, network: RoadNetwork | None) -> RoadNetwork:
+    """The given road network, else the one built from ``area``."""
+    if network is not None:
+        return network
+    if area is None:
+        raise TypeError("give the area or its road network")
+    return road_network(area, params)
+
+
 def radius_by_env(env_class: np.ndarray, radius: RadiusByEnv) -> np.ndarray:
     """Service radius (m) of each demand point from its environment class."""
     table = radius.model_dump()
@@ -130,7 +139,7 @@ def network_access(area: Area | None, demand_xy: np.ndarray, candidate_xy: np.nd
     ``params.max_snap_m`` from any road node have no road access and cover nothing.
     ``workers`` > 1 runs the Dijkstra blocks in that many forked processes.
     """
-    net = network or road_network(area, params)
+    net = _network(area, params, network)
     demand_xy = np.asarray(demand_xy, dtype=float).reshape(-1, 2)
     candidate_xy = np.asarray(candidate_xy, dtype=float).reshape(-1, 2)
     n_d, n_c = len(demand_xy), len(candidate_xy)
@@ -231,6 +240,7 @@ def _set_worker_matcher(matcher: _Matcher) -> None:
 
 
 def _match_in_worker(block: tuple[int, int]):
+    assert _WORKER_MATCHER is not None, "the pool initialiser sets the matcher"
     return _WORKER_MATCHER.match(*block)
 
 
@@ -246,7 +256,7 @@ def service_areas(area: Area | None, candidate_xy: np.ndarray, radius_m: float |
     (position in ``candidate_xy``), ``radius_m``, ``area_km2``, geometry. Candidates
     without road access get only the disc of their buffer.
     """
-    net = network or road_network(area, params)
+    net = _network(area, params, network)
     candidate_xy = np.asarray(candidate_xy, dtype=float).reshape(-1, 2)
     n_c = len(candidate_xy)
     radius = np.broadcast_to(np.asarray(radius_m, dtype=float), (n_c,))

@@ -188,7 +188,7 @@ def _pole_budget(cands: pd.DataFrame, points: gpd.GeoDataFrame | None, cp: Candi
         near = cKDTree(poles[["x", "y"]].to_numpy()).sparse_distance_matrix(
             cKDTree(np.column_stack([points.geometry.x, points.geometry.y])), reach, output_type="ndarray")
         weight = points["weight"].to_numpy(dtype=float) if "weight" in points else np.ones(len(points))
-        served = np.bincount(near["i"], weight[near["j"]], minlength=n_poles)
+        served = np.bincount(near["i"], weight[near["j"]], minlength=n_poles).astype(float)
     order = np.lexsort((poles["candidate_id"].astype(str).to_numpy(), -served))
     keep = np.ones(len(cands), dtype=bool)
     keep[np.flatnonzero(is_pole)[order[budget:]]] = False

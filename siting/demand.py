@@ -95,7 +95,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
 
     # where buildings are unmapped, the built-up model estimates cover and floor area from roads and POIs
     modelled = hood.model_cells(params)
-    built = builtup.shipped_model().predict(hood.features[modelled]) if modelled.any() else {"cover": [], "far": []}
+    built = builtup.shipped_model().predict(hood.features[modelled]) if modelled.any() else {"cover": np.zeros(0), "far": np.zeros(0)}
     env_cover, env_far = cover_ctx.copy(), hood.far_ctx.copy()
     env_cover[modelled], env_far[modelled] = built["cover"], built["far"]
     env = _env_class(env_cover, ratio(env_far, env_cover), hood.road_density_ctx, params)
@@ -113,7 +113,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     estimate = float(sum(v.sum() for v in sources.values()))
     factor = 1.0
     if params.population is not None:
-        _check_census(area.name, params, float(sources["buildings"].sum()))
+        _check_census(area.name, params.population, params.census_min_share, float(sources["buildings"].sum()))
         if raster is None and (sparse or estimate <= 0) and params.population > estimate:
             # what buildings and landuse do not explain lives where the model puts floor area, else along the roads
             unmapped = in_area & ~mapped
@@ -132,7 +132,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
         sources = {s: v * factor for s, v in sources.items()}
         if raster is None:
             workers = workers * factor
-    residents = sum(sources.values())
+    residents = sum(sources.values(), np.zeros_like(sources["buildings"]))
     stacked = np.stack([sources[s] for s in SOURCES])
     cell_source = np.where(stacked.max(axis=0) > 0, np.array(SOURCES)[stacked.argmax(axis=0)], "none")
     if not (residents[in_area].sum() > 0 or workers.sum() > 0 or road_m[in_area].sum() > 0):
@@ -237,12 +237,12 @@ def _modelled_people(floor_area: np.ndarray, landuse: gpd.GeoDataFrame, spec: Gr
     return net * res_share / params.m2_per_person, net * (1.0 - res_share) / params.m2_per_worker
 
 
-def _check_census(name: str, params: DemandParams, building_residents: float) -> None:
+def _check_census(name: str, population: float, min_share: float, building_residents: float) -> None:
     """Refuse a census total far below what the mapped buildings already hold."""
-    if params.population < params.census_min_share * building_residents:
-        raise InputError(f"population={params.population:g} for area '{name}' is far below the "
+    if population < min_share * building_residents:
+        raise InputError(f"population={population:g} for area '{name}' is far below the "
                          f"{building_residents:,.0f} residents its mapped buildings hold (less than "
-                         f"{params.census_min_share:.0%}): check the census figure and that it is for this area")
+                         f"{min_share:.0%}): check the census figure and that it is for this area")
 
 
 def _people(area: Area, boundary: shapely.Geometry, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: np.ndarray,
@@ -533,7 +533,7 @@ def environment_layer(demand: Demand) -> gpd.GeoDataFrame:
 
 def _by_class(grid: gpd.GeoDataFrame) -> dict[str, dict]:
     """Per environment class: cells, where the class came from and where its residents came from."""
-    out = {}
+    out: dict[str, dict] = {}
     for c in ENV_CLASSES_SPARSEST_FIRST:
         g = grid[grid["env_class"] == c]
         out[c] = {"cells": int(len(g)),

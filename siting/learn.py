@@ -23,6 +23,7 @@ the error is at most one raster cell at the disc edge. Nearest distances use a K
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -294,7 +295,7 @@ class Suitability:
     auc_folds: dict = field(default_factory=dict)
     blocks: int = 0
     features: tuple[str, ...] = ()
-    estimator: object = None
+    estimator: Any = None
     scale: float = 1.0        # mean predicted probability over the background
     threads: int = 1
 

@@ -394,6 +394,7 @@ def district_census(districts: gpd.GeoDataFrame, plan: Plan | None, modelled_res
     out = pd.DataFrame(np.nan, index=pd.Index(names, name="district"), columns=list(CENSUS_COLUMNS))
     given = [c for c in CENSUS_COLUMNS if c in districts.columns]
     census = plan.census if plan is not None else None
+    origin = f"plan {plan.id}" if plan is not None else "plan"
     if given:
         for col in given:
             out[col] = districts[col].to_numpy(float)
@@ -401,7 +402,7 @@ def district_census(districts: gpd.GeoDataFrame, plan: Plan | None, modelled_res
     if census is not None and census.districts and set(names) <= set(census.districts):
         for col in CENSUS_COLUMNS:
             out[col] = [getattr(census.districts[n], col) for n in names]
-        return out.astype({c: float for c in CENSUS_COLUMNS}).assign(census_source=f"plan {plan.id} census")
+        return out.astype({c: float for c in CENSUS_COLUMNS}).assign(census_source=f"{origin} census")
     if census is not None and city_share >= min_cover_share:
         model = modelled_residents.reindex(names).fillna(0.0).to_numpy(float)
         share = model / model.sum() if model.sum() > 0 else np.full(len(names), 1.0 / len(names))
@@ -409,7 +410,7 @@ def district_census(districts: gpd.GeoDataFrame, plan: Plan | None, modelled_res
             total = getattr(census, col)
             if total is not None:
                 out[col] = _largest_remainder(share * total, int(total), names).astype(float)
-        return out.assign(census_source=f"plan {plan.id} census total, spread by modelled residents")
+        return out.assign(census_source=f"{origin} census total, spread by modelled residents")
     return out.iloc[0:0].assign(census_source=pd.Series(dtype=str))
 
 
@@ -596,8 +597,8 @@ def format_plan(plan: Plan) -> str:
         lines.append("priorities: " + ", ".join(plan.priorities))
     lines += [f"note: {n}" for n in plan.notes]
     if plan.census is not None:
-        c = plan.census
-        lines.append(f"census {c.year}: {c.population:,} residents"
-                     + (f", {c.households:,} households" if c.households else "")
-                     + (f", {c.area_km2:,.0f} km²" if c.area_km2 else "") + f" ({c.source})")
+        census = plan.census
+        lines.append(f"census {census.year}: {census.population:,} residents"
+                     + (f", {census.households:,} households" if census.households else "")
+                     + (f", {census.area_km2:,.0f} km²" if census.area_km2 else "") + f" ({census.source})")
     return "\n".join(lines)
