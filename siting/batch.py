@@ -45,9 +45,10 @@ from siting.area import Area
 from siting.config import Params
 from siting.errors import ConfigError, InputError, SitingError
 from siting.provenance import sha256_file, sha256_text
-from siting.plans import (CENSUS_COLUMNS, Plan, check_extent, check_plan_area, check_quotas_fit, demand_by_district,
-                          district_census, district_quotas, districts_from_osm, existing_by_district, get_plan,
+from siting.plans import (CENSUS_COLUMNS, check_extent, check_plan_area, check_quotas_fit, demand_by_district,
+                          district_census, district_quotas, districts_from_osm, existing_by_district,
                           read_districts, with_census)
+from siting.registry import Plan, get_plan
 
 PROCESSED = Path("data/processed")
 

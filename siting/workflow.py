@@ -47,7 +47,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     from siting.maps import tile_source
 
     if plan_id is not None:
-        from siting.plans import get_plan
+        from siting.registry import get_plan
 
         overrides = {**get_plan(plan_id).param_overrides(), **(overrides or {})}
     params = load_params(config, overrides)

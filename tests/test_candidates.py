@@ -235,7 +235,7 @@ def test_a_plan_never_proposes_more_pole_sites_than_its_smart_pole_budget(tmp_pa
 
 
 def test_guangzhou_plan_sets_its_smart_pole_budget_and_users():
-    from siting.plans import get_plan
+    from siting.registry import get_plan
 
     overrides = get_plan("guangzhou-2022").param_overrides()
     assert overrides["candidates.smart_pole_budget"] == 34_000

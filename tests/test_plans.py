@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from siting.cli import main
 from siting.errors import ConfigError, InputError, PlanError
-from siting.plans import (Plan, check_extent, check_plan_area, check_quotas_fit, demand_by_district, district_census,
-                          district_quotas, districts_from_osm, existing_by_district, get_plan, load_plans,
-                          read_districts, read_plan, with_census)
+from siting.plans import (check_extent, check_plan_area, check_quotas_fit, demand_by_district, district_census,
+                          district_quotas, districts_from_osm, existing_by_district, read_districts, with_census)
+from siting.registry import Plan, get_plan, load_plans, read_plan
 
 
 def grid_districts(n: int, size: float = 0.01) -> gpd.GeoDataFrame:

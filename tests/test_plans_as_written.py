@@ -15,7 +15,7 @@ from siting.demand import build_demand
 from siting.io.osm import load_area
 from siting.optimize import solve_mclp
 from siting.pipeline import plan_area
-from siting.plans import get_plan
+from siting.registry import get_plan
 
 REASONS = {"existing", "coverage", "capacity", "redundancy"}
 
