@@ -163,7 +163,7 @@ class Prepared:
 
 def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *, kind: str = "5g",
             category: str | None = None, target: int | None = None, name_column: str | None = None,
-            existing: gpd.GeoDataFrame | None = None, params: Params | None = None,
+            existing: gpd.GeoDataFrame | None = None, params: Params,
             plans_dir: str | Path | None = None, stages: Stages | None = None,
             admin_level: str = "6", inputs: dict | None = None) -> Prepared:
     """Read the plan, districts and OSM data, check them, and compute the quotas.
@@ -176,7 +176,6 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
     error is raised here, before any district runs. ``inputs``: provenance entries
     (role -> ``{"file", "sha256"}``) of files read by the caller.
     """
-    params = params or Params()
     bp = params.batch
     plan = get_plan(plan_ref, plans_dir)
     whole_plan = target is None

@@ -364,7 +364,7 @@ def _headline(summary: dict, target: float | None) -> dict:
 
 
 def _solve(matrix: sparse.csr_matrix, weights: np.ndarray, fixed: np.ndarray, count: int | None,
-           target: float | None, seed: int, params: SolverParams | None = None) -> Solution:
+           target: float | None, seed: int, params: SolverParams) -> Solution:
     if count is not None:
         if count < len(fixed):
             warnings.warn(f"--count {count} is below the {len(fixed)} existing sites: nothing new is planned")
