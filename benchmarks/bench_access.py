@@ -27,9 +27,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from siting.access import grid_area, network_access, radius_by_env, road_network  # noqa: E402
+from siting.access import network_access, radius_by_env, road_network  # noqa: E402
 from siting.config import ChargingParams  # noqa: E402
+from synthetic import grid_area  # noqa: E402
 
 PEER_SOURCES = 100
 
@@ -78,9 +80,9 @@ def main() -> None:
     side, n_c, n_d = (80, 1_000, 10_000) if args.quick else (160, 10_000, 100_000)
     area, demand, candidates, radius = case(side, n_c, n_d)
     t0 = time.perf_counter()
-    net = road_network(area)
+    net = road_network(area, ChargingParams())
     t1, c1 = time.perf_counter(), _cpu()
-    acc = network_access(None, demand, candidates, radius, network=net, workers=args.workers)
+    acc = network_access(None, demand, candidates, radius, ChargingParams(), network=net, workers=args.workers)
     t2, c2 = time.perf_counter(), _cpu()
     peer = peer_seconds(area, demand, candidates, radius, net)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2

@@ -31,7 +31,8 @@ from siting.demand import build_demand
 from siting.io.export import write_plan
 from siting.optimize import solve_mclp
 from siting.pipeline import plan_area, radio_links
-from siting.plans import Plan, demand_by_district, district_quotas
+from siting.plans import demand_by_district, district_quotas
+from siting.registry import Plan
 
 
 def districts_of(size_m: float, nx: int = 5, ny: int = 2) -> gpd.GeoDataFrame:

@@ -42,7 +42,7 @@ def city(n_demand: int, n_cand: int, side_m: float, seed: int = 0):
     traffic = rng.gamma(2.0, 10.0, n_demand) * (1.0 + 8.0 * np.exp(-(near / 1500.0) ** 2))
     rows, cols, dist = pairs_within(demand, cand, RADIUS_M)
     margin = 39.08 * np.log10(RADIUS_M / np.maximum(dist, 10.0))  # 0 dB at the edge (UMa NLOS slope, §1.8)
-    return rows, cols, spectral_efficiency(margin), traffic
+    return rows, cols, spectral_efficiency(margin, CapacityParams()), traffic
 
 
 def run(quick: bool) -> None:

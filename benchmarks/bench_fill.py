@@ -16,6 +16,7 @@ import numpy as np
 from scipy import sparse
 
 from siting.capacity import spectral_efficiency
+from siting.config import CapacityParams
 from siting.coverage import coverage_matrix, pairs_within
 from siting.fill import fill_to_count
 from siting.optimize import solve_mclp
@@ -38,7 +39,7 @@ def main() -> None:
     matrix = coverage_matrix(rows, cols, args.demand, args.candidates)
     covered = np.asarray(matrix.sum(axis=1)).ravel() > 0
     weights = np.where(covered, rng.gamma(2.0, 5.0, args.demand), 0.0)
-    se = spectral_efficiency(39.08 * np.log10(args.radius / np.maximum(dist, 10.0)))
+    se = spectral_efficiency(39.08 * np.log10(args.radius / np.maximum(dist, 10.0)), CapacityParams())
     per_mbps = sparse.csr_matrix((1.0 / se, (rows, cols)), shape=matrix.shape)
     capacity = np.full(args.candidates, 3 * 100 * 0.75 * 4 * 0.8)
     t0 = time.perf_counter()

@@ -29,7 +29,8 @@ from scipy.spatial import cKDTree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from siting import learn  # noqa: E402
-from siting.area import POI_CATEGORIES, Area  # noqa: E402
+from siting.area import Area  # noqa: E402
+from siting.vocab import POI_CATEGORIES  # noqa: E402
 from siting.config import Params  # noqa: E402
 
 CRS = "EPSG:32650"

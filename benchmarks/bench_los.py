@@ -24,10 +24,12 @@ import numpy as np
 
 from siting import coverage as cov
 from siting import radio
+from siting.buildings import heights_m
 from siting.candidates import candidates_5g
 from siting.config import Params, RadioParams
 from siting.demand import build_demand
 from siting.io.osm import load_area
+from siting.los import buildings_los
 from siting.optimize import solve_mclp
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,9 +54,9 @@ def run(source, p: int) -> dict:
     budget = radio.link_budget(rp)
     d_xy = np.column_stack([demand.geometry.x, demand.geometry.y])
     c_xy = np.column_stack([cands.geometry.x, cands.geometry.y])
-    scen = radio.scenarios_for(cands["source"].to_numpy(), rp, cands["env_class"].to_numpy())
+    scen = radio.scenarios_for(cands["source"].to_numpy(), cands["env_class"].to_numpy())
     h_bs = cands["height_m"].to_numpy(dtype=float)
-    reach = radio.max_reach_m(budget, scen, h_bs, rp)
+    reach = radio.max_reach_m(budget, scen, h_bs, params=rp)
     rows, cols, dist = cov.pairs_within(d_xy, c_xy, reach)
     nlos_reach = radio.reach_m(budget, scen, h_bs, RadioParams())
     one_reach_pairs = len(cov.pairs_within(d_xy, c_xy, nlos_reach.max())[0])
@@ -63,14 +65,14 @@ def run(source, p: int) -> dict:
     args = dict(d2d_m=dist, scenario=scen[cols], h_bs_m=h_bs[cols], budget=budget, params=rp, indoor=indoor)
     nlos = radio.link_margin_db(**args)
     t0 = time.perf_counter()
-    los = radio.buildings_los(area.buildings, c_xy[cols], h_bs[cols], d_xy[rows], rp,
+    los = buildings_los(area.buildings, c_xy[cols], h_bs[cols], d_xy[rows], rp,
                               params.demand.storey_height_m)
     t_los = time.perf_counter() - t0
     with_los = radio.link_margin_db(los=los, **args)
     # only the pairs whose LOS state can flip coverage: NLOS margin < 0 <= LOS margin
     t0 = time.perf_counter()
     test = (nlos < 0) & (radio.link_margin_db(los=np.ones(len(rows), bool), **args) >= 0)
-    los_fast = radio.buildings_los(area.buildings, c_xy[cols], h_bs[cols], d_xy[rows], rp,
+    los_fast = buildings_los(area.buildings, c_xy[cols], h_bs[cols], d_xy[rows], rp,
                                    params.demand.storey_height_m, test=test)
     t_fast = time.perf_counter() - t0
     assert np.array_equal(radio.link_margin_db(los=los_fast, **args) >= 0, with_los >= 0)
@@ -88,7 +90,7 @@ def run(source, p: int) -> dict:
             return solve_mclp(mat, w, min(p, m), seed=0).selected
 
     plan_nlos, plan_los = plan(nlos), plan(with_los)
-    hb = radio.building_heights_m(area.buildings, params.demand.storey_height_m)
+    hb = heights_m(area.buildings, params.demand.storey_height_m)
     return {
         "area": area.name, "buildings": len(area.buildings),
         "with height/levels": int(np.isfinite(hb).sum()), "demand": n, "candidates": m,
@@ -126,7 +128,7 @@ def throughput(n: int = 1_000_000) -> dict:
     tx, rx = rng.uniform(0, 3000, (m, 2)), rng.uniform(0, 3000, (m, 2))
     keep = np.hypot(*(tx - rx).T) <= 1000
     t0 = time.perf_counter()
-    los = radio.buildings_los(buildings, tx[keep], 30.0, rx[keep], rp)
+    los = buildings_los(buildings, tx[keep], 30.0, rx[keep], rp)
     t_los = time.perf_counter() - t0
     return {"margin pairs": n, "margin s": t_margin, "LOS pairs (<= 1 km, 5 m cells)": int(keep.sum()),
             "LOS s": t_los, "LOS share": float(los.mean())}

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from pyproj import Transformer
 
+from siting.config import RadioParams, TerrainParams
 from siting.io.dem import read_dem
 from siting.radio import coverage_radius_m, link_margin_db
 from siting.terrain import bare_earth, pair_terrain, terrain_loss_db
@@ -71,7 +72,7 @@ def coverage_case(name: str, tile: str, lon: float, lat: float, radius: float, s
     sites = np.stack(np.meshgrid(sx, sy), axis=-1).reshape(-1, 2)
     d = np.hypot(demand[:, None, 0] - sites[None, :, 0], demand[:, None, 1] - sites[None, :, 1])
     rows, cols = np.nonzero(d <= radius)
-    margin = link_margin_db(np.maximum(d[rows, cols], 10.0), "UMa", H_BS, H_UT)
+    margin = link_margin_db(np.maximum(d[rows, cols], 10.0), "UMa", H_BS, H_UT, params=RadioParams())
 
     def covered(extra_db: np.ndarray) -> float:
         ok = np.zeros(len(demand), bool)
@@ -79,9 +80,9 @@ def coverage_case(name: str, tile: str, lon: float, lat: float, radius: float, s
         return float(ok.mean())
 
     t0 = time.perf_counter()
-    extra, los = pair_terrain(dem, demand[rows], sites[cols], H_BS, H_UT, FC)
+    extra, los = pair_terrain(dem, demand[rows], sites[cols], H_BS, H_UT, FC, TerrainParams(), storey_height_m=3.0)
     seconds = time.perf_counter() - t0
-    extra_be, los_be = pair_terrain(bare_earth(dem, BARE_EARTH_M), demand[rows], sites[cols], H_BS, H_UT, FC)
+    extra_be, los_be = pair_terrain(bare_earth(dem, BARE_EARTH_M), demand[rows], sites[cols], H_BS, H_UT, FC, TerrainParams(), storey_height_m=3.0)
     z = dem.elevation
     return {"window": name, "relief": f"{z.min():.0f}-{z.max():.0f} m", "demand": len(demand),
             "pairs": len(rows), "blocked": float((~los).mean()), "flat": covered(np.zeros(len(rows))),
@@ -104,7 +105,7 @@ def speed_case(n_pairs: int, radius: float, peer_pairs: int) -> list[dict]:
         out.append({"what": f"terrain_loss_db {method}", "pairs": n_pairs, "seconds": time.perf_counter() - t0,
                     "blocked": float((~res.los).mean())})
     t0 = time.perf_counter()
-    _, los = pair_terrain(dem, demand, sites, H_BS, H_UT, FC)
+    _, los = pair_terrain(dem, demand, sites, H_BS, H_UT, FC, TerrainParams(), storey_height_m=3.0)
     out.append({"what": "pair_terrain (deygout, excess over smooth Earth)", "pairs": n_pairs,
                 "seconds": time.perf_counter() - t0, "blocked": float((~los).mean())})
     peer = _load_peer()

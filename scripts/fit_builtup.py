@@ -30,9 +30,10 @@ from sklearn.preprocessing import StandardScaler
 
 from siting import builtup
 from siting.config import DemandParams
-from siting.demand import ENV_CLASSES, _env_class, neighbourhood
+from siting.demand import _env_class, neighbourhood
 from siting.io.osm import load_area
 from siting.learn import spatial_blocks, spatial_folds
+from siting.vocab import ENV_CLASSES_SPARSEST_FIRST as ENV_CLASSES
 
 #: (name, path under the shared data folder or "demo", lon/lat box or None)
 AREAS = (

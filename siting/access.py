@@ -11,7 +11,7 @@ count in the right direction.
 With ``metric="time"`` an edge costs its drive time at the speed of its road class,
 expressed in metres at ``reference_speed_kmh`` so that radii stay in metres.
 
-The result of :func:`service_matrix` is the same boolean ``csr_matrix``
+The ``matrix`` of :func:`network_access` is the same boolean ``csr_matrix``
 (n_demand × n_candidates) that :mod:`siting.coverage` gives the 5G planner, so the
 optimisers of :mod:`siting.optimize` run on it unchanged.
 """
@@ -28,8 +28,10 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from siting.area import Area
-from siting.config import ChargingParams, RadiusByEnv
+from siting.config import ChargingParams
+from siting.config.charging import RadiusByEnv
 from siting.errors import InputError
+from siting.vocab import road_class
 
 #: cells of one Dijkstra block (sources × nodes): 32 MB, small enough to be reused (measured fastest)
 _BLOCK_CELLS = 4_000_000
@@ -66,10 +68,9 @@ class Access:
     reachable: np.ndarray         # bool per demand point: its road component holds a usable candidate
 
 
-def road_network(area: Area, params: ChargingParams | None = None) -> RoadNetwork:
+def road_network(area: Area, params: ChargingParams) -> RoadNetwork:
     """Build the CSR road graph of ``area`` (two-way edges in both directions, parallel
     edges reduced to the cheapest)."""
-    params = params or ChargingParams()
     nodes, edges = area.road_nodes, area.road_edges
     if len(nodes) == 0 or len(edges) == 0:
         raise InputError(f"area '{area.name}' has no drivable roads: charging access needs a road network; "
@@ -96,7 +97,7 @@ def road_network(area: Area, params: ChargingParams | None = None) -> RoadNetwor
 def _slowness(edges: pd.DataFrame, params: ChargingParams) -> np.ndarray:
     """Drive-time factor per edge: reference speed / edge speed (maxspeed, else by class)."""
     default = params.speed_kmh.get("default", params.reference_speed_kmh)
-    by_class = edges["highway"].astype(str).str.replace("_link", "", regex=False).map(params.speed_kmh)
+    by_class = road_class(edges["highway"]).map(params.speed_kmh)
     speed = edges["maxspeed_kmh"].to_numpy(dtype=float)
     speed = np.where(np.isfinite(speed) & (speed > 0), speed, by_class.fillna(default).to_numpy(dtype=float))
     return params.reference_speed_kmh / speed
@@ -111,6 +112,15 @@ def _cheapest_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n: int) 
     return sparse.csr_matrix((data[pick], (rows[pick], cols[pick])), shape=(n, n))
 
 
+def _network(area: Area | None, params: ChargingParams, network: RoadNetwork | None) -> RoadNetwork:
+    """The given road network, else the one built from ``area``."""
+    if network is not None:
+        return network
+    if area is None:
+        raise TypeError("give the area or its road network")
+    return road_network(area, params)
+
+
 def radius_by_env(env_class: np.ndarray, radius: RadiusByEnv) -> np.ndarray:
     """Service radius (m) of each demand point from its environment class."""
     table = radius.model_dump()
@@ -119,7 +129,7 @@ def radius_by_env(env_class: np.ndarray, radius: RadiusByEnv) -> np.ndarray:
 
 
 def network_access(area: Area | None, demand_xy: np.ndarray, candidate_xy: np.ndarray,
-                   radius_m: float | np.ndarray, params: ChargingParams | None = None,
+                   radius_m: float | np.ndarray, params: ChargingParams,
                    network: RoadNetwork | None = None, workers: int = 1) -> Access:
     """Road-network coverage of demand by candidates within each demand point's radius.
 
@@ -129,8 +139,7 @@ def network_access(area: Area | None, demand_xy: np.ndarray, candidate_xy: np.nd
     ``params.max_snap_m`` from any road node have no road access and cover nothing.
     ``workers`` > 1 runs the Dijkstra blocks in that many forked processes.
     """
-    params = params or ChargingParams()
-    net = network or road_network(area, params)
+    net = _network(area, params, network)
     demand_xy = np.asarray(demand_xy, dtype=float).reshape(-1, 2)
     candidate_xy = np.asarray(candidate_xy, dtype=float).reshape(-1, 2)
     n_d, n_c = len(demand_xy), len(candidate_xy)
@@ -231,19 +240,12 @@ def _set_worker_matcher(matcher: _Matcher) -> None:
 
 
 def _match_in_worker(block: tuple[int, int]):
+    assert _WORKER_MATCHER is not None, "the pool initialiser sets the matcher"
     return _WORKER_MATCHER.match(*block)
 
 
-def service_matrix(area: Area | None, demand_xy: np.ndarray, candidate_xy: np.ndarray,
-                   radius_m: float | np.ndarray, params: ChargingParams | None = None,
-                   network: RoadNetwork | None = None) -> sparse.csr_matrix:
-    """Boolean (n_demand, n_candidates) CSR matrix: candidate j is within demand point
-    i's service radius by road. See :func:`network_access` for the details it drops."""
-    return network_access(area, demand_xy, candidate_xy, radius_m, params, network).matrix
-
-
 def service_areas(area: Area | None, candidate_xy: np.ndarray, radius_m: float | np.ndarray,
-                  params: ChargingParams | None = None, network: RoadNetwork | None = None,
+                  params: ChargingParams, network: RoadNetwork | None = None,
                   crs: str | None = None) -> gpd.GeoDataFrame:
     """Service-area polygon (isochrone) of each candidate: the roads from which it is
     reached within ``radius_m`` (scalar or per candidate), buffered by
@@ -254,8 +256,7 @@ def service_areas(area: Area | None, candidate_xy: np.ndarray, radius_m: float |
     (position in ``candidate_xy``), ``radius_m``, ``area_km2``, geometry. Candidates
     without road access get only the disc of their buffer.
     """
-    params = params or ChargingParams()
-    net = network or road_network(area, params)
+    net = _network(area, params, network)
     candidate_xy = np.asarray(candidate_xy, dtype=float).reshape(-1, 2)
     n_c = len(candidate_xy)
     radius = np.broadcast_to(np.asarray(radius_m, dtype=float), (n_c,))
@@ -360,35 +361,3 @@ def _ragged(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarra
     k = np.repeat(np.arange(len(first)), count)
     offset = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
     return k, first[k] + offset
-
-
-def grid_area(nx: int, ny: int, step_m: float = 100.0, drop=None, crs: str = "EPSG:32650",
-              pois: gpd.GeoDataFrame | None = None, landuse: gpd.GeoDataFrame | None = None,
-              highway: str = "residential") -> Area:
-    """A synthetic :class:`Area` whose roads are an ``nx`` × ``ny`` grid of two-way
-    streets ``step_m`` apart (origin at 0, 0), for tests, benchmarks and examples.
-
-    ``drop(x1, y1, x2, y2) -> bool array`` removes edges (a river without a bridge).
-    """
-    from shapely.geometry import box
-
-    ids = np.arange(nx * ny)
-    x, y = (ids % nx) * step_m, (ids // nx) * step_m
-    nodes = gpd.GeoDataFrame({"x": x, "y": y}, geometry=gpd.points_from_xy(x, y), crs=crs,
-                             index=pd.Index(ids, name="osmid"))
-    u = np.r_[ids[ids % nx < nx - 1], ids[ids < nx * (ny - 1)]]
-    v = np.r_[ids[ids % nx < nx - 1] + 1, ids[ids < nx * (ny - 1)] + nx]
-    if drop is not None:
-        keep = ~np.asarray(drop(x[u], y[u], x[v], y[v]), dtype=bool)
-        u, v = u[keep], v[keep]
-    edges = gpd.GeoDataFrame({
-        "u": u, "v": v, "key": 0, "highway": highway, "length_m": np.hypot(x[u] - x[v], y[u] - y[v]),
-        "oneway": False, "maxspeed_kmh": np.nan, "name": None},
-        geometry=shapely.linestrings(np.stack([np.c_[x[u], y[u]], np.c_[x[v], y[v]]], axis=1)), crs=crs)
-    boundary = box(0, 0, (nx - 1) * step_m, (ny - 1) * step_m)
-    empty = gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=crs)
-    return Area(name=f"grid {nx}x{ny}", slug=f"grid-{nx}x{ny}", crs=crs, boundary=boundary,
-                boundary_wgs84=gpd.GeoSeries([boundary], crs=crs).to_crs(4326).iloc[0], boundary_origin="bbox",
-                buildings=empty, road_nodes=nodes,
-                road_edges=edges, pois=pois if pois is not None else empty,
-                landuse=landuse if landuse is not None else empty, source="synthetic", source_hash="0")

@@ -17,7 +17,7 @@ Column contracts (every stage may rely on these):
     OSM has a list), ``length_m`` (float), ``oneway`` (bool), ``maxspeed_kmh``
     (float, NaN if unknown), ``name`` (str or None), ``geometry`` (LineString).
 ``pois``
-    ``osm_id`` (str), ``category`` (str, one of :data:`POI_CATEGORIES`), ``name``,
+    ``osm_id`` (str), ``category`` (str, one of :data:`siting.vocab.POI_CATEGORIES`), ``name``,
     ``parking`` (str or None: surface, multi-storey, underground, street_side,
     rooftop), ``capacity`` (float, NaN if unknown), ``height_m`` (float, NaN),
     ``operator`` (str or None), ``sockets`` (float: total charging sockets, NaN),
@@ -47,27 +47,6 @@ def slug(name: str, max_len: int = 60) -> str:
     text = re.sub(r"[\W_]+", "-", unicodedata.normalize("NFKC", folded).lower())
     return text.strip("-")[:max_len].strip("-")
 
-
-#: Point-of-interest categories that siting derives from OSM tags.
-POI_CATEGORIES: tuple[str, ...] = (
-    "parking",          # amenity=parking (+ parking=*, capacity=*)
-    "fuel",             # amenity=fuel
-    "services",         # highway=services (expressway service area)
-    "rest_area",        # highway=rest_area
-    "charging_station", # amenity=charging_station (existing charging)
-    "mast",             # man_made=mast|tower with communication tags (existing 5G/4G sites)
-    "street_lamp",      # highway=street_lamp (smart-pole candidates)
-    "mall",             # shop=mall, shop=department_store, amenity=marketplace
-    "shop",             # other shop=*
-    "office",           # office=*, building=office
-    "transport_hub",    # railway=station|halt, amenity=bus_station, aeroway=aerodrome|terminal, public_transport=station
-    "school",           # amenity=school|university|college
-    "hospital",         # amenity=hospital|clinic
-    "public_place",     # amenity=townhall|community_centre|theatre, leisure=stadium|sports_centre
-    "scenic",           # tourism=attraction|viewpoint|theme_park|zoo, leisure=park
-    "industrial",       # landuse=industrial (as a point), man_made=works
-    "depot",            # amenity=bus_station depots, landuse=depot, amenity=taxi, logistics
-)
 
 BoundaryOrigin = Literal["bounds", "polygon", "bbox", "place", "extent"]
 

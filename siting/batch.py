@@ -47,8 +47,9 @@ from siting.errors import ConfigError, InputError, SitingError
 from siting.provenance import sha256_file, sha256_text
 from siting.io.districts import districts_from_osm, read_districts
 from siting.io.outputs import read_layer, read_manifest
-from siting.plans import (CENSUS_COLUMNS, Plan, check_extent, check_plan_area, check_quotas_fit, demand_by_district,
-                          district_census, district_quotas, existing_by_district, get_plan, with_census)
+from siting.plans import (CENSUS_COLUMNS, check_extent, check_plan_area, check_quotas_fit, demand_by_district,
+                          district_census, district_quotas, existing_by_district, with_census)
+from siting.registry import Plan, get_plan
 
 PROCESSED = Path("data/processed")
 
@@ -163,7 +164,7 @@ class Prepared:
 
 def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *, kind: str = "5g",
             category: str | None = None, target: int | None = None, name_column: str | None = None,
-            existing: gpd.GeoDataFrame | None = None, params: Params | None = None,
+            existing: gpd.GeoDataFrame | None = None, params: Params,
             plans_dir: str | Path | None = None, stages: Stages | None = None,
             admin_level: str = "6", inputs: dict | None = None) -> Prepared:
     """Read the plan, districts and OSM data, check them, and compute the quotas.
@@ -176,7 +177,6 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
     error is raised here, before any district runs. ``inputs``: provenance entries
     (role -> ``{"file", "sha256"}``) of files read by the caller.
     """
-    params = params or Params()
     bp = params.batch
     plan = get_plan(plan_ref, plans_dir)
     whole_plan = target is None

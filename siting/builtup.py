@@ -84,7 +84,7 @@ def cell_features(area: Area, spec: GridSpec, boundary: shapely.Geometry, cell_a
                   road_by_group: np.ndarray, window: int) -> pd.DataFrame:
     """Neighbourhood features of every grid cell (flat order), from roads, POIs and landuse only.
 
-    ``road_by_group``: road metres per cell and class group (:data:`siting.demand.ROAD_GROUPS`:
+    ``road_by_group``: road metres per cell and class group (:data:`siting.vocab.ROAD_GROUPS`:
     motorway, trunk, primary, secondary, tertiary, minor); ``window``: neighbourhood width in cells.
     """
     from siting.learn import intersections  # junctions: road nodes where three or more roads meet

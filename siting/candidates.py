@@ -11,10 +11,16 @@
 - ``grid``: greenfield points on a regular grid wherever nothing else is near, so that
   no demand point is left without a candidate within reach.
 
+A plan's smart-pole budget (``candidates.smart_pole_budget``, e.g. Guangzhou's 34,000
+smart poles) caps the street-lamp candidates: those with the most demand within a small
+cell's reach are kept, so a plan never proposes more pole sites than the budget.
+
 Candidates closer than ``dedup_m`` merge (the better source wins); the order is
 deterministic: by source preference, then by ``candidate_id``.
 """
 from __future__ import annotations
+
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -24,19 +30,19 @@ from scipy.spatial import cKDTree
 
 from siting import radio
 from siting.area import Area
+from siting.buildings import heights_m
 from siting.config import CandidateParams, Params, RadioParams
+from siting.vocab import POLE_SOURCE, SOURCES_5G
 
-#: candidate sources, best first (ties in deduplication go to the earlier one)
-SOURCES_5G: tuple[str, ...] = ("existing", "mast", "rooftop", "street_lamp", "grid")
 #: columns of every candidate table (``docs/interfaces.md``); 5G adds ``env_class``
-COLUMNS: tuple[str, ...] = ("candidate_id", "source", "height_m", "cost", "fixed", "capacity", "name")
+COLUMNS: tuple[str, ...] = ("candidate_id", "source", "height_m", "fixed", "capacity", "name")
 
 
-def _table(ids, source: str, height, cost: float, x, y, name=None, fixed: bool = False, capacity=None) -> pd.DataFrame:
+def _table(ids, source: str, height, x, y, name=None, fixed: bool = False, capacity=None) -> pd.DataFrame:
     n = len(ids)
     return pd.DataFrame({
         "candidate_id": np.asarray(ids, dtype=object), "source": source,
-        "height_m": np.asarray(height, dtype=float), "cost": float(cost), "fixed": fixed,
+        "height_m": np.asarray(height, dtype=float), "fixed": fixed,
         "capacity": np.full(n, np.nan) if capacity is None else np.asarray(capacity, dtype=float),
         "name": [None] * n if name is None else list(name),
         "x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float)})
@@ -56,40 +62,40 @@ def _may_propose(area: Area, x, y, fixed) -> np.ndarray:
 
 def _existing(existing: gpd.GeoDataFrame | None, crs: str, cp: CandidateParams) -> pd.DataFrame:
     if existing is None or len(existing) == 0:
-        return _table([], "existing", [], 0.0, [], [])
+        return _table([], "existing", [], [], [])
     pts = existing.to_crs(crs) if existing.crs is not None else existing.set_crs("EPSG:4326").to_crs(crs)
     h = pts["height_m"].to_numpy(dtype=float) if "height_m" in pts else np.full(len(pts), np.nan)
     ids = "existing/" + pts["site_id"].astype(str) if "site_id" in pts else [f"existing/{i}" for i in range(len(pts))]
     cap = pts["capacity"].to_numpy(dtype=float) if "capacity" in pts else None
     name = pts["name"].tolist() if "name" in pts else None
-    return _table(list(ids), "existing", np.where(np.isfinite(h) & (h > 0), h, cp.existing_height_m), 0.0,
+    return _table(list(ids), "existing", np.where(np.isfinite(h) & (h > 0), h, cp.existing_height_m),
                   pts.geometry.x, pts.geometry.y, name, fixed=True, capacity=cap)
 
 
-def _pois(area: Area, category: str, prefix: str, source: str, height, cost: float) -> pd.DataFrame:
+def _pois(area: Area, category: str, prefix: str, source: str, height) -> pd.DataFrame:
     pois = area.pois[area.pois["category"] == category] if len(area.pois) else area.pois
     if len(pois) == 0:
-        return _table([], source, [], cost, [], [])
+        return _table([], source, [], [], [])
     x, y = pois.geometry.x.to_numpy(), pois.geometry.y.to_numpy()
     keep = _inside(area.boundary, x, y)
     pois = pois[keep]
     h = height(pois) if callable(height) else np.full(len(pois), float(height))
-    return _table(list(prefix + pois["osm_id"].astype(str)), source, h, cost, x[keep], y[keep],
+    return _table(list(prefix + pois["osm_id"].astype(str)), source, h, x[keep], y[keep],
                   pois["name"].tolist() if "name" in pois else None)
 
 
 def _rooftops(area: Area, cp: CandidateParams, storey_height_m: float) -> pd.DataFrame:
     b = area.buildings
     if not cp.rooftops or len(b) == 0:
-        return _table([], "rooftop", [], cp.cost_rooftop, [], [])
-    h = radio.building_heights_m(b, storey_height_m)
+        return _table([], "rooftop", [], [], [])
+    h = heights_m(b, storey_height_m)
     tall = np.isfinite(h) & (h >= cp.roof_min_height_m)
     pts = shapely.point_on_surface(b.geometry.to_numpy()[tall])
     x, y = shapely.get_x(pts), shapely.get_y(pts)
     keep = _inside(area.boundary, x, y)
     sel = b[tall][keep]
     return _table(list("roof/" + sel["osm_id"].astype(str)), "rooftop", h[tall][keep] + cp.roof_mast_m,
-                  cp.cost_rooftop, x[keep], y[keep], sel["name"].tolist() if "name" in sel else None)
+                  x[keep], y[keep], sel["name"].tolist() if "name" in sel else None)
 
 
 def _dedup(cands: pd.DataFrame, dedup_m: float) -> pd.DataFrame:
@@ -165,39 +171,58 @@ def grid_fill(boundary, others_xy: np.ndarray, reach_m: float, demand_xy: np.nda
     return np.column_stack([x, y, ii, jj])
 
 
-def _split_params(params) -> tuple[CandidateParams, RadioParams, float]:
-    if isinstance(params, Params):
-        return params.candidates, params.radio, params.demand.storey_height_m
-    return params, RadioParams(), 3.0
+def _pole_budget(cands: pd.DataFrame, points: gpd.GeoDataFrame | None, cp: CandidateParams,
+                 rp: RadioParams) -> pd.DataFrame:
+    """At most ``cp.smart_pole_budget`` street-lamp candidates: those with the most demand
+    weight within a small cell's outdoor reach (then by ``candidate_id``); a warning says
+    when the budget binds."""
+    budget = cp.smart_pole_budget
+    is_pole = (cands["source"] == POLE_SOURCE).to_numpy()
+    n_poles = int(is_pole.sum())
+    if budget is None or n_poles <= budget:
+        return cands
+    poles = cands[is_pole]
+    served = np.zeros(n_poles)
+    if points is not None and len(points):
+        reach = float(radio.reach_m(radio.link_budget(rp), "UMi", cp.lamp_height_m, rp)[0])
+        near = cKDTree(poles[["x", "y"]].to_numpy()).sparse_distance_matrix(
+            cKDTree(np.column_stack([points.geometry.x, points.geometry.y])), reach, output_type="ndarray")
+        weight = points["weight"].to_numpy(dtype=float) if "weight" in points else np.ones(len(points))
+        served = np.bincount(near["i"], weight[near["j"]], minlength=n_poles).astype(float)
+    order = np.lexsort((poles["candidate_id"].astype(str).to_numpy(), -served))
+    keep = np.ones(len(cands), dtype=bool)
+    keep[np.flatnonzero(is_pole)[order[budget:]]] = False
+    warnings.warn(f"the smart-pole budget binds: {budget:,} of the {n_poles:,} street-lamp candidates are kept, "
+                  "those with the most demand in reach (candidates.smart_pole_budget)")
+    return cands[keep]
 
 
-def candidates_5g(area: Area, demand, params: Params | CandidateParams,
-                  existing: gpd.GeoDataFrame | None = None, radio_params: RadioParams | None = None) -> gpd.GeoDataFrame:
+def candidates_5g(area: Area, demand, params: Params, existing: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """5G candidate sites in the area CRS (columns :data:`COLUMNS` + ``env_class``).
 
     ``demand`` is a :class:`siting.demand.Demand` (or its points GeoDataFrame, or None):
     it sets the environment class of each candidate (nearest demand point; used for the
     RMa/UMa scenario) and limits the grid fill to where demand is. ``params`` is the
-    run's :class:`Params` (or just its ``CandidateParams``; then ``radio_params`` or
-    the radio defaults size the grid). ``existing`` (EPSG:4326, from ``read_sites``)
-    become fixed candidates.
+    run's :class:`Params` (candidates, radio for the grid reach, demand for the storey
+    height). ``existing`` (EPSG:4326, from ``read_sites``) become fixed candidates.
+    At most ``params.candidates.smart_pole_budget`` street-lamp candidates are kept
+    (:func:`_pole_budget`).
     """
-    cp, rp, storey = _split_params(params)
-    rp = radio_params or rp
+    cp, rp, storey = params.candidates, params.radio, params.demand.storey_height_m
     points = getattr(demand, "points", demand)
     cands = pd.concat([
         _existing(existing, area.crs, cp),
         _pois(area, "mast", "mast/", "mast",
-              lambda p: np.where(p["height_m"].to_numpy(dtype=float) > 0, p["height_m"], cp.mast_height_m),
-              cp.cost_mast),
+              lambda p: np.where(p["height_m"].to_numpy(dtype=float) > 0, p["height_m"], cp.mast_height_m)),
         _rooftops(area, cp, storey),
-        _pois(area, "street_lamp", "lamp/", "street_lamp", cp.lamp_height_m, cp.cost_street_lamp)
-        if cp.street_lamps else _table([], "street_lamp", [], cp.cost_street_lamp, [], []),
+        _pois(area, "street_lamp", "lamp/", POLE_SOURCE, cp.lamp_height_m)
+        if cp.street_lamps else _table([], POLE_SOURCE, [], [], []),
     ], ignore_index=True)
     cands["rank"] = cands["source"].map(SOURCES_5G.index)
     cands = cands.sort_values(["rank", "candidate_id"], kind="stable").reset_index(drop=True)
     cands = _dedup(cands, cp.dedup_m)
     cands = cands[_may_propose(area, cands["x"], cands["y"], cands["fixed"])]
+    cands = _pole_budget(cands, points, cp, rp)
 
     demand_xy = (np.column_stack([points.geometry.x, points.geometry.y])
                  if points is not None and len(points) else None)
@@ -205,7 +230,7 @@ def candidates_5g(area: Area, demand, params: Params | CandidateParams,
         demand_xy = demand_xy[points["weight"].to_numpy(dtype=float) > 0]
     nodes = grid_fill(area.boundary, cands[["x", "y"]].to_numpy(), grid_reach_m(points, cp, rp), demand_xy)
     ids = [f"grid/{int(i)}_{int(j)}" for i, j in nodes[:, 2:4]]
-    grid = _table(ids, "grid", np.full(len(nodes), cp.grid_height_m), cp.cost_grid, nodes[:, 0], nodes[:, 1])
+    grid = _table(ids, "grid", np.full(len(nodes), cp.grid_height_m), nodes[:, 0], nodes[:, 1])
     grid = grid[_may_propose(area, grid["x"], grid["y"], grid["fixed"])]
     cands = pd.concat([cands.drop(columns="rank"), grid], ignore_index=True)
 
@@ -218,15 +243,7 @@ def candidates_5g(area: Area, demand, params: Params | CandidateParams,
     return gpd.GeoDataFrame(cands.drop(columns=["x", "y"]), geometry=geometry, crs=area.crs)
 
 
-# ---------------------------------------------------------------------------------------
-# Charging candidates: ``candidates_charging`` is appended below by the charging stage.
-# (EV charging, battery swap, hydrogen; issue 5; owned by the charging stage, see siting/charging.py)
-
-#: columns of a charging candidate table: the common ones plus existing piles and their output
-CHARGING_CANDIDATE_COLUMNS = ("candidate_id", "source", "height_m", "cost", "fixed", "capacity", "name",
-                              "piles", "output_kw", "geometry")
-
-
+# --------------------------------------------------------------------------- charging candidates
 def candidates_charging(area: Area, kind: str, params, existing: gpd.GeoDataFrame | None = None,
                         demand: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Candidate sites of charging facility ``kind`` (a field of ``params``, a
@@ -378,7 +395,6 @@ def _charging_frame(ids, source, capacity, fixed: bool, names, piles, output_kw,
         "candidate_id": np.asarray(ids, dtype=object),
         "source": np.broadcast_to(np.asarray(source, dtype=object), (n,)),
         "height_m": np.zeros(n),
-        "cost": np.ones(n),
         "fixed": np.full(n, fixed, dtype=bool),
         "capacity": np.broadcast_to(np.asarray(capacity, dtype=float), (n,)),
         "name": np.asarray(names, dtype=object),

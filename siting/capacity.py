@@ -39,6 +39,7 @@ from scipy import sparse
 from siting.config import CapacityParams, SolverParams
 from siting.coverage import coverage_matrix
 from siting.errors import PlanError
+from siting.vocab import POLE_SOURCE
 from siting.layers import gap_polygons
 from siting.optimize import METHODS, highs_model, solve_mclp, solve_set_cover
 
@@ -59,7 +60,7 @@ def busy_hour_mbps_per_user(params: CapacityParams) -> float:
     return params.dou_gb_month / (params.busy_days_per_month * params.busy_hours_per_day) * _MBIT_PER_GB_HOUR
 
 
-def traffic_mbps(points: gpd.GeoDataFrame, params: CapacityParams | None = None) -> np.ndarray:
+def traffic_mbps(points: gpd.GeoDataFrame, params: CapacityParams) -> np.ndarray:
     """Busy-hour downlink traffic demand of each demand point [Mbps].
 
     Active users = residents × share × activity + workers × share × activity + road km ×
@@ -67,7 +68,6 @@ def traffic_mbps(points: gpd.GeoDataFrame, params: CapacityParams | None = None)
     and the busy-hour rate of an account; priority places (``priority`` > 1) carry
     ``priority_extra`` more.
     """
-    params = params or CapacityParams()
     col = {c: points[c].to_numpy(dtype=np.float64) for c in ("residents", "workers", "road_m", "priority")}
     users = (col["residents"] * params.resident_share * params.resident_activity
              + col["workers"] * params.worker_share * params.worker_activity
@@ -90,26 +90,24 @@ def subscriber_share(params: CapacityParams, residents: float) -> float:
     return min(params.users / population, 1.0)
 
 
-def spectral_efficiency(margin_db: np.ndarray, params: CapacityParams | None = None) -> np.ndarray:
+def spectral_efficiency(margin_db: np.ndarray, params: CapacityParams) -> np.ndarray:
     """Spectral efficiency per layer [bit/s/Hz] of pairs with link margin ``margin_db``.
 
     SINR [dB] = ``edge_sinr_db`` + margin, capped at ``sinr_max_db``; SE =
     min(``se_max``, α·log2(1 + SINR)), and 0 below ``sinr_min_db`` (TR 36.942 annex A).
     """
-    params = params or CapacityParams()
     sinr_db = np.minimum(params.edge_sinr_db + np.asarray(margin_db, dtype=np.float64), params.sinr_max_db)
     se = np.minimum(params.se_max, params.shannon_alpha * np.log2(1.0 + 10.0 ** (sinr_db / 10.0)))
     return np.where(sinr_db >= params.sinr_min_db, se, 0.0)
 
 
-def site_capacity_mhz(source: np.ndarray, bandwidth_mhz: float, params: CapacityParams | None = None) -> np.ndarray:
+def site_capacity_mhz(source: np.ndarray, bandwidth_mhz: float, params: CapacityParams) -> np.ndarray:
     """Usable radio resource of each candidate [MHz]: sectors × bandwidth × downlink share ×
     layers × ``max_load``; street-lamp small cells have ``small_cell_sectors``.
 
     A site serving Mbps ``x_i`` at spectral efficiency ``se_i`` uses ``Σ x_i / se_i`` MHz.
     """
-    params = params or CapacityParams()
-    sectors = np.where(np.asarray(source, dtype=object) == "street_lamp", params.small_cell_sectors, params.sectors)
+    sectors = np.where(np.asarray(source, dtype=object) == POLE_SOURCE, params.small_cell_sectors, params.sectors)
     return sectors * bandwidth_mhz * params.dl_share * params.layers * params.max_load
 
 

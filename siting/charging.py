@@ -44,12 +44,14 @@ from scipy.spatial import cKDTree
 
 from siting.access import Access, network_access, radius_by_env, road_network, service_areas
 from siting.area import Area
-from siting.config import CHARGING_KINDS, ChargingParams, FacilityKind, Params, SolverParams
+from siting.config import ChargingParams, Params, SolverParams
+from siting.config.charging import FacilityKind
 from siting.coverage import covered_by
 from siting.gaps import plan_gaps
 from siting.layers import points_xy
 from siting.errors import PlanError
 from siting.result import SITE_COLUMNS, PlanResult, sites_layer
+from siting.vocab import CHARGING_KINDS
 
 #: an existing pile at or above this output (kW) counts as fast DC [A] (DOMAIN §3.3: AC 7 kW, DC 25-120 kW)
 FAST_KW = 22.0

@@ -141,7 +141,7 @@ _PLANS_DIR = typer.Option(None, "--plans-dir", help="folder of your own plan YAM
 @plans_app.command("list")
 def plans_list(plans_dir: Optional[Path] = _PLANS_DIR) -> None:
     """Every known plan with its counted targets."""
-    from siting.plans import format_target, load_plans
+    from siting.registry import format_target, load_plans
 
     for p in load_plans(plans_dir).values():
         targets = "; ".join(format_target(t) for t in p.targets if t.count is not None) or "targets in words only"
@@ -153,7 +153,7 @@ def plans_show(plan: str = typer.Argument(..., metavar="PLAN", help="plan id or 
                as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
     """A plan's targets, coverage requirements and notes."""
     from siting.io.export import dumps_json
-    from siting.plans import format_plan, get_plan
+    from siting.registry import format_plan, get_plan
 
     p = get_plan(plan, plans_dir)
     typer.echo(dumps_json(p.model_dump(mode="json")) if as_json else format_plan(p), nl=not as_json)

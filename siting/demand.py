@@ -35,18 +35,16 @@ import shapely
 
 from siting import builtup
 from siting.area import Area
+from siting.buildings import tagged_floors, type_floors
 from siting.builtup import ratio, smooth, window_cells
 from siting.config import DemandParams
-from siting.errors import ConfigError, InputError
+from siting.errors import InputError
 from siting.grid import GridSpec, PopulationSamples, polygon_cell_areas
+from siting.vocab import ENV_CLASSES_SPARSEST_FIRST, ROAD_GROUPS, road_class
 
-#: environment classes, sparsest first (the radio model maps them to RMa / UMa / UMi)
-ENV_CLASSES: tuple[str, ...] = ("rural", "suburban", "urban", "dense_urban")
 #: columns of :attr:`Demand.points`, in order (``docs/interfaces.md``)
 POINT_COLUMNS: tuple[str, ...] = ("demand_id", "kind", "residents", "workers", "road_m", "building_cover",
                                   "env_class", "priority", "weight", "source", "geometry")
-#: road classes with their own length column in the grid (``road_m_<class>``); the rest is ``minor``
-ROAD_GROUPS: tuple[str, ...] = ("motorway", "trunk", "primary", "secondary", "tertiary", "minor")
 #: where residents can come from
 SOURCES: tuple[str, ...] = ("buildings", "raster", "landuse", "model", "roads")
 #: where a cell's environment class comes from (``"none"``: no buildings, roads or POIs around it: rural)
@@ -99,7 +97,7 @@ def build_demand(area: Area, params: DemandParams, population: PopulationSamples
 
     # where buildings are unmapped, the built-up model estimates cover and floor area from roads and POIs
     modelled = hood.model_cells(params)
-    built = builtup.shipped_model().predict(hood.features[modelled]) if modelled.any() else {"cover": [], "far": []}
+    built = builtup.shipped_model().predict(hood.features[modelled]) if modelled.any() else {"cover": np.zeros(0), "far": np.zeros(0)}
     env_cover, env_far = cover_ctx.copy(), hood.far_ctx.copy()
     env_cover[modelled], env_far[modelled] = built["cover"], built["far"]
     env = _env_class(env_cover, ratio(env_far, env_cover), hood.road_density_ctx, params)
@@ -117,7 +115,7 @@ def build_demand(area: Area, params: DemandParams, population: PopulationSamples
     estimate = float(sum(v.sum() for v in sources.values()))
     factor = 1.0
     if params.population is not None:
-        _check_census(area.name, params, float(sources["buildings"].sum()))
+        _check_census(area.name, params.population, params.census_min_share, float(sources["buildings"].sum()))
         if population is None and (sparse or estimate <= 0) and params.population > estimate:
             # what buildings and landuse do not explain lives where the model puts floor area, else along the roads
             unmapped = in_area & ~mapped
@@ -136,7 +134,7 @@ def build_demand(area: Area, params: DemandParams, population: PopulationSamples
         sources = {s: v * factor for s, v in sources.items()}
         if population is None:
             workers = workers * factor
-    residents = sum(sources.values())
+    residents = sum(sources.values(), np.zeros_like(sources["buildings"]))
     stacked = np.stack([sources[s] for s in SOURCES])
     cell_source = np.where(stacked.max(axis=0) > 0, np.array(SOURCES)[stacked.argmax(axis=0)], "none")
     if not (residents[in_area].sum() > 0 or workers.sum() > 0 or road_m[in_area].sum() > 0):
@@ -150,7 +148,7 @@ def build_demand(area: Area, params: DemandParams, population: PopulationSamples
     grid = gpd.GeoDataFrame({
         "row": rows, "col": cols, "residents": residents, "workers": workers, "road_m": road_m,
         **{f"road_m_{g}": road_by_group[:, i] for i, g in enumerate(ROAD_GROUPS)},
-        "building_cover": cover, "floors": bld["floors"], "env_class": np.array(ENV_CLASSES)[env],
+        "building_cover": cover, "floors": bld["floors"], "env_class": np.array(ENV_CLASSES_SPARSEST_FIRST)[env],
         "priority": priority, "weight": cell_weight, "source": cell_source, "env_source": env_source,
     }, geometry=cell_geoms, crs=area.crs)[in_area].reset_index(drop=True)
 
@@ -170,11 +168,10 @@ def build_demand(area: Area, params: DemandParams, population: PopulationSamples
         "cell_points": int((points["kind"] == "cell").sum()),
         "road_points": int((points["kind"] == "road").sum()),
         "road_km": float(road_m.sum() / 1000.0),
-        "env_classes": {c: int((grid["env_class"] == c).sum()) for c in ENV_CLASSES},
+        "env_classes": {c: int((grid["env_class"] == c).sum()) for c in ENV_CLASSES_SPARSEST_FIRST},
         "by_class": _by_class(grid),
         "builtup_model": _model_info(grid, modelled[in_area], params),
         "cell_size_m": params.cell_size_m,
-        "grid": params.grid,
     }
     return Demand(points=points, grid=grid, spec=spec, info=info)
 
@@ -206,8 +203,6 @@ class Neighbourhood:
 
 def demand_grid(area: Area, params: DemandParams) -> GridSpec:
     """The square grid of ``area``'s demand surface: cells of ``params.cell_size_m`` covering its boundary."""
-    if params.grid != "square":
-        raise ConfigError(f"demand grid '{params.grid}' is not available yet: use 'grid: square'")
     return GridSpec.covering(area.boundary, area.crs, params.cell_size_m)
 
 
@@ -249,12 +244,12 @@ def _modelled_people(floor_area: np.ndarray, landuse: gpd.GeoDataFrame, spec: Gr
     return net * res_share / params.m2_per_person, net * (1.0 - res_share) / params.m2_per_worker
 
 
-def _check_census(name: str, params: DemandParams, building_residents: float) -> None:
+def _check_census(name: str, population: float, min_share: float, building_residents: float) -> None:
     """Refuse a census total far below what the mapped buildings already hold."""
-    if params.population < params.census_min_share * building_residents:
-        raise InputError(f"population={params.population:g} for area '{name}' is far below the "
+    if population < min_share * building_residents:
+        raise InputError(f"population={population:g} for area '{name}' is far below the "
                          f"{building_residents:,.0f} residents its mapped buildings hold (less than "
-                         f"{params.census_min_share:.0%}): check the census figure and that it is for this area")
+                         f"{min_share:.0%}): check the census figure and that it is for this area")
 
 
 def _people(area: Area, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: np.ndarray,
@@ -325,9 +320,7 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
     built = ~grounds[bi]
     footprint = np.bincount(cell[built], share[built], minlength=ncell)
 
-    levels = pd.to_numeric(buildings["levels"], errors="coerce").to_numpy(dtype=float)
-    height = pd.to_numeric(buildings["height_m"], errors="coerce").to_numpy(dtype=float)
-    known = np.where(levels >= 1, levels, np.where(height > 0, np.maximum(1.0, np.round(height / params.storey_height_m)), np.nan))
+    known = tagged_floors(buildings, params.storey_height_m)
     known[grounds] = np.nan
 
     # context: footprint-weighted known floors of the neighbourhood
@@ -338,7 +331,7 @@ def _buildings(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame, spec: Gri
     ctx_weight = np.bincount(bi, share * (ctx_den[cell] > 1e-9), minlength=len(geoms))  # as ratio: sums leave ~1e-13
     ctx_b = ratio(np.bincount(bi, share * ctx[cell], minlength=len(geoms)), ctx_weight)
     contextual = (ctx_weight > 0) & ~np.isin(btype, params.fixed_floor_types)
-    default = pd.Series(btype).map(params.default_floors).fillna(params.default_floors.get("yes", 1.0)).to_numpy(dtype=float)
+    default = type_floors(btype, params.default_floors)
     floors = np.where(grounds, params.grounds_plot_ratio, np.where(~np.isnan(known), known, np.where(contextual, ctx_b, default)))
 
     res_share, work_share = _use_shares(buildings, btype, landuse, params)
@@ -395,8 +388,7 @@ def _landuse_people(landuse: gpd.GeoDataFrame, spec: GridSpec, params: DemandPar
 
 def _drivable_roads(edges: gpd.GeoDataFrame, params: DemandParams) -> gpd.GeoDataFrame:
     """One row per road (two directions of a two-way road counted once) with ``road_class``."""
-    road_class = edges["highway"].astype(str).str.removesuffix("_link")
-    roads = gpd.GeoDataFrame({"road_class": road_class.to_numpy()}, geometry=edges.geometry.to_numpy(), crs=edges.crs)
+    roads = gpd.GeoDataFrame({"road_class": road_class(edges["highway"]).to_numpy()}, geometry=edges.geometry.to_numpy(), crs=edges.crs)
     roads = roads[roads["road_class"].isin(list(params.road_weight_per_km)) & ~roads.geometry.is_empty]
     key = pd.Series(shapely.to_wkb(shapely.normalize(roads.geometry.to_numpy())), index=roads.index)
     return roads[~key.duplicated().to_numpy()].reset_index(drop=True)
@@ -444,7 +436,7 @@ def _road_person_weights(road_by_group: np.ndarray, params: DemandParams) -> np.
 # --------------------------------------------------------------------------- classes, priority, points
 
 def _env_class(cover: np.ndarray, floors: np.ndarray, road_density: np.ndarray, params: DemandParams) -> np.ndarray:
-    """Index into :data:`ENV_CLASSES` per cell from neighbourhood cover, floors and road km/km²."""
+    """Index into :data:`ENV_CLASSES_SPARSEST_FIRST` per cell from neighbourhood cover, floors and road km/km²."""
     return np.select(
         [((cover >= params.dense_urban_cover) & (floors >= params.dense_urban_floors))
          | (cover >= params.dense_urban_cover_any_height),
@@ -487,7 +479,7 @@ def _points(grid: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, spec: GridSpec, env
     per_m = roads["road_class"].map(params.road_weight_per_km).to_numpy(dtype=float)[line] / 1000.0
     road_pts = pd.DataFrame({
         "kind": "road", "residents": 0.0, "workers": 0.0, "road_m": piece, "building_cover": cover[cell],
-        "env_class": np.array(ENV_CLASSES)[env[cell]], "priority": priority, "weight": per_m * piece * priority,
+        "env_class": np.array(ENV_CLASSES_SPARSEST_FIRST)[env[cell]], "priority": priority, "weight": per_m * piece * priority,
         "source": "roads", "geometry": shapely.points(x, y),
     })
     both = pd.concat([cell_pts, road_pts], ignore_index=True)
@@ -503,8 +495,8 @@ def environment_layer(demand: Demand) -> gpd.GeoDataFrame:
 
 def _by_class(grid: gpd.GeoDataFrame) -> dict[str, dict]:
     """Per environment class: cells, where the class came from and where its residents came from."""
-    out = {}
-    for c in ENV_CLASSES:
+    out: dict[str, dict] = {}
+    for c in ENV_CLASSES_SPARSEST_FIRST:
         g = grid[grid["env_class"] == c]
         out[c] = {"cells": int(len(g)),
                   "env_source": {s: int((g["env_source"] == s).sum()) for s in ENV_SOURCES},

@@ -93,7 +93,7 @@ def _score(n_found: int, hidden: int, result, weights: np.ndarray | None) -> dic
             "proposed": len(_proposed_xy(result)), "coverage_ratio": coverage}
 
 
-def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", params: Params | None = None,
+def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", *, params: Params,
                      holdout: float = 0.4, radius_m: float | None = None, raster=None) -> dict:
     """Hide ``holdout`` of the existing sites inside ``area``, plan with the rest and score.
 
@@ -107,7 +107,6 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     from siting.demand import build_demand, demand_grid
     from siting.io.raster import population_samples
 
-    params = params or Params()
     lp = params.learn
     radius = radius_m if radius_m is not None else (lp.eval_radius_5g_m if kind == "5g" else lp.eval_radius_charging_m)
     if radius <= 0:

@@ -23,6 +23,7 @@ the error is at most one raster cell at the disc edge. Nearest distances use a K
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -38,14 +39,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from siting.area import Area
+from siting.buildings import tagged_floors, type_floors
 from siting.config import LearnParams, Params
 from siting.layers import points_xy
+from siting.vocab import CHARGING_KINDS, ENV_CLASSES, ROAD_FEATURE_CLASSES, road_class
 
-#: road classes of the road-length features (``*_link`` counts as its class)
-ROAD_CLASSES: dict[str, tuple[str, ...]] = {
-    "major": ("motorway", "trunk", "primary"),
-    "secondary": ("secondary", "tertiary"),
-}
 #: POI categories counted around each location (issue 11: hubs, malls, offices, ...)
 POI_FEATURES: tuple[str, ...] = ("transport_hub", "mall", "office", "school", "hospital", "parking", "fuel", "shop")
 #: landuse groups whose share of each disc is a feature
@@ -55,8 +53,6 @@ LANDUSE_GROUPS: dict[str, tuple[str, ...]] = {
     "industrial": ("industrial",),
     "green": ("grass", "park", "forest", "meadow", "village_green", "recreation_ground", "cemetery"),
 }
-ENV_CLASSES: tuple[str, ...] = ("dense_urban", "urban", "suburban", "rural")
-CHARGING_KINDS = ("charging", "basic", "depot", "swap", "hydrogen")
 #: distances are capped here so an area without, say, expressways gets one finite value [A]
 FAR_M = 5000.0
 
@@ -71,9 +67,9 @@ class Sources:
 
 
 def _road_class(highway: pd.Series) -> np.ndarray:
-    base = highway.astype(str).str.replace("_link", "", regex=False).to_numpy()
+    base = road_class(highway).to_numpy()
     out = np.full(len(base), "minor", dtype=object)
-    for name, classes in ROAD_CLASSES.items():
+    for name, classes in ROAD_FEATURE_CLASSES.items():
         out[np.isin(base, classes)] = name
     return out
 
@@ -90,11 +86,10 @@ def _road_samples(edges: gpd.GeoDataFrame, step: float) -> tuple[np.ndarray, np.
 
 
 def _floors(buildings: gpd.GeoDataFrame, params: Params) -> np.ndarray:
+    """Floors from the tags (:func:`siting.buildings.tagged_floors`), else by building type."""
     dp = params.demand
-    levels = buildings["levels"].to_numpy(dtype=float)
-    height = buildings["height_m"].to_numpy(dtype=float) / dp.storey_height_m
-    default = buildings["building"].map(dp.default_floors).fillna(dp.default_floors.get("yes", 1.0)).to_numpy(float)
-    return np.where(np.isfinite(levels), levels, np.where(np.isfinite(height), height, default)).clip(min=1.0)
+    known = tagged_floors(buildings, dp.storey_height_m)
+    return np.where(np.isfinite(known), known, type_floors(buildings["building"], dp.default_floors))
 
 
 def intersections(area: Area, classes: tuple[str, ...] | None = None) -> np.ndarray:
@@ -110,7 +105,7 @@ def intersections(area: Area, classes: tuple[str, ...] | None = None) -> np.ndar
     nodes, degree = np.unique(pairs.ravel(), return_counts=True)
     junctions = nodes[degree >= 3]
     if classes is not None:
-        on = e["highway"].astype(str).str.replace("_link", "", regex=False).isin(classes).to_numpy()
+        on = road_class(e["highway"]).isin(classes).to_numpy()
         junctions = np.intersect1d(junctions, np.r_[u[on], v[on]])
     rn = area.road_nodes.loc[area.road_nodes.index.intersection(junctions)]
     return rn[["x", "y"]].to_numpy(dtype=float)
@@ -134,7 +129,7 @@ def area_sources(area: Area, demand_points: gpd.GeoDataFrame, kind: str, params:
                                         "workers": demand_points["workers"].to_numpy(float)}))
     mid, length, edge = _road_samples(area.road_edges, params.learn.raster_m)
     cls = _road_class(area.road_edges["highway"])[edge] if len(edge) else np.empty(0, dtype=object)
-    parts.append((mid, {f"road_m_{c}": np.where(cls == c, length, 0.0) for c in (*ROAD_CLASSES, "minor")}))
+    parts.append((mid, {f"road_m_{c}": np.where(cls == c, length, 0.0) for c in (*ROAD_FEATURE_CLASSES, "minor")}))
     junctions = intersections(area)
     parts.append((junctions, {"intersections": np.ones(len(junctions))}))
     pois = area.pois
@@ -300,7 +295,7 @@ class Suitability:
     auc_folds: dict = field(default_factory=dict)
     blocks: int = 0
     features: tuple[str, ...] = ()
-    estimator: object = None
+    estimator: Any = None
     scale: float = 1.0        # mean predicted probability over the background
     threads: int = 1
 
@@ -573,7 +568,7 @@ def candidate_preference(scores: np.ndarray, fixed: np.ndarray, total_weight: fl
 
 
 def with_junction_candidates(area: Area, demand, candidates: gpd.GeoDataFrame, params: Params) -> gpd.GeoDataFrame:
-    """``candidates`` plus a new pole candidate (grid height and cost) at every road
+    """``candidates`` plus a new pole candidate (at grid height) at every road
     junction (:func:`intersections`) farther than ``params.candidates.dedup_m`` from all of them:
     operators favour junctions, so a learned preference needs candidates there to choose."""
     cp = params.candidates
@@ -592,7 +587,7 @@ def with_junction_candidates(area: Area, demand, candidates: gpd.GeoDataFrame, p
     env = (points["env_class"].to_numpy()[cKDTree(points_xy(points)).query(junctions)[1]] if len(points)
            else np.full(len(junctions), "urban"))
     new = gpd.GeoDataFrame({"candidate_id": [f"junction/{i}" for i in range(len(junctions))], "source": "grid",
-                            "height_m": cp.grid_height_m, "cost": float(cp.cost_grid), "fixed": False,
+                            "height_m": cp.grid_height_m, "fixed": False,
                             "capacity": np.nan, "name": None, "env_class": env},
                            geometry=gpd.points_from_xy(junctions[:, 0], junctions[:, 1]), crs=candidates.crs)
     return pd.concat([candidates, new[candidates.columns]], ignore_index=True)

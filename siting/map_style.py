@@ -65,7 +65,7 @@ REASON_LABELS = {"coverage": "for coverage", "capacity": "for capacity (busy-hou
 #: proposed sites drawn as dots (city overview), coloured by reason where known
 PROPOSED_STYLE: dict[str, Any] = {"radius": 5, "color": "#ffffff", "weight": 1, "fillColor": REASON_COLOURS["coverage"],
                   "fillOpacity": 1.0, "className": "siting-proposed"}
-#: environment classes, sparsest first (``siting.demand.ENV_CLASSES``; ColorBrewer YlGn/Oranges)
+#: environment classes, sparsest first (``siting.vocab.ENV_CLASSES_SPARSEST_FIRST``; ColorBrewer YlGn/Oranges)
 ENV_COLOURS = {"rural": "#d9f0a3", "suburban": "#78c679", "urban": "#fd8d3c", "dense_urban": "#d94801"}
 #: layers of other stages with a style of their own: (style, legend label, shown at first)
 EXTRA_LAYERS: dict[str, tuple[dict[str, Any], str, bool]] = {

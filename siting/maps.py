@@ -25,8 +25,9 @@ import pandas as pd
 import shapely
 from branca.element import Figure
 
-from siting.config import CHARGING_KINDS, MapParams
+from siting.config import MapParams
 from siting.errors import InputError
+from siting.vocab import CHARGING_KINDS
 from siting.io.export import geojson_dict, write_text
 from siting.layers import map_coverage
 from siting.map_html import GeoLayer, MapScript, RawHtml, assets_html, js, offline
@@ -52,6 +53,9 @@ from siting.map_style import (
 )
 
 
+from siting.config import MapParams
+from siting.errors import InputError
+from siting.vocab import CHARGING_KINDS
 
 
 def to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -40,7 +40,7 @@ def resolve_phases(spec: str | Sequence[Phase] | Sequence[tuple[int, int]], coun
     """
     from_plan = isinstance(spec, str) and ":" not in spec and bool(_PLAN_REF.match(spec.strip()))
     if from_plan:
-        from siting.plans import get_plan
+        from siting.registry import get_plan
 
         plan = get_plan(spec, plans_dir)
         if not plan.phases:

@@ -23,13 +23,13 @@ from siting.fill import REASONS, fill_to_count
 from siting.gaps import plan_gaps
 from siting.grid import PopulationSamples
 from siting.layers import coverage_polygons, points_xy
+from siting.los import buildings_los
 from siting.optimize import Solution, solve_mclp, solve_set_cover
 from siting.phases import check_phases, plan_phases, resolve_phases
 from siting.reserve import check_reserve, choose_reserves, reserve_layers, resolve_ratio
 from siting.result import PlanResult, sites_layer
+from siting.vocab import KINDS
 
-#: facility kinds siting plans; all but "5g" are planned on the road network
-KINDS = ("5g", "charging", "basic", "depot", "swap", "hydrogen")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
     budget = radio.link_budget(rp)
     demand_xy, cand_xy = points_xy(demand), points_xy(candidates)
     h_bs = candidates["height_m"].to_numpy(dtype=float)
-    scenario = radio.scenario_codes(radio.scenarios_for(candidates["source"].to_numpy(), rp,
+    scenario = radio.scenario_codes(radio.scenarios_for(candidates["source"].to_numpy(),
                                                         candidates["env_class"].to_numpy()))
     reach = radio.reach_m(budget, scenario, h_bs, rp)
     cov.check_memory(demand_xy, cand_xy, reach, params.solver.memory_budget_gb)
@@ -133,7 +133,7 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
         indoor_pair = radio.indoor_required(demand["env_class"].to_numpy(), rp)[rows]
         decisive = ((radio.link_margin_db(indoor=False, los=np.ones(len(rows), bool), **kwargs) - extra >= 0)
                     & (radio.link_margin_db(indoor=indoor_pair, **kwargs) - extra < 0))
-        los = radio.buildings_los(area.buildings, cand_xy[cols], h_bs[cols], demand_xy[rows], rp,
+        los = buildings_los(area.buildings, cand_xy[cols], h_bs[cols], demand_xy[rows], rp,
                                   params.demand.storey_height_m, test=decisive)
         if dem is not None:
             los &= terrain_los
@@ -365,7 +365,7 @@ def _headline(summary: dict, target: float | None) -> dict:
 
 
 def _solve(matrix: sparse.csr_matrix, weights: np.ndarray, fixed: np.ndarray, count: int | None,
-           target: float | None, seed: int, params: SolverParams | None = None) -> Solution:
+           target: float | None, seed: int, params: SolverParams) -> Solution:
     if count is not None:
         if count < len(fixed):
             warnings.warn(f"--count {count} is below the {len(fixed)} existing sites: nothing new is planned")

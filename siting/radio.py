@@ -18,7 +18,7 @@ Planner conventions (documented choices, not part of the standard):
 - **Default LOS state for planning** is NLOS with the cell-edge shadowing margin (the
   standard conservative planning choice, §1.8); ``los="expected"`` weights LOS and
   NLOS losses by the LOS probability (§1.5); a boolean array (e.g. from
-  :func:`line_of_sight` on building heights, §2) decides per pair.
+  :func:`siting.los.line_of_sight` on building heights, §2) decides per pair.
 - **Edge margin** = ``norm.ppf(p_edge)`` × the scenario's own σ_SF. UMa NLOS (6 dB)
   reproduces the §1.8 figures (n78: 860 m outdoor, 180 m indoor). §1.8's "RMa 3.1 km"
   (n28) used 6 dB too; with RMa's NLOS σ of 8 dB the radius is 2.6 km
@@ -36,13 +36,13 @@ from math import log10, pi
 
 import numpy as np
 import pandas as pd
-import shapely
 from scipy.stats import norm
 
-from siting.errors import ConfigError, ResourceError
+from siting.config import RadioParams
+from siting.errors import ConfigError
+from siting.vocab import ENV_CLASSES, POLE_SOURCE
 
 SCENARIOS: tuple[str, ...] = ("UMa", "UMi", "RMa")
-ENV_CLASSES: tuple[str, ...] = ("dense_urban", "urban", "suburban", "rural")
 C_LIGHT = 3.0e8  # m/s, as in NS3-PL
 
 #: default base-station heights [m] per scenario (TR 38.901 Table 7.2-1, §1.2–1.4)
@@ -56,9 +56,6 @@ VALIDITY: dict[str, dict[str, tuple[float, float] | float]] = {
     "UMi": {"d_min": 10.0, "d_los": 5000.0, "d_nlos": 5000.0, "h_ut": (1.5, 22.5), "h_bs": (3.0, 30.0)},
     "RMa": {"d_min": 10.0, "d_los": 10000.0, "d_nlos": 5000.0, "h_ut": (1.0, 10.0), "h_bs": (10.0, 150.0)},
 }
-
-#: largest building-height raster the LOS test builds (float32 + int32: 8 bytes a cell → 1.6 GB) [A]
-MAX_LOS_CELLS = 200_000_000
 
 #: RMa average building height and street width [m] (NS3-PL attribute defaults, §1.4)
 RMA_BUILDING_H = 5.0
@@ -337,11 +334,9 @@ def coverage_radius_m(band, scenario="UMa", indoor=False, los=False, h_bs_m=None
     return float(r) if r.ndim == 0 else r
 
 
-def link_budget(params=None) -> LinkBudget:
+def link_budget(params: RadioParams) -> LinkBudget:
     """The :class:`LinkBudget` of ``RadioParams`` (band preset with the run's threshold,
-    edge reliability, UE gain and body loss); the n78 preset without params."""
-    if params is None:
-        return BANDS["n78"]
+    edge reliability, UE gain and body loss)."""
     return band_budget(params.band, rsrp_threshold_dbm=params.rsrp_threshold_dbm,
                        edge_reliability=params.edge_reliability, ue_gain_dbi=params.ue_gain_dbi,
                        body_loss_db=params.body_loss_db)
@@ -358,11 +353,11 @@ def scenario_for(env_class, candidate_source):
     if (env_code < 0).any():
         bad = sorted(set(map(str, env[env_code < 0].ravel().tolist())))
         raise ConfigError(f"unknown environment class {bad}: use one of {', '.join(ENV_CLASSES)}")
-    out = np.where(src == "street_lamp", "UMi", np.where(env == "rural", "RMa", "UMa")).astype(object)
+    out = np.where(src == POLE_SOURCE, "UMi", np.where(env == "rural", "RMa", "UMa")).astype(object)
     return str(out) if out.ndim == 0 else out
 
 
-def scenarios_for(candidate_source, params=None, env_class=None) -> np.ndarray:
+def scenarios_for(candidate_source, env_class=None) -> np.ndarray:
     """Scenario per candidate from its ``source`` and (optional) the environment class
     around it, e.g. the ``env_class`` column of :func:`siting.candidates.candidates_5g`;
     without it every non-lamp site is UMa."""
@@ -371,30 +366,27 @@ def scenarios_for(candidate_source, params=None, env_class=None) -> np.ndarray:
     return np.asarray(scenario_for(env, src), dtype=object)
 
 
-def indoor_required(env_class, params=None) -> np.ndarray:
+def indoor_required(env_class, params: RadioParams) -> np.ndarray:
     """Which demand points need deep indoor coverage: environment class in
-    ``params.indoor_env_classes`` (default dense_urban and urban, after TY5G §1.7:
+    ``params.indoor_env_classes`` (by default dense_urban and urban, after TY5G §1.7:
     deep coverage in the central city, continuous outdoor coverage in suburbs/rural)."""
-    classes = ("dense_urban", "urban") if params is None else params.indoor_env_classes
     env = np.asarray(env_class, dtype=object)
-    return (pd.Index(list(classes)).get_indexer(env.ravel()) >= 0).reshape(env.shape)
+    return (pd.Index(list(params.indoor_env_classes)).get_indexer(env.ravel()) >= 0).reshape(env.shape)
 
 
-def _eirp_offset(scenario, params, eirp_offset_db):
+def _eirp_offset(scenario, params: RadioParams, eirp_offset_db):
     """Explicit offset, else the small-cell offset for UMi (street-lamp) sites from params."""
     if eirp_offset_db is not None:
         return np.asarray(eirp_offset_db, dtype=float)
-    if params is None:
-        return np.asarray(0.0)
     return np.where(scenario_codes(scenario) == SCENARIOS.index("UMi"), params.small_cell_eirp_offset_db, 0.0)
 
 
-def reach_m(budget: LinkBudget, scenario, h_bs_m=None, params=None) -> np.ndarray:
+def reach_m(budget: LinkBudget, scenario, h_bs_m, params: RadioParams) -> np.ndarray:
     """Outdoor coverage radius [m] of each candidate: the farthest any of its demand
     pairs can be covered (indoor radii are smaller). Use it as the per-candidate radius
     of the pair search (``siting.coverage.pairs_within``).
 
-    ``scenario`` (names or codes) and ``h_bs_m`` are per candidate (default: standard
+    ``scenario`` (names or codes) and ``h_bs_m`` are per candidate (None: the standard
     heights). UMi sites get ``params.small_cell_eirp_offset_db``. With
     ``params.los_from_buildings`` pairs may be LOS, so the LOS radius counts too,
     capped at ``params.los_max_reach_m``.
@@ -407,17 +399,17 @@ def reach_m(budget: LinkBudget, scenario, h_bs_m=None, params=None) -> np.ndarra
     uniq, inverse = np.unique(np.column_stack([codes, h]), axis=0, return_inverse=True)
     ucodes = uniq[:, 0].astype(np.int8)
     names = np.asarray(SCENARIOS, dtype=object)[ucodes]
-    h_ut = 1.5 if params is None else params.h_ut_m
     offset = _eirp_offset(ucodes, params, None)
-    reach = np.atleast_1d(coverage_radius_m(budget, names, False, False, uniq[:, 1], h_ut, eirp_offset_db=offset))
-    if params is not None and params.los_from_buildings:
-        los_reach = np.atleast_1d(coverage_radius_m(budget, names, False, True, uniq[:, 1], h_ut,
+    reach = np.atleast_1d(coverage_radius_m(budget, names, False, False, uniq[:, 1], params.h_ut_m,
+                                            eirp_offset_db=offset))
+    if params.los_from_buildings:
+        los_reach = np.atleast_1d(coverage_radius_m(budget, names, False, True, uniq[:, 1], params.h_ut_m,
                                                     eirp_offset_db=offset))
         reach = np.maximum(reach, np.minimum(los_reach, params.los_max_reach_m))
     return reach[inverse.ravel()]
 
 
-def max_reach_m(budget: LinkBudget, scenario=SCENARIOS, h_bs_m=None, params=None) -> float:
+def max_reach_m(budget: LinkBudget, scenario=SCENARIOS, h_bs_m=None, *, params: RadioParams) -> float:
     """The largest outdoor radius any candidate could reach (see :func:`reach_m`): one
     search radius for all demand–candidate pairs."""
     reach = reach_m(budget, scenario, h_bs_m, params)
@@ -425,21 +417,21 @@ def max_reach_m(budget: LinkBudget, scenario=SCENARIOS, h_bs_m=None, params=None
 
 
 def link_margin_db(d2d_m, scenario, h_bs_m, h_ut_m=None, budget: LinkBudget | None = None, indoor=False,
-                   los=None, params=None, building_loss: str | None = None, eirp_offset_db=None):
+                   los=None, *, params: RadioParams, building_loss: str | None = None, eirp_offset_db=None):
     """Link margin [dB] per demand–candidate pair: MAPL − path loss (≥ 0 means covered).
 
     Arrays broadcast over pairs. ``los``: ``None`` → ``params.los_model`` (default
     NLOS, the planning choice with the edge margin, §1.8); ``"expected"`` → losses and
     sigmas weighted by the LOS probability (§1.5); a bool array → deterministic LOS/NLOS
-    per pair (e.g. from :func:`line_of_sight`). ``h_ut_m``, ``budget``,
+    per pair (e.g. from :func:`siting.los.line_of_sight`). ``h_ut_m``, ``budget``,
     ``building_loss`` and the UMi small-cell EIRP offset come from ``params``
     (``RadioParams``) when not given. Pairs beyond the model's distance validity get
     ``-inf``.
     """
     budget = link_budget(params) if budget is None else budget
-    h_ut_m = (1.5 if params is None else params.h_ut_m) if h_ut_m is None else h_ut_m
-    building_loss = (building_loss or ("sub6" if params is None else params.building_loss))
-    if los is None and params is not None and params.los_model == "expected":
+    h_ut_m = params.h_ut_m if h_ut_m is None else h_ut_m
+    building_loss = building_loss or params.building_loss
+    if los is None and params.los_model == "expected":
         los = "expected"
     scenario = scenario_codes(scenario)
     d2 = np.asarray(d2d_m, dtype=float)
@@ -464,14 +456,13 @@ def link_margin_db(d2d_m, scenario, h_bs_m, h_ut_m=None, budget: LinkBudget | No
     return np.where(d2 <= d_max, margin, -np.inf)
 
 
-def describe(params=None) -> dict:
+def describe(params: RadioParams) -> dict:
     """The radio model of a run for ``summary.json``: band, EIRP per RE and the coverage
     radius per environment class (indoor where required, else outdoor)."""
     budget = link_budget(params)
-    building_loss = "sub6" if params is None else params.building_loss
-    h_ut = 1.5 if params is None else params.h_ut_m
+    building_loss, h_ut = params.building_loss, params.h_ut_m
     env = np.array(ENV_CLASSES, dtype=object)
-    scen = scenarios_for(np.full(env.shape, "rooftop", dtype=object), params, env)
+    scen = scenarios_for(np.full(env.shape, "rooftop", dtype=object), env)
     radii = {"outdoor": coverage_radius_m(budget, scen, False, h_ut_m=h_ut, building_loss=building_loss),
              "indoor": coverage_radius_m(budget, scen, True, h_ut_m=h_ut, building_loss=building_loss)}
     return {
@@ -479,154 +470,8 @@ def describe(params=None) -> dict:
         "band": budget.name, "fc_ghz": budget.fc_ghz, "epre_eirp_dbm": round(budget.epre_eirp_dbm, 2),
         "rsrp_threshold_dbm": budget.rsrp_threshold_dbm, "edge_reliability": budget.edge_reliability,
         "edge_z": round(budget.edge_z, 4), "building_loss": building_loss,
-        "los": ("buildings" if params is not None and params.los_from_buildings
-                else ("nlos" if params is None else params.los_model)),
-        "indoor_env_classes": list(("dense_urban", "urban") if params is None else params.indoor_env_classes),
+        "los": "buildings" if params.los_from_buildings else params.los_model,
+        "indoor_env_classes": list(params.indoor_env_classes),
         "radius_m": {cls: {"scenario": str(s), "outdoor": round(float(o), 1), "indoor": round(float(i), 1)}
                      for cls, s, o, i in zip(ENV_CLASSES, scen, radii["outdoor"], radii["indoor"])},
     }
-
-
-# --------------------------------------------------------------------------- line of sight
-@dataclass(frozen=True)
-class HeightGrid:
-    """Building heights rasterised on a square grid in the area's metric CRS.
-
-    ``heights[r, c]`` is the building height [m] (0 = open ground) of the cell whose
-    top-left corner is ``(x0 + c·cell_m, y0 − r·cell_m)``; ``ids[r, c]`` numbers the
-    building (1-based, 0 = none) so that a ray ignores the buildings its ends stand in.
-    """
-
-    heights: np.ndarray
-    ids: np.ndarray
-    x0: float
-    y0: float
-    cell_m: float
-
-    def cells(self, x, y):
-        """(row, col, inside) of the cells holding points ``x, y``."""
-        col = np.floor((np.asarray(x) - self.x0) / self.cell_m).astype(np.int64)
-        row = np.floor((self.y0 - np.asarray(y)) / self.cell_m).astype(np.int64)
-        inside = (row >= 0) & (row < self.heights.shape[0]) & (col >= 0) & (col < self.heights.shape[1])
-        return np.where(inside, row, 0), np.where(inside, col, 0), inside
-
-    def sample(self, x, y):
-        """(height, building id) at points; 0 outside the grid."""
-        row, col, inside = self.cells(x, y)
-        return (np.where(inside, self.heights[row, col], 0.0), np.where(inside, self.ids[row, col], 0))
-
-
-def building_heights_m(buildings, storey_height_m: float = 3.0, default_m: float = np.nan) -> np.ndarray:
-    """Height per building: ``height_m``, else ``levels`` × storey height, else ``default_m``.
-
-    Storey height per DOMAIN.md §4.1/§5 (3 m/floor residential).
-    """
-    h = buildings["height_m"].to_numpy(dtype=float)
-    lv = buildings["levels"].to_numpy(dtype=float) * storey_height_m
-    return np.where(np.isfinite(h) & (h > 0), h, np.where(np.isfinite(lv) & (lv > 0), lv, default_m))
-
-
-def building_height_grid(buildings, cell_m: float = 5.0, storey_height_m: float = 3.0,
-                         default_height_m: float = 9.0, bounds=None) -> HeightGrid:
-    """Rasterise building footprints to a :class:`HeightGrid` (``rasterio.features``).
-
-    Heights from :func:`building_heights_m` (``default_height_m`` [A] when a building has
-    neither height nor levels). Where footprints overlap the taller one wins.
-    ``bounds`` (minx, miny, maxx, maxy) defaults to the buildings' extent.
-    """
-    from affine import Affine
-    from rasterio.features import rasterize
-
-    if cell_m <= 0:
-        raise ConfigError("LOS grid cell size must be positive: set radio.los_cell_m > 0")
-    geoms = buildings.geometry.to_numpy()
-    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    minx, miny, maxx, maxy = buildings.total_bounds if bounds is None else bounds
-    if not usable.any() or not np.all(np.isfinite([minx, miny, maxx, maxy])):
-        return HeightGrid(np.zeros((1, 1), np.float32), np.zeros((1, 1), np.int32), 0.0, 0.0, float(cell_m))
-    ncol = max(1, int(np.ceil((maxx - minx) / cell_m)))
-    nrow = max(1, int(np.ceil((maxy - miny) / cell_m)))
-    if nrow * ncol > MAX_LOS_CELLS:
-        raise ResourceError(f"the building-height raster for the LOS test would have {nrow * ncol:,} cells "
-                            f"({cell_m:g} m): raise radio.los_cell_m or plan a smaller area")
-    transform = Affine(cell_m, 0.0, minx, 0.0, -cell_m, maxy)
-    heights = building_heights_m(buildings, storey_height_m, default_height_m)
-    order = np.flatnonzero(usable)[np.argsort(heights[usable], kind="stable")]   # low first: the tallest wins
-    geoms = geoms[order]
-    h_img = rasterize(zip(geoms, heights[order]), out_shape=(nrow, ncol), transform=transform,
-                      fill=0.0, dtype="float32")
-    id_img = rasterize(zip(geoms, (order + 1).astype("int32")), out_shape=(nrow, ncol), transform=transform,
-                       fill=0, dtype="int32")
-    return HeightGrid(h_img, id_img, float(minx), float(maxy), float(cell_m))
-
-
-def line_of_sight(grid: HeightGrid, tx_xy, tx_h, rx_xy, rx_h, step_m: float | None = None,
-                  fresnel_clearance: float = 0.0, fc_ghz: float = 3.5, max_samples: int = 2_000_000) -> np.ndarray:
-    """Deterministic LOS per pair over flat ground (§2): clear if every sample of the
-    straight TX→RX ray is above the buildings under it.
-
-    ``tx_xy``/``rx_xy`` are (n, 2) arrays, heights above ground. Samples every
-    ``step_m`` (default: the grid cell); samples inside the building a ray starts or
-    ends in are ignored (a rooftop mast, an indoor user: O2I loss covers that wall).
-    With ``fresnel_clearance`` > 0 the ray must also clear that share of the first
-    Fresnel zone radius ``sqrt(λ·d1·d2/(d1+d2))`` at ``fc_ghz`` (§2: 0.6·r1).
-    Pairs are processed sorted by length in chunks of at most ``max_samples`` samples.
-    """
-    tx_xy = np.atleast_2d(np.asarray(tx_xy, dtype=float))
-    rx_xy = np.atleast_2d(np.asarray(rx_xy, dtype=float))
-    tx_xy, rx_xy = np.broadcast_arrays(tx_xy, rx_xy)
-    n = len(tx_xy)
-    tx_h = np.broadcast_to(np.asarray(tx_h, dtype=float), (n,))
-    rx_h = np.broadcast_to(np.asarray(rx_h, dtype=float), (n,))
-    step = grid.cell_m if step_m is None else float(step_m)
-    length = np.hypot(*(rx_xy - tx_xy).T)
-    order = np.argsort(length, kind="stable")
-    n_samples = np.maximum(1, np.ceil(length[order] / step).astype(np.int64))
-    _, tx_id = grid.sample(tx_xy[:, 0], tx_xy[:, 1])
-    _, rx_id = grid.sample(rx_xy[:, 0], rx_xy[:, 1])
-    clear = np.ones(n, dtype=bool)
-    start = 0
-    while start < n:                              # chunks of pairs, not a loop per pair
-        end = min(n, start + max(1, max_samples // int(n_samples[start])))
-        end = min(end, start + max(1, max_samples // int(n_samples[end - 1])))
-        idx, k = order[start:end], n_samples[start:end, None]
-        j = np.arange(int(k.max()))
-        s = np.minimum((j + 0.5) / k, 1.0)          # per-pair sample positions along the ray
-        x = tx_xy[idx, 0, None] + s * (rx_xy[idx, 0] - tx_xy[idx, 0])[:, None]
-        y = tx_xy[idx, 1, None] + s * (rx_xy[idx, 1] - tx_xy[idx, 1])[:, None]
-        ray = tx_h[idx, None] + s * (rx_h[idx] - tx_h[idx])[:, None]
-        if fresnel_clearance > 0:
-            wavelength = C_LIGHT / (fc_ghz * 1e9)
-            ray = ray - fresnel_clearance * np.sqrt(wavelength * s * (1.0 - s) * length[idx, None])
-        h, bid = grid.sample(x, y)
-        own = (bid == tx_id[idx, None]) | (bid == rx_id[idx, None])
-        clear[idx] = ~np.any((h > ray) & ~own & (j < k), axis=1)
-        start = end
-    return clear
-
-
-def buildings_los(buildings, tx_xy, tx_h, rx_xy, params=None, storey_height_m: float = 3.0,
-                  test=None) -> np.ndarray:
-    """LOS per pair from OSM building heights (``params.los_from_buildings``, §2):
-    rasterise the buildings around the pairs at ``params.los_cell_m`` and ray-test.
-
-    ``test`` (bool per pair) limits the ray test to the pairs whose LOS state can
-    change a decision, e.g. ``(margin if LOS >= 0) & (margin if NLOS < 0)``; the
-    others are returned as NLOS. Coverage decisions are then the same as testing all.
-    """
-    cell = 5.0 if params is None else params.los_cell_m
-    default_h = 9.0 if params is None else params.default_building_height_m
-    rx_h = 1.5 if params is None else params.h_ut_m
-    tx_xy, rx_xy = np.broadcast_arrays(np.atleast_2d(tx_xy), np.atleast_2d(rx_xy))
-    tx_h = np.broadcast_to(np.asarray(tx_h, dtype=float), (len(tx_xy),))
-    los = np.zeros(len(tx_xy), dtype=bool)
-    idx = np.arange(len(tx_xy)) if test is None else np.flatnonzero(test)
-    if len(idx) == 0:
-        return los
-    xy = np.vstack([tx_xy[idx], rx_xy[idx]])
-    bounds = (*(xy.min(axis=0) - cell), *(xy.max(axis=0) + cell))
-    grid = building_height_grid(buildings, cell, storey_height_m, default_h, bounds=bounds)
-    clearance = 0.0 if params is None else params.los_fresnel_clearance
-    fc = BANDS["n78" if params is None else params.band].fc_ghz
-    los[idx] = line_of_sight(grid, tx_xy[idx], tx_h[idx], rx_xy[idx], rx_h, fresnel_clearance=clearance, fc_ghz=fc)
-    return los

@@ -35,7 +35,7 @@ def resolve_ratio(spec: float | str, plans_dir=None) -> float:
     try:
         ratio = float(spec)
     except (TypeError, ValueError):
-        from siting.plans import get_plan
+        from siting.registry import get_plan
 
         ratio = get_plan(str(spec), plans_dir).reserve_ratio()
     if not np.isfinite(ratio) or ratio < 0:

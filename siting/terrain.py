@@ -26,6 +26,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 
+from siting.buildings import heights_m
 from siting.config import TerrainParams
 from siting.elevation import Dem
 
@@ -282,9 +283,10 @@ def pair_terrain(
     h_bs: np.ndarray | float,
     h_ut: np.ndarray | float,
     fc_ghz: float,
-    params: TerrainParams = _DEFAULTS,
+    params: TerrainParams,
+    *,
+    storey_height_m: float,
     buildings=None,
-    storey_height_m: float = 3.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Terrain for coverage pairs: ``(extra_loss_db, terrain_los)`` per (demand, candidate) pair.
 
@@ -294,7 +296,7 @@ def pair_terrain(
     (``excess=True`` of :func:`terrain_loss_db`), so a flat DEM changes nothing. The DEM
     is first filtered with :func:`bare_earth` when ``params.bare_earth_m`` > 0, and with
     ``params.buildings`` the ``buildings`` (Area contract) are added to the profiles
-    (:func:`building_grid`).
+    (:func:`building_grid`, at ``storey_height_m`` a floor).
     """
     dem = bare_earth(dem, params.bare_earth_m)
     use = params.buildings and buildings is not None and len(buildings) > 0
@@ -306,7 +308,7 @@ def pair_terrain(
 
 
 def terrain_summary(dem: Dem, extra_loss_db: np.ndarray, terrain_los: np.ndarray,
-                    params: TerrainParams = _DEFAULTS) -> dict:
+                    params: TerrainParams) -> dict:
     """What ``summary.json`` records about terrain: the DEM, its grid and what it blocked."""
     loss = np.asarray(extra_loss_db, dtype=float)
     blocked = ~np.asarray(terrain_los, dtype=bool)
@@ -349,18 +351,17 @@ def bare_earth(dem: Dem, radius_m: float) -> Dem:
     return replace(dem, elevation=z.astype("float32"), notes=dem.notes + (note,))
 
 
-def building_grid(dem: Dem, buildings, storey_height_m: float = 3.0) -> np.ndarray:
+def building_grid(dem: Dem, buildings, storey_height_m: float) -> np.ndarray:
     """Building heights above ground [m] rasterised on the DEM grid (0 where there is none).
 
     ``buildings`` follows the Area contract (polygons in ``dem.crs``); heights come from
-    :func:`siting.radio.building_heights_m` (``height_m``, else levels x storey height;
+    :func:`siting.buildings.heights_m` (``height_m``, else levels x storey height;
     buildings with neither are left out, DOMAIN §4.1). The tallest building wins a cell.
     """
     from rasterio.features import rasterize
 
-    from siting.radio import building_heights_m
 
-    height = building_heights_m(buildings, storey_height_m)
+    height = heights_m(buildings, storey_height_m)
     keep = np.flatnonzero(np.isfinite(height) & (height > 0))
     if keep.size == 0:
         return np.zeros(dem.elevation.shape, "float32")

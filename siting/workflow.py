@@ -37,7 +37,7 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
              plan_id: str | None = None, phases: str | None = None, reserve: str | float | None = None) -> Outcome:
     """Plan ``kind`` for ``source`` and write every output; see ``siting plan --help``.
 
-    With ``plan_id`` the plan's 5G users drive capacity (``Plan.capacity_overrides``)."""
+    With ``plan_id`` the plan's 5G users and smart poles set parameters (``Plan.param_overrides``)."""
     from siting.io.osm import load_area
     from siting.io.export import write_plan
     from siting.demand import build_demand, demand_grid
@@ -47,9 +47,9 @@ def run_plan(source: str, kind: str = "5g", count: int | None = None, target: fl
     from siting.map_style import tile_source
 
     if plan_id is not None:
-        from siting.plans import get_plan
+        from siting.registry import get_plan
 
-        overrides = {**get_plan(plan_id).capacity_overrides(), **(overrides or {})}
+        overrides = {**get_plan(plan_id).param_overrides(), **(overrides or {})}
     params = load_params(config, overrides)
     tile_source(tiles, params.map)  # a bad base-map request fails before the work
     check_files([("--existing", existing), ("--raster", raster), *(("--dem", p) for p in dem or [])])
@@ -174,7 +174,7 @@ def _read_existing(path: Path | None, crs: str, area, params, kind: str):
 def existing_buffer_m(params, kind: str) -> float | None:
     """How far outside the area an existing site can still cover or serve demand in it:
     ``sites.buffer_m``, else the kind's largest reach (None for an unknown kind)."""
-    from siting.config import CHARGING_KINDS
+    from siting.vocab import CHARGING_KINDS
 
     if params.sites.buffer_m is not None:
         return params.sites.buffer_m

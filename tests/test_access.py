@@ -10,10 +10,19 @@ import pytest
 import shapely
 
 from siting import access
-from siting.access import grid_area, network_access, radius_by_env, road_network, service_areas, service_matrix
-from siting.config import ChargingParams, RadiusByEnv
+from siting.access import network_access, radius_by_env, road_network, service_areas
+from siting.config import ChargingParams
+from siting.config.charging import RadiusByEnv
 from siting.coverage import coverage_from_radius
 from siting.errors import InputError
+from synthetic import grid_area
+
+CP = ChargingParams()
+
+
+def service_matrix(area, demand_xy, candidate_xy, radius_m, params=CP):
+    """Who reaches which candidate by road, as a boolean matrix."""
+    return network_access(area, demand_xy, candidate_xy, radius_m, params).matrix
 
 
 def river(x1, y1, x2, y2):
@@ -31,9 +40,9 @@ def test_missing_bridge_makes_network_distance_longer_than_straight_line(river_a
     station = np.array([[500.0, 900.0]])
     straight = coverage_from_radius(demand, station, 1000.0).toarray()
     assert straight[:, 0].tolist() == [True, True]      # 100 m and 200 m as the crow flies
-    acc = network_access(river_area, demand, station, 1000.0)
+    acc = network_access(river_area, demand, station, 1000.0, CP)
     assert acc.matrix.toarray()[:, 0].tolist() == [False, False]  # but the bridge is at y=0
-    wide = network_access(river_area, demand, station, 2500.0)
+    wide = network_access(river_area, demand, station, 2500.0, CP)
     # down 900 m, over the bridge 100 m, up 900 m: 1,900 m; one block more for the second point
     assert wide.distance.toarray()[:, 0] == pytest.approx([1900.0, 2000.0])
     assert wide.matrix.dtype == bool and wide.matrix.format == "csr"
@@ -41,7 +50,7 @@ def test_missing_bridge_makes_network_distance_longer_than_straight_line(river_a
 
 def test_snap_legs_count_in_the_distance(river_area):
     # demand 30 m off the road at (130, 0); station 40 m off the road at (0, 540)
-    acc = network_access(river_area, [[130.0, 30.0]], [[40.0, 540.0]], 5000.0)
+    acc = network_access(river_area, [[130.0, 30.0]], [[40.0, 540.0]], 5000.0, CP)
     assert acc.demand_snap_m == pytest.approx([np.hypot(30, 30)])
     assert acc.candidate_snap_m == pytest.approx([np.hypot(40, 40)])
     assert acc.distance.toarray()[0, 0] == pytest.approx(np.hypot(30, 30) + 100 + 500 + np.hypot(40, 40))
@@ -56,7 +65,7 @@ def test_matches_an_independent_networkx_dijkstra():
     demand = rng.uniform(0, 1100, size=(60, 2)) * [1, 0.72]
     stations = rng.uniform(0, 1100, size=(15, 2)) * [1, 0.72]
     radius = rng.choice([300.0, 600.0, 900.0], size=60)
-    got = network_access(area, demand, stations, radius).distance.toarray()
+    got = network_access(area, demand, stations, radius, CP).distance.toarray()
     g = nx.Graph()
     g.add_weighted_edges_from(zip(edges["u"], edges["v"], edges["length_m"]))
     g.add_nodes_from(area.road_nodes.index)
@@ -91,7 +100,7 @@ def test_parallel_edges_keep_the_cheapest():
     edges = area.road_edges
     detour = edges.iloc[[0]].assign(length_m=250.0, key=1)
     both = dataclasses.replace(area, road_edges=pd.concat([detour, edges], ignore_index=True))
-    acc = network_access(both, [[0.0, 0.0]], [[200.0, 0.0]], 1000.0)
+    acc = network_access(both, [[0.0, 0.0]], [[200.0, 0.0]], 1000.0, CP)
     assert acc.distance.toarray()[0, 0] == pytest.approx(200.0)
 
 
@@ -100,7 +109,7 @@ def test_disconnected_parts_are_reported_not_crashed_on(river_area):
                        drop=lambda x1, y1, x2, y2: (np.minimum(x1, x2) == 100) & (np.maximum(x1, x2) == 200))
     demand = np.array([[0.0, 0.0], [300.0, 300.0], [50.0, 200.0]])
     stations = np.array([[300.0, 0.0], [5000.0, 5000.0]])  # the second has no road within 300 m
-    acc = network_access(island, demand, stations, 2000.0)
+    acc = network_access(island, demand, stations, 2000.0, CP)
     assert acc.reachable.tolist() == [False, True, False]
     assert acc.on_network.tolist() == [True, False]
     assert acc.matrix.toarray().tolist() == [[False, False], [True, False], [False, False]]
@@ -134,7 +143,7 @@ def test_blocked_dijkstra_gives_the_same_matrix(monkeypatch):
 
 
 def test_service_area_polygons_follow_the_roads(river_area):
-    areas = service_areas(river_area, [[500.0, 900.0], [500.0, 900.0]], [450.0, 1500.0])
+    areas = service_areas(river_area, [[500.0, 900.0], [500.0, 900.0]], [450.0, 1500.0], CP)
     assert areas["candidate"].tolist() == [0, 1]
     small, large = areas.geometry
     assert small.contains(shapely.Point(500, 500))       # 400 m down the road on this bank
@@ -147,7 +156,7 @@ def test_service_area_polygons_follow_the_roads(river_area):
 def test_road_network_needs_roads():
     empty = grid_area(1, 1)
     with pytest.raises(InputError, match="no drivable roads"):
-        road_network(empty)
+        road_network(empty, CP)
 
 
 def test_demand_farther_off_road_than_its_radius_is_not_covered():
@@ -155,7 +164,7 @@ def test_demand_farther_off_road_than_its_radius_is_not_covered():
     station = [[0.0, 0.0]]
     assert service_matrix(area, [[-200.0, 0.0]], station, 150.0).nnz == 0   # the snap leg alone is 200 m
     assert service_matrix(area, [[-200.0, 0.0]], station, 250.0).nnz == 1
-    mixed = network_access(area, [[-200.0, 0.0], [0.0, 100.0]], station, np.array([150.0, 150.0]))
+    mixed = network_access(area, [[-200.0, 0.0], [0.0, 100.0]], station, np.array([150.0, 150.0]), CP)
     assert mixed.matrix.toarray()[:, 0].tolist() == [False, True]
 
 
@@ -165,8 +174,8 @@ def test_worker_processes_give_the_same_matrix(monkeypatch):
     demand = rng.uniform(0, 1400, size=(200, 2))
     stations = rng.uniform(0, 1400, size=(30, 2))
     monkeypatch.setattr(access, "_BLOCK_CELLS", 2000)  # several blocks of 8 sources
-    one = network_access(area, demand, stations, 600.0)
-    two = network_access(area, demand, stations, 600.0, workers=2)
+    one = network_access(area, demand, stations, 600.0, CP)
+    two = network_access(area, demand, stations, 600.0, CP, workers=2)
     assert (one.distance != two.distance).nnz == 0 and one.matrix.nnz > 300
 
 
@@ -188,4 +197,4 @@ def test_gzip_compressed_osm_xml_is_read(shared_data, tmp_path):
     packed = tmp_path / "fengxian.osm.xml.gz"
     packed.write_bytes(gzip.compress((shared_data / "osm/shanghai_fengxian_roads_osm/map.osm").read_bytes()))
     area = load_area(packed, cache_dir=None, processed_dir=None)
-    assert area.name == "fengxian" and len(area.road_edges) > 100 and road_network(area).n_nodes > 50
+    assert area.name == "fengxian" and len(area.road_edges) > 100 and road_network(area, CP).n_nodes > 50

@@ -312,7 +312,7 @@ def test_cli_quotas_writes_csv_and_geojson_summing_to_the_target(inputs, tmp_pat
     assert with_sites["quota"].sum() == 7 and with_sites.loc["SE", "existing"] == 3
     assert with_sites.loc["SE", "quota"] < before.loc["SE", "quota"]
     with pytest.raises(InputError, match="no plan 'nowhere'"):
-        prepare("nowhere", inputs["districts"], inputs["osm"], stages=inputs["stages"])
+        prepare("nowhere", inputs["districts"], inputs["osm"], params=PARAMS, stages=inputs["stages"])
 
 
 def test_a_plan_for_another_city_is_warned_about_and_refused_before_any_work(inputs, tmp_path, monkeypatch, capsys):

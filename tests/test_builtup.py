@@ -8,7 +8,8 @@ import pytest
 from shapely.geometry import LineString, Point, box
 
 from siting import builtup
-from siting.demand import ENV_CLASSES, ENV_SOURCES, build_demand, environment_layer
+from siting.demand import ENV_SOURCES, build_demand, environment_layer
+from siting.vocab import ENV_CLASSES_SPARSEST_FIRST as ENV_CLASSES
 from siting.errors import InputError
 from test_demand import P, X0, Y0, make_area, persons
 

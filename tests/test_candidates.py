@@ -78,7 +78,6 @@ def test_counts_heights_and_ids_per_source():
     assert by_id.loc["lamp/node/20", "height_m"] == 8.0
     assert by_id.loc["existing/S0", "height_m"] == 35.0 and by_id.loc["existing/S1", "height_m"] == 30.0
     assert c["fixed"].tolist() == [True, True] + [False] * (len(c) - 2)
-    assert by_id.loc["mast/node/11", "cost"] < by_id.loc["roof/way/1", "cost"] < by_id.loc[c.candidate_id.iloc[-1], "cost"]
     assert c["capacity"].isna().all() and c["candidate_id"].is_unique
     # existing sites reprojected onto their UTM position
     s0 = c.geometry[c.candidate_id == "existing/S0"].iloc[0]
@@ -89,7 +88,7 @@ def test_counts_heights_and_ids_per_source():
 
 
 def test_fixed_sites_kept_even_when_close_together():
-    c = candidates_5g(make_area(), None, CandidateParams(grid_spacing_m=500.0),
+    c = candidates_5g(make_area(), None, Params(candidates=CandidateParams(grid_spacing_m=500.0)),
                       existing=existing_sites([(100, 100), (101, 100), (102, 101)]))
     assert (c["fixed"] & (c["source"] == "existing")).sum() == 3
 
@@ -98,7 +97,7 @@ def test_fixed_sites_kept_even_when_close_together():
 def test_grid_fill_leaves_no_boundary_point_beyond_reach(reach):
     boundary = Polygon([(X0, Y0), (X0 + 2300, Y0 + 300), (X0 + 1900, Y0 + 2100), (X0 + 200, Y0 + 1600)])
     area = make_area(boundary)
-    c = candidates_5g(area, None, CandidateParams(grid_spacing_m=reach))
+    c = candidates_5g(area, None, Params(candidates=CandidateParams(grid_spacing_m=reach)))
     pts = boundary_samples(boundary)
     dist, _ = cKDTree(np.column_stack([c.geometry.x, c.geometry.y])).query(pts)
     assert dist.max() <= reach + 1e-6
@@ -119,7 +118,7 @@ def test_grid_fill_only_where_demand_is():
     xy = np.array([[X0 + 50 + 20 * i, Y0 + 1900 - 20 * j] for i in range(10) for j in range(10)])
     demand = gpd.GeoDataFrame({"env_class": ["suburban"] * len(xy), "weight": 1.0},
                               geometry=gpd.points_from_xy(*xy.T), crs=CRS)
-    c = candidates_5g(area, demand, CandidateParams(grid_spacing_m=300.0))
+    c = candidates_5g(area, demand, Params(candidates=CandidateParams(grid_spacing_m=300.0)))
     grid = c[c.source == "grid"]
     assert 0 < len(grid) <= 4
     dist, _ = cKDTree(np.column_stack([c.geometry.x, c.geometry.y])).query(xy)
@@ -144,18 +143,18 @@ def test_default_reach_follows_the_radio_model():
 def test_deterministic_and_independent_of_input_order():
     area = make_area()
     shuffled = make_area(pois=area.pois.iloc[::-1].reset_index(drop=True))
-    a = candidates_5g(area, None, CandidateParams(grid_spacing_m=400.0))
-    b = candidates_5g(shuffled, None, CandidateParams(grid_spacing_m=400.0))
+    a = candidates_5g(area, None, Params(candidates=CandidateParams(grid_spacing_m=400.0)))
+    b = candidates_5g(shuffled, None, Params(candidates=CandidateParams(grid_spacing_m=400.0)))
     assert a.to_json() == b.to_json()
 
 
 def test_switches_and_empty_osm():
     area = make_area()
-    c = candidates_5g(area, None, CandidateParams(grid_spacing_m=400.0, rooftops=False, street_lamps=False))
+    c = candidates_5g(area, None, Params(candidates=CandidateParams(grid_spacing_m=400.0, rooftops=False, street_lamps=False)))
     assert set(c["source"]) == {"mast", "grid"}
     bare = make_area(pois=area.pois.iloc[0:0])
     bare = Area(**{**bare.__dict__, "buildings": bare.buildings.iloc[0:0]})
-    c = candidates_5g(bare, None, CandidateParams(grid_spacing_m=1000.0))
+    c = candidates_5g(bare, None, Params(candidates=CandidateParams(grid_spacing_m=1000.0)))
     # 2 km square on whole kilometres, 1 km pitch: nodes on the corners, edges and centre
     assert set(c["source"]) == {"grid"} and len(c) == 9
 
@@ -187,3 +186,57 @@ def test_demo_extract_candidates(demo_pbf):
     assert 0.9 * lamps <= counts["street_lamp"] <= lamps  # lamps within 5 m of each other merge
     dist, _ = cKDTree(np.column_stack([c.geometry.x, c.geometry.y])).query(boundary_samples(area.boundary, 25.0))
     assert dist.max() <= 300.0 + 1e-6
+
+
+def _lamp_row(n: int) -> Area:
+    """The synthetic area with ``n`` street lamps 230 m apart along y = 1000 m (a lamp's
+    small cell reaches about 220 m: each lamp serves only the demand beside it)."""
+    xs = 100.0 + 230.0 * np.arange(n)
+    pois = _gdf({"osm_id": [f"node/{100 + i}" for i in range(n)], "category": "street_lamp", "name": None,
+                 "height_m": np.nan}, [Point(X0 + x, Y0 + 1000.0) for x in xs])
+    return make_area(pois=pois)
+
+
+def test_smart_pole_budget_keeps_the_poles_with_the_most_demand(recwarn):
+    area = _lamp_row(8)
+    # demand sits beside the 3rd, 5th and 7th lamp (x = 560, 1020, 1480 m), a little elsewhere
+    xy = np.array([[560.0, 1010.0], [1020.0, 990.0], [1480.0, 1005.0], [100.0, 1500.0]])
+    demand = gpd.GeoDataFrame({"env_class": "urban", "weight": [50.0, 40.0, 30.0, 1.0]},
+                              geometry=gpd.points_from_xy(X0 + xy[:, 0], Y0 + xy[:, 1]), crs=CRS)
+    free = candidates_5g(area, demand, Params(candidates=CandidateParams(grid_spacing_m=400.0)))
+    assert (free["source"] == "street_lamp").sum() == 8 and not recwarn.list
+    capped = candidates_5g(area, demand, Params(candidates=CandidateParams(grid_spacing_m=400.0,
+                                                                           smart_pole_budget=3)))
+    poles = capped[capped["source"] == "street_lamp"]
+    assert sorted(poles["candidate_id"]) == ["lamp/node/102", "lamp/node/104", "lamp/node/106"]
+    assert [str(w.message) for w in recwarn.list] == [
+        "the smart-pole budget binds: 3 of the 8 street-lamp candidates are kept, those with the most demand "
+        "in reach (candidates.smart_pole_budget)"]
+    # the other candidates are untouched
+    assert capped[capped["source"] != "street_lamp"]["candidate_id"].tolist() == \
+        free[free["source"] != "street_lamp"]["candidate_id"].tolist()
+
+
+def test_a_plan_never_proposes_more_pole_sites_than_its_smart_pole_budget(tmp_path):
+    import json
+
+    from siting.cli import main
+
+    config = tmp_path / "poles.yaml"
+    config.write_text("candidates:\n  smart_pole_budget: 2\n", encoding="utf-8")
+    out = tmp_path / "5g"
+    with pytest.warns(UserWarning, match="the smart-pole budget binds: 2 of the 584 street-lamp candidates"):
+        main(["plan", "demo", "--kind", "5g", "--count", "30", "--config", str(config), "--out", str(out)])
+    sites = gpd.read_file(out / "sites.geojson")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert len(sites[sites["status"] == "proposed"]) == 30
+    assert (sites["source"] == "street_lamp").sum() <= 2 and summary["candidates"]["street_lamp"] == 2
+    assert summary["provenance"]["parameters"]["candidates"]["smart_pole_budget"] == 2
+
+
+def test_guangzhou_plan_sets_its_smart_pole_budget_and_users():
+    from siting.registry import get_plan
+
+    overrides = get_plan("guangzhou-2022").param_overrides()
+    assert overrides["candidates.smart_pole_budget"] == 34_000
+    assert overrides["capacity.users"] == 15_000_000 and overrides["capacity.users_population"] == 18_676_605

@@ -13,13 +13,16 @@ from siting.coverage import coverage_matrix, pairs_within
 from siting.errors import PlanError
 from siting.optimize import solve_mclp, solve_set_cover
 
+#: the default capacity parameters
+CP = CapacityParams()
+
 
 def _instance(seed: int, n_demand: int, n_cand: int, side: float, radius: float, capacity: float):
     rng = np.random.default_rng(seed)
     demand = rng.uniform(0, side, (n_demand, 2))
     cand = rng.uniform(0, side, (n_cand, 2))
     rows, cols, dist = pairs_within(demand, cand, radius)
-    se = spectral_efficiency(39.08 * np.log10(radius / np.maximum(dist, 10.0)))
+    se = spectral_efficiency(39.08 * np.log10(radius / np.maximum(dist, 10.0)), CP)
     traffic = rng.gamma(2.0, 5.0, n_demand)
     return rows, cols, se, traffic, np.full(n_cand, capacity), demand, cand
 
@@ -52,16 +55,16 @@ def test_traffic_from_residents_workers_roads_and_priority():
 
 
 def test_spectral_efficiency_follows_the_truncated_shannon_curve():
-    se = spectral_efficiency(np.array([0.0, 13.0, 100.0, -8.0]))
+    se = spectral_efficiency(np.array([0.0, 13.0, 100.0, -8.0]), CP)
     assert se[0] == pytest.approx(0.6 * np.log2(1 + 10 ** -0.3))  # edge: SINR -3 dB
     assert se[1] == pytest.approx(0.6 * np.log2(1 + 10.0))  # SINR 10 dB
     assert se[2] == pytest.approx(0.6 * np.log2(1 + 10 ** 2.5))  # interference caps SINR at 25 dB
     assert se[3] == 0.0  # SINR -11 dB: below TR 36.942's -10 dB floor
-    assert (np.diff(spectral_efficiency(np.linspace(0, 40, 50))) >= 0).all()
+    assert (np.diff(spectral_efficiency(np.linspace(0, 40, 50), CP)) >= 0).all()
 
 
 def test_site_capacity_sectors_bandwidth_layers():
-    cap = site_capacity_mhz(np.array(["rooftop", "street_lamp"], dtype=object), 100.0)
+    cap = site_capacity_mhz(np.array(["rooftop", "street_lamp"], dtype=object), 100.0, CP)
     np.testing.assert_allclose(cap, [3 * 100 * 0.75 * 4 * 0.8, 1 * 100 * 0.75 * 4 * 0.8])
     assert load_params(overrides={"capacity.sectors": 6}).capacity.sectors == 6
 
@@ -104,7 +107,7 @@ def test_dense_cluster_gets_several_sites_where_coverage_puts_one():
     gx, gy = np.meshgrid(np.arange(100, 4000, 200.0), np.arange(100, 4000, 200.0))
     cand = np.column_stack([gx.ravel(), gy.ravel()])
     rows, cols, dist = pairs_within(demand, cand, 800.0)
-    se = spectral_efficiency(39.08 * np.log10(800.0 / np.maximum(dist, 10.0)))
+    se = spectral_efficiency(39.08 * np.log10(800.0 / np.maximum(dist, 10.0)), CP)
     capacity = np.full(len(cand), 200.0)  # about 1 Gbps per site near the core: 4 Gbps needs 4+
     matrix = coverage_matrix(rows, cols, len(demand), len(cand))
 
@@ -195,7 +198,7 @@ def test_plan_capacity_from_radio_pairs():
     assert len(sol.selected) == 8 and sol.selected[0] == 3
     covered_pairs = set(zip(rows[margin >= 0].tolist(), cols[margin >= 0].tolist()))
     assert set(zip(sol.flow_rows.tolist(), sol.flow_cols.tolist())) <= covered_pairs
-    assert plan.summary["traffic_total_mbps"] == pytest.approx(traffic_mbps(points).sum(), abs=1e-3)
+    assert plan.summary["traffic_total_mbps"] == pytest.approx(traffic_mbps(points, CP).sum(), abs=1e-3)
     assert plan.summary["count"]["driver"] in ("capacity-led", "coverage-led")
     assert plan.summary["count"]["capacity_sites"] >= plan.summary["count"]["coverage_sites"]
     np.testing.assert_allclose(plan.load, sol.load * 0.8)  # loads are shares of the full capacity

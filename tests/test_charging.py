@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from scipy import sparse
 from scipy.sparse.csgraph import maximum_flow
 
-from siting.access import grid_area
 from siting.candidates import candidates_charging
 from siting.charging import apportion, assign_sessions, charging_demand, plan_charging, split_piles
 from siting.config import ChargingParams, Params, load_params
 from siting.coverage import coverage_from_radius
 from siting.errors import PlanError
+from synthetic import grid_area
 
 CRS = "EPSG:32650"
 

@@ -288,9 +288,9 @@ def test_points_follow_the_interface_and_are_reproducible():
     assert (minx % 100, miny % 100) == (0, 0)
 
 
-def test_h3_grid_is_refused_clearly():
-    with pytest.raises(ConfigError, match="square"):
-        build_demand(make_area(), P.model_copy(update={"grid": "h3"}))
+def test_the_demand_grid_is_square_and_a_grid_kind_is_refused():
+    with pytest.raises(ConfigError, match="unknown parameter 'demand.grid'"):
+        load_params(overrides={"demand.grid": "h3"})
 
 
 # ------------------------------------------------------------------ rasters

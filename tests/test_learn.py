@@ -14,6 +14,7 @@ from scipy.spatial import cKDTree
 from siting import learn
 from siting.config import Params, load_params
 from siting.gaps import describe_gaps, gap_areas, gap_summary
+from siting.vocab import ENV_CLASSES
 
 NANJING = "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml"
 #: small blocks so the 10 km² Nanjing extract has enough of them for 5 folds
@@ -87,7 +88,7 @@ def test_neighbourhood_sums_match_a_brute_force_count(nanjing):
     assert np.corrcoef(res_feat, exact)[0, 1] > 0.97
     dist = tree.query(xy)[0]
     np.testing.assert_allclose(feats["dist_intersection_m"], np.minimum(dist, learn.FAR_M))
-    assert set(np.unique(feats[[f"env_{c}" for c in learn.ENV_CLASSES]].sum(axis=1))) == {1.0}
+    assert set(np.unique(feats[[f"env_{c}" for c in ENV_CLASSES]].sum(axis=1))) == {1.0}
 
 
 def test_charging_features_add_car_parks_and_expressway_exits(nanjing):
@@ -218,7 +219,7 @@ def test_junction_candidates_add_poles_at_uncovered_junctions(nanjing):
     assert (cKDTree(np.vstack([old, xy])).query(inside)[0] <= PARAMS.candidates.dedup_m).all()
     assert (cKDTree(inside).query(xy)[0] == 0).all() and len(added) > 0
     assert (added["source"] == "grid").all() and not added["fixed"].any()
-    assert added["env_class"].isin(learn.ENV_CLASSES).all()
+    assert added["env_class"].isin(ENV_CLASSES).all()
     assert added["candidate_id"].is_unique and added["candidate_id"].str.startswith("junction/").all()
 
 

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting.area import POI_CATEGORIES, Area, slug
+from siting.area import Area, slug
+from siting.vocab import POI_CATEGORIES
 from siting.cli import main
 from siting.errors import InputError
 from siting.io import osm, osm_readers

@@ -52,7 +52,7 @@ def test_coverage_ratio_matches_a_brute_force_recomputation(demo_plan):
     d = np.hypot(demand.geometry.x.to_numpy()[:, None] - sites.geometry.x.to_numpy()[None, :],
                  demand.geometry.y.to_numpy()[:, None] - sites.geometry.y.to_numpy()[None, :])
     env_at_site = demand["env_class"].to_numpy()[np.argmin(d, axis=0)]
-    scenario = radio.scenarios_for(sites["source"].to_numpy(), rp, env_at_site)
+    scenario = radio.scenarios_for(sites["source"].to_numpy(), env_at_site)
     indoor = radio.indoor_required(demand["env_class"].to_numpy(), rp)
     margin = radio.link_margin_db(d, np.broadcast_to(scenario, d.shape), np.broadcast_to(sites["height_m"], d.shape),
                                   budget=budget, indoor=np.broadcast_to(indoor[:, None], d.shape), params=rp)

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from siting.cli import main
 from siting.errors import ConfigError, InputError, PlanError
 from siting.io.districts import districts_from_osm, read_districts
-from siting.plans import (Plan, check_extent, check_plan_area, check_quotas_fit, demand_by_district, district_census,
-                          district_quotas, existing_by_district, get_plan, load_plans, read_plan, with_census)
+from siting.plans import (check_extent, check_plan_area, check_quotas_fit, demand_by_district, district_census,
+                          district_quotas, existing_by_district, with_census)
+from siting.registry import Plan, get_plan, load_plans, read_plan
 
 
 def grid_districts(n: int, size: float = 0.01) -> gpd.GeoDataFrame:

@@ -15,7 +15,7 @@ from siting.demand import build_demand
 from siting.io.osm import load_area
 from siting.optimize import solve_mclp
 from siting.pipeline import plan_area
-from siting.plans import get_plan
+from siting.registry import get_plan
 
 REASONS = {"existing", "coverage", "capacity", "redundancy"}
 
@@ -110,7 +110,7 @@ def _matrix(area, params: Params):
     rp = params.radio
     d = np.hypot(points.geometry.x.to_numpy()[:, None] - cands.geometry.x.to_numpy()[None, :],
                  points.geometry.y.to_numpy()[:, None] - cands.geometry.y.to_numpy()[None, :])
-    scenario = radio.scenarios_for(cands["source"].to_numpy(), rp, cands["env_class"].to_numpy())
+    scenario = radio.scenarios_for(cands["source"].to_numpy(), cands["env_class"].to_numpy())
     indoor = radio.indoor_required(points["env_class"].to_numpy(), rp)
     margin = radio.link_margin_db(d, np.broadcast_to(scenario, d.shape),
                                   np.broadcast_to(cands["height_m"].to_numpy(dtype=float), d.shape),
@@ -233,7 +233,7 @@ def test_plan_users_set_the_share_of_traffic():
                               geometry=gpd.points_from_xy([0.0], [0.0]))
     from siting.capacity import traffic_mbps
 
-    users = get_plan("guangzhou-2022").capacity_overrides()
+    users = get_plan("guangzhou-2022").param_overrides()
     full = traffic_mbps(points, CapacityParams())
     share = traffic_mbps(points, CapacityParams(users=users["capacity.users"],
                                                 users_population=users["capacity.users_population"]))

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from siting import radio
+from siting import los, radio
 from siting.config import RadioParams
 from siting.errors import ConfigError
+
+#: the physics alone: default radio parameters without the small-cell EIRP offset
+RAW = {"params": RadioParams(), "eirp_offset_db": 0.0}
 
 log = math.log10
 
@@ -135,7 +138,7 @@ def test_radius_inverts_path_loss_and_clips():
     budget = radio.BANDS["n78"]
     r = radio.coverage_radius_m(budget, ["UMa", "UMi", "RMa"], False, h_bs_m=[25.0, 10.0, 35.0])
     margins = radio.link_margin_db(r, np.array(["UMa", "UMi", "RMa"], dtype=object), [25.0, 10.0, 35.0], 1.5,
-                                   budget, False)
+                                   budget, False, **RAW)
     np.testing.assert_allclose(margins, 0.0, atol=1e-6)
     # UMa LOS would reach > 5 km: clipped to the model's validity
     assert radio.coverage_radius_m(budget, "UMa", False, los=True) == 5000.0
@@ -152,15 +155,15 @@ def test_env_class_maps_to_scenario():
 def test_link_margin_per_pair():
     budget = radio.BANDS["n78"]
     d = np.array([100.0, 500.0, 900.0, 6000.0])
-    m = radio.link_margin_db(d, "UMa", 25.0, 1.5, budget, np.array([True, False, False, False]))
+    m = radio.link_margin_db(d, "UMa", 25.0, 1.5, budget, np.array([True, False, False, False]), **RAW)
     mapl_out = 41.8466 + 105 - 1.28155 * 6
     want = [mapl_out - 26.25 - uma(100, 3.5, False), mapl_out - uma(500, 3.5, False),
             mapl_out - uma(900, 3.5, False)]
     np.testing.assert_allclose(m[:3], want, atol=1e-3)
     assert m[3] == -np.inf                                  # beyond 5 km: outside the model
-    los = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los=np.array([True, True, True]))
+    los = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los=np.array([True, True, True]), **RAW)
     assert np.all(los > m[:3] - 1e-9)                     # LOS is never worse than NLOS
-    exp = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los="expected")
+    exp = radio.link_margin_db(d[:3], "UMa", 25.0, 1.5, budget, False, los="expected", **RAW)
     assert np.all((exp >= m[:3] - 1e-9) & (exp <= los + 1e-9))
 
 
@@ -169,7 +172,7 @@ def test_params_drive_margins_and_small_cells():
     budget = radio.link_budget(rp)
     scen = np.array(["UMa", "UMi"], dtype=object)
     base = radio.link_margin_db(np.array([150.0, 150.0]), scen, np.array([25.0, 8.0]), budget=budget, params=rp)
-    raw = radio.link_margin_db(np.array([150.0, 150.0]), scen, np.array([25.0, 8.0]), 1.5, budget, False)
+    raw = radio.link_margin_db(np.array([150.0, 150.0]), scen, np.array([25.0, 8.0]), 1.5, budget, False, **RAW)
     np.testing.assert_allclose(base - raw, [0.0, rp.small_cell_eirp_offset_db])
     stricter = radio.link_budget(RadioParams(rsrp_threshold_dbm=-95))
     assert stricter.rsrp_threshold_dbm == -95 and radio.link_budget(RadioParams(band="n28")).fc_ghz == 0.7
@@ -181,10 +184,10 @@ def test_max_reach_covers_every_candidate_radius():
     budget = radio.link_budget(rp)
     scen = np.array(["UMa", "UMa", "UMi", "RMa"], dtype=object)
     h = np.array([12.0, 60.0, 8.0, 35.0])
-    reach = radio.max_reach_m(budget, scen, h, rp)
+    reach = radio.max_reach_m(budget, scen, h, params=rp)
     radii = radio.coverage_radius_m(budget, scen, False, h_bs_m=h, eirp_offset_db=[0, 0, -20, 0])
     assert reach == pytest.approx(radii.max(), rel=1e-9)
-    assert radio.max_reach_m(budget, scen, h, RadioParams(los_from_buildings=True)) == 2000.0
+    assert radio.max_reach_m(budget, scen, h, params=RadioParams(los_from_buildings=True)) == 2000.0
     per = radio.reach_m(budget, radio.scenario_codes(scen), h, rp)
     np.testing.assert_allclose(per, radii)
     assert per[2] < 300 < per[0]                        # a lamp small cell reaches far less than a mast
@@ -202,6 +205,10 @@ def test_describe_reports_worked_radius():
 
 
 # --- line of sight over building heights --------------------------------------------
+#: storey and default building height of the LOS raster in these tests (the config defaults)
+HEIGHTS = {"storey_height_m": 3.0, "default_height_m": 9.0}
+
+
 def _wall(height):
     return gpd.GeoDataFrame({"osm_id": ["way/1"], "height_m": [height], "levels": [np.nan]},
                             geometry=[box(100, -50, 110, 50)], crs="EPSG:32650")
@@ -210,8 +217,8 @@ def _wall(height):
 def test_high_wall_blocks_low_wall_clears():
     tx, rx = np.array([[0.0, 0.0], [0.0, 80.0]]), np.array([[200.0, 0.0], [200.0, 80.0]])
     # ray from 25 m to 1.5 m crosses x=100..110 at about 13 m
-    tall = radio.line_of_sight(radio.building_height_grid(_wall(20.0), 1.0), tx, 25.0, rx, 1.5)
-    low = radio.line_of_sight(radio.building_height_grid(_wall(8.0), 1.0), tx, 25.0, rx, 1.5)
+    tall = los.line_of_sight(los.building_height_grid(_wall(20.0), 1.0, **HEIGHTS), tx, 25.0, rx, 1.5)
+    low = los.line_of_sight(los.building_height_grid(_wall(8.0), 1.0, **HEIGHTS), tx, 25.0, rx, 1.5)
     assert tall.tolist() == [False, True]      # second ray passes north of the wall
     assert low.tolist() == [True, True]
 
@@ -219,11 +226,11 @@ def test_high_wall_blocks_low_wall_clears():
 def test_levels_give_heights_and_own_building_is_ignored():
     b = gpd.GeoDataFrame({"osm_id": ["way/1", "way/2"], "height_m": [np.nan, np.nan], "levels": [10.0, np.nan]},
                          geometry=[box(100, -50, 110, 50), box(190, -10, 210, 10)], crs="EPSG:32650")
-    grid = radio.building_height_grid(b, 2.0, storey_height_m=3.0, default_height_m=9.0)
+    grid = los.building_height_grid(b, 2.0, **HEIGHTS)
     assert grid.sample(np.array([105.0, 200.0]), np.array([0.0, 0.0]))[0].tolist() == [30.0, 9.0]
     # rx stands inside building 2 (indoor user): its own walls do not block; tx above the wall
-    assert radio.line_of_sight(grid, [[0.0, 0.0]], 70.0, [[200.0, 0.0]], 1.5).tolist() == [True]
-    assert radio.line_of_sight(grid, [[0.0, 0.0]], 20.0, [[200.0, 0.0]], 1.5).tolist() == [False]
+    assert los.line_of_sight(grid, [[0.0, 0.0]], 70.0, [[200.0, 0.0]], 1.5).tolist() == [True]
+    assert los.line_of_sight(grid, [[0.0, 0.0]], 20.0, [[200.0, 0.0]], 1.5).tolist() == [False]
 
 
 def test_los_chunking_matches_single_pass():
@@ -232,10 +239,10 @@ def test_los_chunking_matches_single_pass():
                           "levels": np.nan},
                          geometry=[box(x, y, x + 20, y + 20) for x, y in rng.uniform(0, 500, (40, 2))],
                          crs="EPSG:32650")
-    grid = radio.building_height_grid(b, 5.0)
+    grid = los.building_height_grid(b, 5.0, **HEIGHTS)
     tx, rx = rng.uniform(0, 520, (300, 2)), rng.uniform(0, 520, (300, 2))
-    one = radio.line_of_sight(grid, tx, 30.0, rx, 1.5)
-    chunked = radio.line_of_sight(grid, tx, 30.0, rx, 1.5, max_samples=500)
+    one = los.line_of_sight(grid, tx, 30.0, rx, 1.5)
+    chunked = los.line_of_sight(grid, tx, 30.0, rx, 1.5, max_samples=500)
     assert np.array_equal(one, chunked) and 0 < one.sum() < len(one)
     # brute force for a few pairs, one ray at a time at 0.5 m steps
     for k in range(0, 300, 37):
@@ -249,21 +256,21 @@ def test_los_chunking_matches_single_pass():
 
 def test_fresnel_clearance_blocks_a_grazing_ray():
     # ray 25 m -> 1.5 m crosses the 10 m-wide wall at about 13.3-12.1 m; a 12 m wall just clears
-    grid = radio.building_height_grid(_wall(12.0), 0.5)
+    grid = los.building_height_grid(_wall(12.0), 0.5, **HEIGHTS)
     tx, rx = np.array([[0.0, 0.0]]), np.array([[200.0, 0.0]])
-    assert radio.line_of_sight(grid, tx, 25.0, rx, 1.5).tolist() == [True]
+    assert los.line_of_sight(grid, tx, 25.0, rx, 1.5).tolist() == [True]
     # 0.6 r1 at 3.5 GHz mid-path is about 0.6*sqrt(0.0857*100*100/200) = 1.24 m: blocked
-    assert radio.line_of_sight(grid, tx, 25.0, rx, 1.5, fresnel_clearance=0.6, fc_ghz=3.5).tolist() == [False]
-    assert radio.buildings_los(_wall(12.0), tx, 25.0, rx, RadioParams(los_cell_m=0.5)).tolist() == [False]
-    assert radio.buildings_los(_wall(12.0), tx, 25.0, rx,
-                               RadioParams(los_cell_m=0.5, los_fresnel_clearance=0.0)).tolist() == [True]
+    assert los.line_of_sight(grid, tx, 25.0, rx, 1.5, fresnel_clearance=0.6, fc_ghz=3.5).tolist() == [False]
+    assert los.buildings_los(_wall(12.0), tx, 25.0, rx, RadioParams(los_cell_m=0.5), 3.0).tolist() == [False]
+    assert los.buildings_los(_wall(12.0), tx, 25.0, rx,
+                               RadioParams(los_cell_m=0.5, los_fresnel_clearance=0.0), 3.0).tolist() == [True]
 
 
 def test_buildings_los_limited_to_decisive_pairs():
     tx = np.array([[0.0, 0.0], [0.0, 80.0], [0.0, 0.0]])
     rx = np.array([[200.0, 0.0], [200.0, 80.0], [300.0, 0.0]])
-    full = radio.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0))
-    some = radio.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0),
+    full = los.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0), 3.0)
+    some = los.buildings_los(_wall(8.0), tx, 25.0, rx, RadioParams(los_cell_m=1.0), 3.0,
                                test=np.array([True, False, True]))
     assert full.tolist() == [True, True, True] and some.tolist() == [True, False, True]
 
@@ -272,8 +279,8 @@ def test_scenario_codes_accepted_everywhere():
     codes = radio.scenario_codes(np.array(["UMa", "UMi", "RMa"], dtype=object))
     assert codes.tolist() == [0, 1, 2]
     d = np.array([300.0, 300.0, 300.0])
-    by_name = radio.link_margin_db(d, np.array(["UMa", "UMi", "RMa"]), 25.0, 1.5, radio.BANDS["n78"], True)
-    by_code = radio.link_margin_db(d, codes, 25.0, 1.5, radio.BANDS["n78"], True)
+    by_name = radio.link_margin_db(d, np.array(["UMa", "UMi", "RMa"]), 25.0, 1.5, radio.BANDS["n78"], True, **RAW)
+    by_code = radio.link_margin_db(d, codes, 25.0, 1.5, radio.BANDS["n78"], True, **RAW)
     np.testing.assert_array_equal(by_name, by_code)
     with pytest.raises(ConfigError, match="codes must lie"):
         radio.scenario_codes(np.array([3]))
@@ -293,7 +300,7 @@ def test_radius_is_where_the_margin_crosses_zero(scenario, fc, h_bs, d, threshol
     assert pl[0] >= radio.path_loss_db(scenario, d, fc, h_bs, 1.5, True) - 1e-9   # NLOS >= LOS
     r = radio.coverage_radius_m(budget, scenario, indoor, h_bs_m=h_bs)
     if 10.0 < r < 5000.0:
-        m = radio.link_margin_db(np.array([r * 0.99, r * 1.01]), scenario, h_bs, 1.5, budget, indoor)
+        m = radio.link_margin_db(np.array([r * 0.99, r * 1.01]), scenario, h_bs, 1.5, budget, indoor, **RAW)
         assert m[0] >= -1e-6 and m[1] < 1e-6
 
 
@@ -303,10 +310,10 @@ def test_los_raster_guards():
     walls = _wall(20.0)
     walls = gpd.GeoDataFrame({"osm_id": ["way/1", "way/2"], "height_m": [20.0, 50.0], "levels": np.nan},
                              geometry=[walls.geometry.iloc[0], None], crs="EPSG:32650")
-    grid = radio.building_height_grid(walls, 1.0)         # a missing footprint is skipped
+    grid = los.building_height_grid(walls, 1.0, **HEIGHTS)         # a missing footprint is skipped
     assert grid.heights.max() == 20.0
     with pytest.raises(ResourceError, match="raise radio.los_cell_m"):
-        radio.building_height_grid(walls, 1.0, bounds=(0, 0, 200_000, 200_000))
+        los.building_height_grid(walls, 1.0, **HEIGHTS, bounds=(0, 0, 200_000, 200_000))
 
 
 def test_bad_radio_parameters_name_the_choices():

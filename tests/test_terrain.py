@@ -24,6 +24,8 @@ from siting.terrain import (hillshade, knife_edge_db, pair_terrain, profiles, te
 
 CRS = "EPSG:32650"
 FC = 3.5
+#: the default terrain parameters (siting.config.TerrainParams)
+TP = TerrainParams()
 LAM = 3.0e8 / (FC * 1e9)
 KR = 4.0 / 3.0 * 6_371_000.0
 
@@ -138,7 +140,7 @@ def test_flat_dem_adds_no_loss_so_the_plan_is_unchanged():
     rows = rng.integers(0, 400, 5000)
     cols = rng.integers(0, 40, 5000)
     h_bs = rng.choice([8.0, 25.0, 35.0], 40)
-    loss, los = pair_terrain(dem, demand[rows], cand[cols], h_bs[cols], 1.5, FC)
+    loss, los = pair_terrain(dem, demand[rows], cand[cols], h_bs[cols], 1.5, FC, TP, storey_height_m=3.0)
     assert np.all(loss == 0.0) and np.all(los)
 
 
@@ -148,10 +150,10 @@ def test_tilted_plane_adds_no_loss_but_a_ridge_adds_its_excess():
     dem = make_dem(200.0 + 0.05 * x - 0.02 * y, 30.0)          # smooth slope: no obstacle
     rng = np.random.default_rng(4)
     tx, rx = rng.uniform(50, 1750, (2000, 2)), rng.uniform(50, 1750, (2000, 2))
-    loss, los = pair_terrain(dem, rx, tx, 8.0, 1.5, FC)
+    loss, los = pair_terrain(dem, rx, tx, 8.0, 1.5, FC, TP, storey_height_m=3.0)
     assert np.all(loss == 0.0) and np.all(los)
     # over a ridge the planner's extra loss is the ridge's loss minus that of smooth ground
-    ridge = pair_terrain(ridge_dem(20.0), RX, TX, 10.0, 10.0, FC)
+    ridge = pair_terrain(ridge_dem(20.0), RX, TX, 10.0, 10.0, FC, TP, storey_height_m=3.0)
     absolute = terrain_loss_db(ridge_dem(20.0), TX, 10.0, RX, 10.0, FC).loss_db[0]
     smooth = terrain_loss_db(ridge_dem(0.0), TX, 10.0, RX, 10.0, FC).loss_db[0]
     assert ridge[0][0] == pytest.approx(absolute - smooth, abs=1e-9) and not ridge[1][0]
@@ -184,7 +186,7 @@ def test_pair_terrain_uses_site_height_at_the_candidate_end():
     z = np.tile(np.clip(200.0 - np.abs(xs - 100.0), 0.0, None), (21, 1))   # 100 m high hill near x=100
     dem = make_dem(z, 10.0)
     cand, dem_pt = np.array([[105.0, 105.0]]), np.array([[905.0, 105.0]])
-    loss, los = pair_terrain(dem, dem_pt, cand, 30.0, 1.5, FC)
+    loss, los = pair_terrain(dem, dem_pt, cand, 30.0, 1.5, FC, TP, storey_height_m=3.0)
     ref = terrain_loss_db(dem, cand, 30.0, dem_pt, 1.5, FC)
     assert loss[0] == ref.loss_db[0] and los[0] == ref.los[0]
     assert los[0]
@@ -298,14 +300,14 @@ def test_building_heights_block_a_path_over_flat_ground():
     dem = make_dem(np.zeros((21, 101)), 10.0)
     blocks = gpd.GeoDataFrame({"height_m": [30.0, np.nan], "levels": [np.nan, np.nan]},
                               geometry=[box(480, 0, 530, 210), box(0, 0, 20, 20)], crs=CRS)
-    grid = building_grid(dem, blocks)
+    grid = building_grid(dem, blocks, 3.0)
     assert grid.max() == 30.0 and grid[0, 0] == 0.0          # unknown height left out
     bare = terrain_loss_db(dem, TX, 10.0, RX, 10.0, FC)
     built = terrain_loss_db(dem, TX, 10.0, RX, 10.0, FC, clutter=grid)
     assert bare.los[0] and not built.los[0] and built.loss_db[0] > 20.0
     # the planner hook adds them only when asked to (terrain.buildings)
-    assert pair_terrain(dem, RX, TX, 10.0, 10.0, FC, buildings=blocks)[1][0]
-    loss, los = pair_terrain(dem, RX, TX, 10.0, 10.0, FC, TerrainParams(buildings=True), buildings=blocks)
+    assert pair_terrain(dem, RX, TX, 10.0, 10.0, FC, TP, storey_height_m=3.0, buildings=blocks)[1][0]
+    loss, los = pair_terrain(dem, RX, TX, 10.0, 10.0, FC, TerrainParams(buildings=True), buildings=blocks, storey_height_m=3.0)
     assert not los[0] and loss[0] > 20.0
 
 
@@ -331,15 +333,15 @@ def test_bare_earth_removes_building_spikes_and_keeps_hills():
     assert not terrain_loss_db(dem, tx, 10.0, rx, 1.5, FC).los[0]
     assert terrain_loss_db(out, tx, 10.0, rx, 1.5, FC).los[0]
     # the planner hook applies the filter from the parameters
-    assert not pair_terrain(dem, rx, tx, 10.0, 1.5, FC)[1][0]
-    assert pair_terrain(dem, rx, tx, 10.0, 1.5, FC, TerrainParams(bare_earth_m=60.0))[1][0]
+    assert not pair_terrain(dem, rx, tx, 10.0, 1.5, FC, TP, storey_height_m=3.0)[1][0]
+    assert pair_terrain(dem, rx, tx, 10.0, 1.5, FC, TerrainParams(bare_earth_m=60.0), storey_height_m=3.0)[1][0]
 
 
 # --------------------------------------------------------------------------- summary and map
 def test_terrain_summary_counts_blocked_pairs():
     dem = ridge_dem(20.0)
-    loss, los = pair_terrain(dem, np.vstack([RX, RX]), np.vstack([TX, [[905.0, 105.0]]]), 10.0, 10.0, FC)
-    out = terrain_summary(dem, loss, los)
+    loss, los = pair_terrain(dem, np.vstack([RX, RX]), np.vstack([TX, [[905.0, 105.0]]]), 10.0, 10.0, FC, TP, storey_height_m=3.0)
+    out = terrain_summary(dem, loss, los, TP)
     assert out["pairs_tested"] == 2 and out["pairs_terrain_blocked"] == 1
     assert out["resolution_m"] == 10.0 and out["method"] == TerrainParams().method
     json.dumps(out)

@@ -25,7 +25,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from siting.area import POI_CATEGORIES, Area, slug
+from siting.area import Area, slug
 from siting.errors import InputError
 from siting.io import osm_readers
 from siting.io.export import atomic_path, gpkg_timestamp
@@ -42,6 +42,7 @@ from siting.io.osm_normalise import (
 )
 from siting.io.osm_readers import RawOsm
 from siting.provenance import sha256_file, sha256_text
+from siting.vocab import POI_CATEGORIES
 
 #: bump when the normalised layers change, so that stale caches are rebuilt
 READER_VERSION = 2
