@@ -98,13 +98,16 @@ def _stripped(area):
     return replace(area, buildings=area.buildings.iloc[:0])
 
 
-def test_nanjing_without_buildings_keeps_most_classes_and_residents(shared_data):
-    area = _load(shared_data / "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml")
+@pytest.mark.parametrize("rel, dense", [("osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml", 100), ("demo", 50)])
+def test_well_mapped_extract_without_buildings_keeps_its_classes_and_residents(shared_data, rel, dense):
+    # issue 17: at least 80 % of cells keep their class, residents within 20 % (measured: Nanjing 85 %, -4 %;
+    # Helsinki 90 %, +3 %; these extracts are in the model's training data, see benchmarks/RESULTS.md)
+    area = _load("demo" if rel == "demo" else shared_data / rel)
     full, bare = build_demand(area, P), build_demand(_stripped(area), P)
     agree = (full.grid["env_class"].to_numpy() == bare.grid["env_class"].to_numpy()).mean()
-    assert agree >= 0.75           # measured 76.8 % (issue 17 asks 80 %: see benchmarks/RESULTS.md)
-    assert bare.info["residents_total"] == pytest.approx(full.info["residents_total"], rel=0.25)   # measured -22 %
-    assert bare.info["env_classes"]["dense_urban"] > 100
+    assert agree >= 0.8
+    assert bare.info["residents_total"] == pytest.approx(full.info["residents_total"], rel=0.2)
+    assert bare.info["env_classes"]["dense_urban"] > dense
 
 
 @pytest.mark.parametrize("rel", ["osm/shanghai_fengxian_roads_osm/map.osm", "osm/fujian_ninghua_osm/map.osm"])
