@@ -213,6 +213,13 @@ class BuiltupModel:
         out["far"] = np.maximum(out["far"], out["cover"])
         return out
 
+    def reported_errors(self) -> dict:
+        """The errors a plan reports: spatial block CV, and per training extract the scores when that
+        extract was left out of the fit (how well the model transfers to an area it has not seen)."""
+        keys = ("class_agreement", "floor_area_total_error", "residents_total_error")
+        return {"cross_validation": self.info["cross_validation"],
+                "leave_one_area_out": {a: {k: v[k] for k in keys} for a, v in self.info["leave_one_area_out"].items()}}
+
     def to_json(self) -> dict:
         return {"columns": list(self.columns), "forests": {t: f.to_json() for t, f in self.forests.items()},
                 "info": self.info}

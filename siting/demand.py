@@ -119,7 +119,7 @@ def build_demand(area: Area, params: DemandParams, raster: str | Path | None = N
     estimate = float(sum(v.sum() for v in sources.values()))
     factor = 1.0
     if params.population is not None:
-        _check_census(area.name, params, float(sources["buildings"].sum()))
+        _check_census(area.name, params.population, params.census_min_share, float(sources["buildings"].sum()))
         if raster is None and (sparse or estimate <= 0) and params.population > estimate:
             # what buildings and landuse do not explain lives where the model puts floor area, else along the roads
             unmapped = in_area & ~mapped
@@ -229,12 +229,12 @@ def neighbourhood(area: Area, params: DemandParams) -> Neighbourhood:
         features=builtup.cell_features(area, spec, boundary, cell_area, road_by_group))
 
 
-def _check_census(name: str, params: DemandParams, building_residents: float) -> None:
+def _check_census(name: str, population: float, min_share: float, building_residents: float) -> None:
     """Refuse a census total far below what the mapped buildings already hold."""
-    if params.population < params.census_min_share * building_residents:
-        raise InputError(f"population={params.population:g} for area '{name}' is far below the "
+    if population < min_share * building_residents:
+        raise InputError(f"population={population:g} for area '{name}' is far below the "
                          f"{building_residents:,.0f} residents its mapped buildings hold (less than "
-                         f"{params.census_min_share:.0%}): check the census figure and that it is for this area")
+                         f"{min_share:.0%}): check the census figure and that it is for this area")
 
 
 def _people(area: Area, boundary: shapely.Geometry, spec: GridSpec, bld: dict[str, np.ndarray], cover_ctx: np.ndarray,
@@ -547,7 +547,7 @@ def _model_info(grid: gpd.GeoDataFrame, modelled: np.ndarray, params: DemandPara
             "residents_share": round(float(residents[grid["source"].to_numpy() == "model"].sum()) / total, 4)
             if total > 0 else 0.0}
     if params.builtup_model:
-        info["cross_validation"] = builtup.shipped_model().info["cross_validation"]
+        info.update(builtup.shipped_model().reported_errors())
     return info
 
 
