@@ -25,6 +25,7 @@ from siting.pipeline import plan_area
 
 AREAS = (
     ("Nanjing Xinjiekou", "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml", None),
+    ("Helsinki demo", "demo", None),
     ("Shenzhen Nanshan core", "osm/shenzhen_nanshan_kejiyuan_osm/osm_bbox.osm.xml", (113.92, 22.536, 114.0, 22.564)),
     ("Shanghai Baoshan", "osm/shanghai_shu_baoshan_osm/map_1.osm", None),
     ("Shanghai Fengxian coast", "osm/shanghai_fengxian_roads_osm/map.osm", None),
@@ -47,7 +48,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for name, rel, bbox in AREAS:
         t0 = time.perf_counter()
-        area = load_area(str(a.data / rel), boundary=box(*bbox) if bbox else None, processed_dir=None, cache_dir=None)
+        area = load_area("demo" if rel == "demo" else str(a.data / rel), boundary=box(*bbox) if bbox else None, processed_dir=None, cache_dir=None)
         full = build_demand(area, params.demand)
         stripped = build_demand(replace(area, buildings=area.buildings.iloc[:0]), params.demand)
         agree = float((full.grid["env_class"].to_numpy() == stripped.grid["env_class"].to_numpy()).mean())

@@ -7,9 +7,9 @@
   ``DOMAIN.md`` §5), or from a population raster (spread inside each pixel by the
   buildings), or from ``landuse=residential`` where buildings are unmapped;
 - the **built-up model** (:mod:`siting.builtup`, ``demand.builtup_model``) where
-  buildings are unmapped: neighbourhood building cover and floor area estimated from
-  roads, POIs and landuse give residents and workers (``source="model"``) and the
-  environment class (``env_source="model"``);
+  buildings are unmapped: neighbourhood building cover, floor area, residents and workers
+  estimated from roads, POIs and landuse (``source="model"``) and the environment class
+  from the cover and floors (``env_source="model"``);
 - **sparse areas** (most roads in neighbourhoods without mapped buildings, as in much
   of Chinese OSM) put the part of a census total their buildings do not explain where
   the model puts floor area (along the unmapped roads with the model off, ``"roads"``);
@@ -97,7 +97,8 @@ def build_demand(area: Area, params: DemandParams, population: PopulationSamples
 
     # where buildings are unmapped, the built-up model estimates cover and floor area from roads and POIs
     modelled = hood.model_cells(params)
-    built = builtup.shipped_model().predict(hood.features[modelled]) if modelled.any() else {"cover": np.zeros(0), "far": np.zeros(0)}
+    built = (builtup.shipped_model().predict(hood.features[modelled]) if modelled.any()
+             else {t: np.empty(0) for t in builtup.TARGETS})
     env_cover, env_far = cover_ctx.copy(), hood.far_ctx.copy()
     env_cover[modelled], env_far[modelled] = built["cover"], built["far"]
     env = _env_class(env_cover, ratio(env_far, env_cover), hood.road_density_ctx, params)
@@ -108,7 +109,10 @@ def build_demand(area: Area, params: DemandParams, population: PopulationSamples
     mapped_road_share = float(road_m[mapped].sum() / road_m.sum()) if road_m.sum() > 0 else float(bld["footprint"].sum() > 0)
     sparse = mapped_road_share < params.sparse_mapped_share
 
-    model_res, model_work = _modelled_people(env_far * modelled * cell_area, area.landuse, spec, params)
+    model_res, model_work = (np.zeros(ncell) for _ in range(2))
+    if modelled.any():  # the model's people per hectare of the cell's neighbourhood, on the cell's land
+        model_res[modelled] = built["residents_per_ha"] * cell_area[modelled] / 1e4
+        model_work[modelled] = built["workers_per_ha"] * cell_area[modelled] / 1e4
     sources, workers = _people(area, spec, bld, cover_ctx, population, params, modelled, model_res, model_work)
     sources = {s: np.where(in_area, v, 0.0) for s, v in sources.items()}  # buildings just outside the boundary
     workers = np.where(in_area, workers, 0.0)
@@ -197,8 +201,7 @@ class Neighbourhood:
         """Cells inside the area whose neighbourhood has no mapped buildings but has roads or POIs."""
         if not params.builtup_model:
             return np.zeros(len(self.cell_area), dtype=bool)
-        seen = (self.features["road_km_per_km2"] > 0) | (self.features["pois_per_km2"] > 0)
-        return self.in_area & (self.cover_ctx < params.mapped_cover_min) & seen.to_numpy()
+        return self.in_area & (self.cover_ctx < params.mapped_cover_min) & builtup.seen(self.features)
 
 
 def demand_grid(area: Area, params: DemandParams) -> GridSpec:
@@ -225,23 +228,7 @@ def neighbourhood(area: Area, params: DemandParams) -> Neighbourhood:
         cover_ctx=ratio(smooth(bld["footprint"], spec, window), land),
         far_ctx=ratio(smooth(bld["footprint"] * bld["floors"], spec, window), land),
         road_density_ctx=1000.0 * ratio(smooth(road_by_group.sum(axis=1), spec, window), land),
-        features=builtup.cell_features(area, spec, boundary, cell_area, road_by_group, window))
-
-
-def _modelled_people(floor_area: np.ndarray, landuse: gpd.GeoDataFrame, spec: GridSpec,
-                     params: DemandParams) -> tuple[np.ndarray, np.ndarray]:
-    """Residents and workers per cell from modelled gross floor area (m²), split into housing and
-    workplace like an untyped building: by the landuse of the cell, else ``untyped_residential_share``."""
-    ncell = spec.shape[0] * spec.shape[1]
-    res_share = np.full(ncell, params.untyped_residential_share)
-    if len(landuse):
-        kind = landuse["landuse"].astype(str).to_numpy()
-        li, cell, share = polygon_cell_areas(landuse.geometry.to_numpy(), spec)
-        res = np.bincount(cell, share * (kind[li] == "residential"), minlength=ncell)
-        work = np.bincount(cell, share * np.isin(kind[li], WORK_LANDUSE), minlength=ncell)
-        res_share = np.select([res > work, work > res], [1.0, 0.0], res_share)
-    net = floor_area * params.floor_efficiency
-    return net * res_share / params.m2_per_person, net * (1.0 - res_share) / params.m2_per_worker
+        features=builtup.cell_features(area, spec, boundary, cell_area, road_by_group))
 
 
 def _check_census(name: str, population: float, min_share: float, building_residents: float) -> None:
@@ -514,7 +501,7 @@ def _model_info(grid: gpd.GeoDataFrame, modelled: np.ndarray, params: DemandPara
             "residents_share": round(float(residents[grid["source"].to_numpy() == "model"].sum()) / total, 4)
             if total > 0 else 0.0}
     if params.builtup_model:
-        info["cross_validation"] = builtup.shipped_model().info["cross_validation"]
+        info.update(builtup.shipped_model().reported_errors())
     return info
 
 

@@ -49,6 +49,9 @@ def test_roads_only_area_is_populated_and_classed_by_the_model_and_says_so():
     assert sum(v["env_source"]["model"] for v in by_class.values()) == d.info["builtup_model"]["cells"] == len(d.grid)
     assert d.info["builtup_model"]["residents_share"] == pytest.approx(1.0)
     assert "class_agreement" in d.info["builtup_model"]["cross_validation"]
+    transfer = d.info["builtup_model"]["leave_one_area_out"]   # the honest figure for an unseen area
+    assert {"nanjing_xinjiekou", "shenzhen_nanshan"} <= set(transfer)
+    assert all(0 <= v["class_agreement"] <= 1 for v in transfer.values())
     layer = environment_layer(d)
     assert list(layer.columns[:4]) == ["row", "col", "env_class", "env_source"] and len(layer) == len(d.grid)
     assert set(layer["env_class"]) <= set(ENV_CLASSES) and set(layer["env_source"]) <= set(ENV_SOURCES)
@@ -99,13 +102,16 @@ def _stripped(area):
     return replace(area, buildings=area.buildings.iloc[:0])
 
 
-def test_nanjing_without_buildings_keeps_most_classes_and_residents(shared_data):
-    area = _load(shared_data / "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml")
+@pytest.mark.parametrize("rel, dense", [("osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml", 100), ("demo", 50)])
+def test_well_mapped_extract_without_buildings_keeps_its_classes_and_residents(shared_data, rel, dense):
+    # issue 17: at least 80 % of cells keep their class, residents within 20 % (measured: Nanjing 85 %, -4 %;
+    # Helsinki 90 %, +3 %; these extracts are in the model's training data, see benchmarks/RESULTS.md)
+    area = _load("demo" if rel == "demo" else shared_data / rel)
     full, bare = build_demand(area, P), build_demand(_stripped(area), P)
     agree = (full.grid["env_class"].to_numpy() == bare.grid["env_class"].to_numpy()).mean()
-    assert agree >= 0.75           # measured 76.8 % (issue 17 asks 80 %: see benchmarks/RESULTS.md)
-    assert bare.info["residents_total"] == pytest.approx(full.info["residents_total"], rel=0.25)   # measured -22 %
-    assert bare.info["env_classes"]["dense_urban"] > 100
+    assert agree >= 0.8
+    assert bare.info["residents_total"] == pytest.approx(full.info["residents_total"], rel=0.2)
+    assert bare.info["env_classes"]["dense_urban"] > dense
 
 
 @pytest.mark.parametrize("rel", ["osm/shanghai_fengxian_roads_osm/map.osm", "osm/fujian_ninghua_osm/map.osm"])
@@ -123,4 +129,27 @@ def test_plan_command_refuses_a_census_far_below_the_buildings_with_exit_status_
         cli.main(["plan", "demo", "--count", "3", "--population", "100", "--out", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "far below" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+ONLY_FOOTWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="test">
+ <bounds minlat="31.2000" minlon="121.4000" maxlat="31.2100" maxlon="121.4100"/>
+ <node id="1" lat="31.2010" lon="121.4010"/><node id="2" lat="31.2050" lon="121.4050"/>
+ <node id="3" lat="31.2090" lon="121.4090"/>
+ <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="footway"/></way>
+</osm>
+"""
+
+
+@pytest.mark.parametrize("kind", ["5g", "charging"])
+def test_plan_command_refuses_a_roads_only_area_without_usable_roads(tmp_path, capsys, kind):
+    cli = pytest.importorskip("siting.cli")
+    osm = tmp_path / "paths.osm"
+    osm.write_text(ONLY_FOOTWAYS, encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["plan", str(osm), "--kind", kind, "--count", "3", "--population", "5000",
+                  "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "no drivable roads" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()

@@ -119,8 +119,8 @@ class DemandParams(Section):
                     "Chinese district, Shanghai Huangpu, has about 32,000 per km² (662,030 on 20.46 km², 2020 "
                     "census, Shanghai statistics) [A]")
     builtup_model: bool = Field(
-        True, description="where buildings are unmapped, estimate building cover and floor area (so residents, "
-                          "workers and the environment class) from roads, POIs and landuse with the model shipped "
+        True, description="where buildings are unmapped, estimate building cover, floor area, residents and "
+                          "workers (and from cover and floors the environment class) from roads, POIs and landuse with the model shipped "
                           "in siting/data/builtup_model.json; off: road demand only, as before [A] (issue 17)")
     census_min_share: float = Field(
         0.1, ge=0, le=1, description="a population total below this share of the residents that the mapped "
