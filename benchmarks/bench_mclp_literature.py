@@ -19,7 +19,7 @@ from scipy import sparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from siting.optimize import solve_mclp  # noqa: E402
+from siting.solve import solve_mclp  # noqa: E402
 
 BRONX = Path(__file__).resolve().parents[2] / "shared" / "data" / "mclp" / "Bronx.txt"
 RADIUS_M = 600.0

@@ -29,7 +29,7 @@ def run(n_demand: int, n_cand: int, p: int, method: str) -> dict:
     """Build the instance, then time the coverage matrix and the solve (in this process)."""
     from bench_optimize import grid_city
     from siting.coverage import check_memory, pairs_within, coverage_matrix
-    from siting.optimize import solve_mclp
+    from siting.solve import solve_mclp
 
     demand, cands, weights = grid_city(n_demand, n_cand, 0)
     radius = np.random.default_rng(1).choice([300.0, 500.0, 800.0], n_cand)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_optimize import clustered  # noqa: E402
 from siting.coverage import coverage_from_radius  # noqa: E402
-from siting.optimize import solve_mclp  # noqa: E402
+from siting.solve import solve_mclp  # noqa: E402
 
 RADIUS_M, P = 800.0, 40
 

@@ -22,7 +22,7 @@ from siting.errors import PlanError
 from siting.fill import REASONS, fill_to_count
 from siting.gaps import plan_gaps
 from siting.layers import coverage_polygons, points_xy
-from siting.optimize import Solution, solve_mclp, solve_set_cover
+from siting.solve import Solution, solve_mclp, solve_set_cover
 from siting.phases import check_phases, plan_phases, resolve_phases
 from siting.reserve import check_reserve, choose_reserves, reserve_layers, resolve_ratio
 from siting.result import PlanResult, sites_layer
