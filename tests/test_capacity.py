@@ -93,6 +93,9 @@ def test_huge_capacity_gives_the_coverage_only_plan():
     by_target = solve_capacitated((rows, cols), traffic, se, capacity, target=0.8, fixed=fixed)
     cover = solve_set_cover(matrix, traffic, 0.8, fixed=fixed)
     assert sorted(by_target.selected.tolist()) == sorted(cover.selected.tolist())
+    # one Solution type: the capacitated plan says what proves its bound, like the coverage plan
+    assert sol.bound >= sol.objective and sol.bound_source and by_target.min_sites <= len(by_target.selected)
+    assert by_target.bound_source and sol.load is not None and mclp.load is None
 
 
 def test_dense_cluster_gets_several_sites_where_coverage_puts_one():

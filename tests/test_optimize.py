@@ -236,3 +236,6 @@ def test_weak_bounds_are_said_in_words():
     assert greedy.gap > 0.01 and "weak" in greedy.bound_note and greedy.bound_source
     auto = solve_mclp(matrix, weights, 20)
     assert auto.gap <= 0.01 and auto.bound_note == ""
+    cover = solve_set_cover(matrix, weights, 0.9)
+    assert cover.bound_source == "LP relaxation (HiGHS), rounded up" and cover.bound_note == ""
+    assert len(cover.selected) <= 1.1 * cover.min_sites  # the LP bound within 10 % of the count

@@ -26,7 +26,7 @@ from siting.coverage import coverage_matrix
 from siting.errors import PlanError
 from siting.solve.highs import highs_model, lp_value, mip_outcome
 from siting.solve.mclp import solve_mclp, solve_set_cover
-from siting.solve.problem import (ParameterError, Solution, check_count, check_fixed, check_method, check_one_of,
+from siting.solve.problem import (ParameterError, Solution, bound_note, check_count, check_fixed, check_method, check_one_of,
                                   check_target)
 from siting.solve.relax import Exact
 
@@ -126,19 +126,19 @@ def solve_capacitated(pairs, traffic, se, site_capacity, count: int | None = Non
     inst = _Instance.build(pairs, traffic, se, site_capacity, fixed, method)
     if count is not None:
         p = check_count(count, len(inst.fixed), inst.n_candidates)
-        best_sites, best, label, bound = _by_count(inst, p, method, seed, params, solver)
-        return _package(inst, best_sites, best, max(bound, best.value), label, start, None)
+        best_sites, best, label, bound, source = _by_count(inst, p, method, seed, params, solver)
+        return _package(inst, best_sites, best, max(bound, best.value), label, start, None, source)
     assert target is not None
     share = check_target(target, "share of the traffic such as 0.95")
-    best_sites, best, label, min_sites = _by_target(inst, share, method, seed, params, solver)
-    return _package(inst, best_sites, best, best.value, label, start, min_sites)
+    best_sites, best, label, min_sites, source = _by_target(inst, share, method, seed, params, solver)
+    return _package(inst, best_sites, best, best.value, label, start, min_sites, source)
 
 
 def _by_count(inst: "_Instance", p: int, method: str, seed: int, params: CapacityParams,
-              solver: SolverParams) -> tuple[np.ndarray, "_Assignment", str, float]:
+              solver: SolverParams) -> tuple[np.ndarray, "_Assignment", str, float, str]:
     """``p`` sites serving the most traffic: the better of the capacitated greedy and the
     coverage-only plan, its bound, and HiGHS on small instances. Returns the sites, their
-    assignment, the method label and the proven bound."""
+    assignment, the method label, the proven bound and what proved it."""
     m = len(inst.fixed)
     greedy = _greedy(inst, p - m, None)
     coverage_only = solve_mclp(inst.coverage(), inst.traffic, p, fixed=inst.fixed,
@@ -146,23 +146,27 @@ def _by_count(inst: "_Instance", p: int, method: str, seed: int, params: Capacit
     starts = [("coverage", coverage_only.selected), ("greedy", greedy)]
     best_label, best_sites, best = _best_start(inst, starts)
     label = f"{best_label}+lp"
-    bound = min(coverage_only.bound, _lagrangian_bound(inst, p - m, best, params))
+    lagrange = _lagrangian_bound(inst, p - m, best, params)
+    bound, source = min((coverage_only.bound, "coverage bound (capacity ignored)"),
+                        (lagrange, "Lagrangian relaxation (capacity)"))
     proven = bound - best.value <= solver.mip_rel_gap * bound
     if _exact_ok(inst, method, proven, params):
         exact = _milp(inst, p, None, best_sites, solver, seed)
-        bound = min(bound, max(exact.bound, best.value))
+        if max(exact.bound, best.value) < bound:
+            bound, source = max(exact.bound, best.value), "branch and bound (HiGHS)"
         if exact.value > best.value + inst.tol:
             best_sites, best, label = exact.sites, _assign(inst, exact.sites), exact.label
         elif exact.proven:
             label = exact.label
-    return best_sites, best, label, bound
+    return best_sites, best, label, bound, source
 
 
 def _by_target(inst: "_Instance", target: float, method: str, seed: int, params: CapacityParams,
-               solver: SolverParams) -> tuple[np.ndarray, "_Assignment", str, int]:
+               solver: SolverParams) -> tuple[np.ndarray, "_Assignment", str, int, str]:
     """The fewest sites serving ``target`` of the traffic: capacitated greedy with redundant
     sites dropped, or the coverage-only set cover when it serves the share; HiGHS on small
-    instances. Returns the sites, their assignment, the label and a lower bound on the count."""
+    instances. Returns the sites, their assignment, the label, a lower bound on the count and
+    what proved it."""
     goal = target * float(inst.traffic.sum()) - inst.tol
     standalone = inst.gains(inst.traffic)  # each site alone: serving can only be less together
     reach = min(standalone.sum(), inst.traffic[np.unique(inst.rows)].sum())
@@ -184,14 +188,16 @@ def _by_target(inst: "_Instance", target: float, method: str, seed: int, params:
         if served.value >= goal:
             best_sites, best, label = cover.selected, served, "coverage+lp"
     min_sites = max(_min_sites(inst, goal), cover.min_sites or 0)  # serving the share covers it too
+    source = "site capacities alone and the coverage set cover's bound"
     if _exact_ok(inst, method, min_sites >= len(best_sites), params):
         exact = _milp(inst, None, goal, best_sites, solver, seed)
-        min_sites = max(min_sites, exact.min_sites)
+        if exact.min_sites > min_sites:
+            min_sites, source = exact.min_sites, "branch and bound (HiGHS)"
         if len(exact.sites) < len(best_sites):
             best_sites, best, label = exact.sites, _assign(inst, exact.sites), exact.label
         elif exact.proven:
             label = exact.label
-    return best_sites, best, label, min_sites
+    return best_sites, best, label, min_sites, source
 
 
 def _exact_ok(inst: "_Instance", method: str, proven: bool, params: CapacityParams) -> bool:
@@ -428,7 +434,7 @@ def _milp(inst: _Instance, p: int | None, goal: float | None, start: np.ndarray,
 
 
 def _package(inst: _Instance, sites: np.ndarray, a: _Assignment, bound: float, label: str, start: float,
-             min_sites: int | None) -> Solution:
+             min_sites: int | None, source: str) -> Solution:
     sites = np.asarray(sites, dtype=np.int64)
     fixed = np.isin(sites, inst.fixed)
     sites = np.concatenate([inst.fixed, sites[~fixed]])
@@ -445,8 +451,10 @@ def _package(inst: _Instance, sites: np.ndarray, a: _Assignment, bound: float, l
     cap = inst.capacity[sites]
     load = np.divide(used, cap, out=np.zeros(len(sites)), where=cap > 0)
     objective = float(a.value)
+    gap = 1.0 - objective / bound if bound > 0 else 0.0
     return Solution(
-        selected=sites, objective=objective, bound=bound, gap=1.0 - objective / bound if bound > 0 else 0.0,
+        selected=sites, objective=objective, bound=bound, gap=gap,
         method=label, gains=site_served, covered=covered, runtime_s=time.perf_counter() - start,
-        min_sites=min_sites, served=served, site_served=site_served, load=np.minimum(load, 1.0),
+        min_sites=min_sites, bound_source=source, bound_note=bound_note(gap, source, min_sites, len(sites)),
+        served=served, site_served=site_served, load=np.minimum(load, 1.0),
         flow_rows=a.rows, flow_cols=a.cols, flow_mbps=a.flow)

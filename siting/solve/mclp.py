@@ -102,6 +102,7 @@ def solve_set_cover(coverage, weights, target: float, fixed=None, method: str = 
     state, fixed_gains = start_state(problem)
     order, _, records = greedy(state, problem.n_candidates, params.bound_checks, stop_value=goal)
     min_sites = max(r.min_sites(goal - r.value, len(problem.fixed)) for r in records)
+    source = "greedy (submodular)"  # what proves min_sites
     best = np.asarray(order, dtype=np.int64)
     label = "greedy"
     if method != "greedy":
@@ -111,18 +112,20 @@ def solve_set_cover(coverage, weights, target: float, fixed=None, method: str = 
     if method in ("auto", "exact") and len(best) + len(problem.fixed) > min_sites:
         model = Model.build(problem, problem.fixed_mask, ~problem.fixed_mask)
         if model.rows.nnz <= params.lp_max_pairs or method == "exact":
-            relaxed = relaxation(model, None, goal)
-            min_sites = max(min_sites, int(np.ceil(relaxed - 1e-6)) + len(problem.fixed))
+            relaxed = int(np.ceil(relaxation(model, None, goal) - 1e-6)) + len(problem.fixed)
+            if relaxed > min_sites:
+                min_sites, source = relaxed, "LP relaxation (HiGHS), rounded up"
         if method == "exact" or model.small_enough(params):
             exact = milp(model, None, goal, best, params, 0)
-            min_sites = max(min_sites, exact.min_sites)
+            if exact.min_sites > min_sites:
+                min_sites, source = exact.min_sites, "branch and bound (HiGHS)"
             if exact.value >= goal and len(exact.sites) < len(best):
                 best, label = exact.sites, exact.label
             elif exact.proven:
                 label = exact.label
     size = len(best) + len(problem.fixed)
     bound = min(problem.coverable, *(r.mclp_bound(size - len(problem.fixed)) for r in records))
-    return _package(problem, best, fixed_gains, bound, label, start, min_sites=min_sites)
+    return _package(problem, best, fixed_gains, bound, label, start, min_sites=min_sites, bound_source=source)
 
 
 def _refine(problem: Problem, budget: int, best: np.ndarray, value: float, bound: float, source: str,

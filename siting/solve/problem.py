@@ -43,7 +43,7 @@ class Solution:
     bounds the distance to the optimum. ``min_sites`` (set cover, capacitated target) is a
     proven lower bound on the number of sites any solution reaching the target needs.
     ``runtime_s`` is wall time, not reproducible. ``bound_source`` names what proved
-    ``bound``; ``bound_note`` says in words when the bound (or ``min_sites``) is too weak to
+    ``bound`` (set cover: ``min_sites``); ``bound_note`` says in words when the bound (or ``min_sites``) is too weak to
     tell whether the plan is good (empty otherwise).
 
     Capacitated plans (:func:`siting.solve.solve_capacitated`) also carry the assignment:
