@@ -29,7 +29,7 @@ from siting.candidates import candidates_5g
 from siting.config import Params
 from siting.demand import build_demand
 from siting.io.export import write_plan
-from siting.optimize import solve_mclp
+from siting.solve import solve_mclp
 from siting.pipeline import plan_area, radio_links
 from siting.plans import demand_by_district, district_quotas
 from siting.registry import Plan

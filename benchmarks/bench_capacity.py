@@ -22,11 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from siting.capacity import (served_traffic, site_capacity_mhz, solve_capacitated,  # noqa: E402
-                             spectral_efficiency)
+from siting.capacity import site_capacity_mhz, spectral_efficiency  # noqa: E402
 from siting.config import CapacityParams  # noqa: E402
 from siting.coverage import coverage_matrix, pairs_within  # noqa: E402
-from siting.optimize import solve_mclp  # noqa: E402
+from siting.solve import served_traffic, solve_capacitated, solve_mclp  # noqa: E402
 
 RADIUS_M = 500.0
 
@@ -53,7 +52,7 @@ def run(quick: bool) -> None:
     build_s = time.perf_counter() - t0
     capacity = site_capacity_mhz(np.full(n_cand, "rooftop", dtype=object), 100.0, CapacityParams())
     cpu0, t0 = time.process_time(), time.perf_counter()
-    sol = solve_capacitated((rows, cols), traffic, se, capacity, p=p, method="greedy+swap")
+    sol = solve_capacitated((rows, cols), traffic, se, capacity, count=p, method="greedy+swap")
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     t0 = time.perf_counter()
     mclp = solve_mclp(coverage_matrix(rows, cols, n_demand, n_cand), traffic, p, method="greedy+swap")

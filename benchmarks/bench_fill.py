@@ -19,7 +19,7 @@ from siting.capacity import spectral_efficiency
 from siting.config import CapacityParams
 from siting.coverage import coverage_matrix, pairs_within
 from siting.fill import fill_to_count
-from siting.optimize import solve_mclp
+from siting.solve import solve_mclp
 from siting.reserve import choose_reserves
 
 

@@ -30,7 +30,7 @@ from siting.config import Params, RadioParams
 from siting.demand import build_demand
 from siting.io.osm import load_area
 from siting.los import buildings_los
-from siting.optimize import solve_mclp
+from siting.solve import solve_mclp
 
 ROOT = Path(__file__).resolve().parents[1]
 NANJING = ROOT.parent / "shared" / "data" / "osm" / "nanjing_xinjiekou_osm" / "osm_bbox.osm.xml"

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from siting.coverage import coverage_from_radius  # noqa: E402
-from siting.optimize import solve_mclp  # noqa: E402
+from siting.solve import solve_mclp  # noqa: E402
 
 
 # --------------------------------------------------------------------------- instances

@@ -13,7 +13,7 @@ expressed in metres at ``reference_speed_kmh`` so that radii stay in metres.
 
 The ``matrix`` of :func:`network_access` is the same boolean ``csr_matrix``
 (n_demand × n_candidates) that :mod:`siting.coverage` gives the 5G planner, so the
-optimisers of :mod:`siting.optimize` run on it unchanged.
+optimisers of :mod:`siting.solve` run on it unchanged.
 """
 from __future__ import annotations
 

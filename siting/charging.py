@@ -9,7 +9,7 @@
    fixed, roadside candidates where sparse OSM has no car park near demand, candidates
    closer than ``merge_distance_m`` merged into one;
 3. road-network service matrix (:mod:`siting.access`), radius by environment class;
-4. site choice in rounds of the shared MCLP solver (:func:`siting.optimize.solve_mclp`)
+4. site choice in rounds of the shared MCLP solver (:func:`siting.solve.solve_mclp`)
    on the sessions the stations chosen so far cannot serve at full size, until the
    ``count``, the ``piles`` or the ``target`` share of served sessions is reached;
 5. piles per station from the sessions a capacitated assignment (a maximum flow,
@@ -221,7 +221,7 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
     the day's sessions served within a station's radius and within its piles'
     capacity); none means ``params.charging.target``.
 
-    New stations are chosen by MCLP (:func:`siting.optimize.solve_mclp`) on the
+    New stations are chosen by MCLP (:func:`siting.solve.solve_mclp`) on the
     sessions that the stations already chosen cannot serve at their full size, so
     demand next to a saturated existing station still draws a new one; a target
     plan repeats such rounds until the target is served or nothing more can be.
@@ -357,7 +357,7 @@ class _Stations:
     def extend(self, choice: _Choice, k: int, unserved: np.ndarray) -> _Choice:
         """Add ``k`` new stations: MCLP over the other candidates on the ``unserved``
         sessions of each demand point."""
-        from siting.optimize import solve_mclp
+        from siting.solve import solve_mclp
 
         free = np.setdiff1d(np.arange(self.access.matrix.shape[1]), choice.sites)
         k = min(k, len(free))

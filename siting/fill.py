@@ -1,6 +1,6 @@
 """Exact site counts: once coverage saturates, place the rest for capacity, then redundancy.
 
-The coverage optimiser (:func:`siting.optimize.solve_mclp`) proposes no site that covers
+The coverage optimiser (:func:`siting.solve.solve_mclp`) proposes no site that covers
 nothing new, so a count above the point where coverage saturates comes back short.
 :func:`fill_to_count` places the remaining sites where they do the most for the network
 that exists, in two stages, and says why each site stands (``reason``):

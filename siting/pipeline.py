@@ -24,10 +24,11 @@ from siting.gaps import plan_gaps
 from siting.grid import PopulationSamples
 from siting.layers import coverage_polygons, points_xy
 from siting.los import buildings_los
-from siting.optimize import Solution, solve_mclp, solve_set_cover
 from siting.phases import check_phases, plan_phases, resolve_phases
 from siting.reserve import check_reserve, choose_reserves, reserve_layers, resolve_ratio
 from siting.result import PlanResult, sites_layer
+from siting.solve import Solution, solve_mclp, solve_set_cover
+from siting.solve.problem import bound_note
 from siting.vocab import KINDS
 
 
@@ -298,8 +299,7 @@ def _choose(net: _Network, base: np.ndarray, base_reasons: np.ndarray, total: in
     if params.capacity.enabled:
         capacity = _capacity(net, base, total, target)
         cs = capacity.solution
-        solution = replace(solution, selected=cs.selected, gains=cs.site_served, objective=cs.objective,
-                           bound=cs.bound, gap=cs.gap, min_sites=cs.min_sites, method=f"capacity {cs.method}")
+        solution = replace(cs, method=f"capacity {cs.method}")
     reasons = _reasons(required, weights, solution.selected, base, base_reasons)
     if total is not None and len(solution.selected) < total:
         filled = fill_to_count(net.mhz_per_mbps, net.traffic, net.capacity_mhz, solution.selected, reasons, total)
@@ -452,6 +452,8 @@ def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFr
         "optimality_gap": round(float(solution.gap), 6),
         "solver": solution.method,
         "min_sites_bound": solution.min_sites,
+        "bound_source": solution.bound_source,
+        "bound_note": bound_note(float(solution.gap), solution.bound_source, solution.min_sites, len(sel)),
         "gaps": int(len(gaps)),
         "gap_areas": gap_figures,
     }

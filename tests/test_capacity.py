@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import shapely
 
-from siting.capacity import (capacity_outputs, explain_count, plan_capacity, site_capacity_mhz, solve_capacitated,
-                             spectral_efficiency, traffic_mbps)
+from siting.capacity import (capacity_outputs, explain_count, plan_capacity, site_capacity_mhz, spectral_efficiency,
+                             traffic_mbps)
 from siting.config import CapacityParams, load_params
 from siting.coverage import coverage_matrix, pairs_within
 from siting.errors import PlanError
-from siting.optimize import solve_mclp, solve_set_cover
+from siting.solve import solve_capacitated, solve_mclp, solve_set_cover
 
 #: the default capacity parameters
 CP = CapacityParams()
@@ -69,13 +69,13 @@ def test_site_capacity_sectors_bandwidth_layers():
     assert load_params(overrides={"capacity.sectors": 6}).capacity.sectors == 6
 
 
-@pytest.mark.parametrize("mode", [{"p": 12}, {"target": 0.6}])
+@pytest.mark.parametrize("mode", [{"count": 12}, {"target": 0.6}])
 def test_capacity_is_never_exceeded(mode):
     rows, cols, se, traffic, capacity, *_ = _instance(3, 1500, 150, 3000.0, 450.0, 15.0)
     sol = solve_capacitated((rows, cols), traffic, se, capacity, method="greedy+swap", **mode)
     _check_feasible(sol, rows, cols, se, traffic, capacity)
     assert np.isclose(sol.load, 1.0).sum() >= len(sol.selected) // 2  # capacity binds here
-    if "p" in mode:
+    if "count" in mode:
         assert len(sol.selected) == 12
     else:
         assert sol.objective >= 0.6 * traffic.sum() * (1 - 1e-9)
@@ -87,7 +87,7 @@ def test_huge_capacity_gives_the_coverage_only_plan():
     capacity = np.full(150, 1e9)
     matrix = coverage_matrix(rows, cols, 1500, 150)
     fixed = [7, 42]
-    sol = solve_capacitated((rows, cols), traffic, se, capacity, p=10, fixed=fixed)
+    sol = solve_capacitated((rows, cols), traffic, se, capacity, count=10, fixed=fixed)
     mclp = solve_mclp(matrix, traffic, 10, fixed=fixed)
     assert sol.selected.tolist()[:2] == fixed
     assert sorted(sol.selected.tolist()) == sorted(mclp.selected.tolist())
@@ -96,6 +96,9 @@ def test_huge_capacity_gives_the_coverage_only_plan():
     by_target = solve_capacitated((rows, cols), traffic, se, capacity, target=0.8, fixed=fixed)
     cover = solve_set_cover(matrix, traffic, 0.8, fixed=fixed)
     assert sorted(by_target.selected.tolist()) == sorted(cover.selected.tolist())
+    # one Solution type: the capacitated plan says what proves its bound, like the coverage plan
+    assert sol.bound >= sol.objective and sol.bound_source and by_target.min_sites <= len(by_target.selected)
+    assert by_target.bound_source and sol.load is not None and mclp.load is None
 
 
 def test_dense_cluster_gets_several_sites_where_coverage_puts_one():
@@ -135,8 +138,8 @@ def test_sparse_low_traffic_is_coverage_led():
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_heuristic_within_a_few_percent_of_exact_highs(seed):
     rows, cols, se, traffic, capacity, *_ = _instance(seed, 150, 30, 1500.0, 400.0, 10.0)
-    heuristic = solve_capacitated((rows, cols), traffic, se, capacity, p=6, method="greedy+swap")
-    exact = solve_capacitated((rows, cols), traffic, se, capacity, p=6, method="exact")
+    heuristic = solve_capacitated((rows, cols), traffic, se, capacity, count=6, method="greedy+swap")
+    exact = solve_capacitated((rows, cols), traffic, se, capacity, count=6, method="exact")
     _check_feasible(exact, rows, cols, se, traffic, capacity)
     gap = 1 - heuristic.objective / exact.objective
     print(f"seed {seed}: heuristic {heuristic.objective:.3f}, exact {exact.objective:.3f} Mbps, gap {gap:.3%}, "
@@ -157,7 +160,7 @@ def test_target_exact_not_more_sites_than_heuristic():
 
 def test_capacity_gaps_are_covered_but_unserved_demand():
     rows, cols, se, traffic, capacity, demand, _ = _instance(3, 1500, 150, 3000.0, 450.0, 15.0)
-    sol = solve_capacitated((rows, cols), traffic, se, capacity, p=12, method="greedy+swap")
+    sol = solve_capacitated((rows, cols), traffic, se, capacity, count=12, method="greedy+swap")
     n = len(demand)
     points = gpd.GeoDataFrame({"kind": ["cell"] * n, "residents": np.ones(n), "workers": np.zeros(n)},
                               geometry=shapely.points(demand), crs="EPSG:32650")
@@ -173,10 +176,10 @@ def test_capacity_gaps_are_covered_but_unserved_demand():
 def test_user_errors_name_the_fix():
     rows, cols, se, traffic, capacity, *_ = _instance(1, 100, 10, 1000.0, 300.0, 1.0)
     with pytest.raises(PlanError, match="below the 2 existing sites"):
-        solve_capacitated((rows, cols), traffic, se, capacity, p=1, fixed=[0, 1])
-    with pytest.raises(PlanError, match="traffic target 0.99 is unreachable.*lower --target"):
+        solve_capacitated((rows, cols), traffic, se, capacity, count=1, fixed=[0, 1])
+    with pytest.raises(PlanError, match="traffic target 0.99 is unreachable.*lower the target"):
         solve_capacitated((rows, cols), traffic, se, capacity, target=0.99)
-    with pytest.raises(PlanError, match="exactly one of --count or --target"):
+    with pytest.raises(PlanError, match="exactly one of count or target"):
         solve_capacitated((rows, cols), traffic, se, capacity)
 
 

@@ -22,7 +22,7 @@ def run(args: list[str], cwd) -> subprocess.CompletedProcess:
 
 def test_a_highs_solver_prints_no_banner():
     """highspy 1.16 prints a copyright banner on its first Highs(); siting's must not."""
-    code = "from siting.highs import new_highs; h = new_highs(); h.run(); new_highs(); print('done')"
+    code = "from siting.solve.highs import new_highs; h = new_highs(); h.run(); new_highs(); print('done')"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout == "done\n" and proc.stderr == ""
 

@@ -171,7 +171,7 @@ def test_candidate_scores_favour_the_learned_places(nanjing, pattern):
 def test_candidate_preference_picks_the_suitable_site_among_equals_and_keeps_coverage():
     from scipy import sparse
 
-    from siting.optimize import solve_mclp
+    from siting.solve import solve_mclp
 
     # demand rows 0-1 (weight 10 each), 2 (weight 1); candidates: 0 fixed, 1 and 2 cover rows
     # 0-1 alike, 3 covers row 2 only. Candidate 2 is the suitable one, 3 the least suitable.

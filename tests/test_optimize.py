@@ -10,7 +10,7 @@ from scipy import sparse
 from siting.config import SolverParams
 from siting.coverage import coverage_from_radius
 from siting.errors import PlanError
-from siting.optimize import METHODS, solve_mclp, solve_set_cover
+from siting.solve import METHODS, solve_mclp, solve_set_cover
 
 
 def _tiny(rng):
@@ -157,7 +157,7 @@ def test_zero_weights_everywhere():
 
 def test_count_errors():
     dense = sparse.csr_matrix(np.eye(4, dtype=bool))
-    with pytest.raises(PlanError, match="--count 1 is below the 2 existing sites: nothing new to plan"):
+    with pytest.raises(PlanError, match="count 1 is below the 2 existing sites: nothing new to plan"):
         solve_mclp(dense, np.ones(4), 1, fixed=[0, 2])
     with pytest.raises(PlanError, match="exceeds the 4 candidate sites"):
         solve_mclp(dense, np.ones(4), 5)
@@ -165,8 +165,12 @@ def test_count_errors():
         solve_mclp(dense, -np.ones(4), 2)
     with pytest.raises(PlanError, match="unknown solver method"):
         solve_mclp(dense, np.ones(4), 2, method="fast")
-    with pytest.raises(PlanError, match=r"outside \(0, 1\]"):
+    with pytest.raises(PlanError, match=r"outside \(0, 1\]") as raised:
         solve_set_cover(dense, np.ones(4), 1.5)
+    assert raised.value.param == "target"  # the parameter at fault, for a front end to name its flag
+    with pytest.raises(PlanError) as raised:
+        solve_mclp(dense, np.ones(4), 2.5)
+    assert raised.value.param == "count"
 
 
 def test_set_cover_unreachable_target_says_what_is_reachable():
@@ -232,3 +236,6 @@ def test_weak_bounds_are_said_in_words():
     assert greedy.gap > 0.01 and "weak" in greedy.bound_note and greedy.bound_source
     auto = solve_mclp(matrix, weights, 20)
     assert auto.gap <= 0.01 and auto.bound_note == ""
+    cover = solve_set_cover(matrix, weights, 0.9)
+    assert cover.bound_source == "LP relaxation (HiGHS), rounded up" and cover.bound_note == ""
+    assert len(cover.selected) <= 1.1 * cover.min_sites  # the LP bound within 10 % of the count

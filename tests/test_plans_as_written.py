@@ -13,7 +13,7 @@ from siting.cli import main
 from siting.config import CapacityParams, Params, load_params
 from siting.demand import build_demand
 from siting.io.osm import load_area
-from siting.optimize import solve_mclp
+from siting.solve import solve_mclp
 from siting.pipeline import plan_area
 from siting.registry import get_plan
 

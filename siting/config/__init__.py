@@ -258,7 +258,7 @@ class MapParams(Section):
 
 
 class SolverParams(Section):
-    """Coverage matrix memory bound and optimiser limits (``siting/coverage.py``, ``siting/optimize.py``)."""
+    """Coverage matrix memory bound and optimiser limits (``siting/coverage.py``, ``siting/solve/``)."""
 
     memory_budget_gb: float = Field(8.0, gt=0, description="refuse a run whose estimated coverage matrix and "
                                                           "solver state exceed this many GB [A] (issue 7: memory "

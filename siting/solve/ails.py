@@ -1,4 +1,4 @@
-"""Compiled swap local search and adaptive iterated local search for MCLP (``siting/optimize.py``).
+"""Compiled swap local search and adaptive iterated local search for MCLP (``siting/solve/mclp.py``).
 
 The state of a site set is kept incrementally, touching only the demand rows whose cover
 count changes: per demand row its cover ``count`` and the sum of the indices of the chosen

@@ -1,0 +1,236 @@
+"""Choose sites on a coverage matrix: maximal covering (MCLP) and set cover.
+
+Both problems take a boolean demand × candidate matrix (``siting/coverage.py``), a
+weight per demand point and the existing sites (``fixed``, always kept):
+
+- :func:`solve_mclp`: ``count`` sites in total maximising the covered weight;
+- :func:`solve_set_cover`: the fewest sites whose covered share reaches ``target``.
+
+Methods:
+
+- ``"greedy"``: lazy greedy with a heap; every candidate's marginal gain is kept exact by
+  vectorised updates over the demand rows each choice newly covers, so a whole run costs
+  O(nnz) plus the heap;
+- ``"greedy+swap"``: then swap local search (``siting/solve/ails.py``: incremental gains, the
+  best swap out of every chosen site; set cover: drop redundant sites, then search
+  downward with one site fewer until the target fails);
+- ``"auto"``: then an adaptive iterated local search (AILS, Maximo, Cordeau & Nascimento
+  2023) within ``ils_work`` matrix entries, stopping once a bound proves the plan within
+  ``mip_rel_gap``; then the LP relaxation with HiGHS on the presolved model (identical
+  demand rows merged) when it has at most ``lp_max_pairs`` pairs, else the Lagrangian
+  relaxation when it fits ``lagrange_work``; reduced-cost fixing; and the MILP with
+  HiGHS when what is left is within ``exact_max_*``. Set cover: the downward search
+  uses AILS, and the LP relaxation rounded up bounds the number of sites;
+- ``"exact"``: the same, with the LP relaxation and the MILP whatever the size.
+
+Note: the textbook greedy bound with the ``p - k`` largest gains after ``k`` choices is
+not valid (the optimum need not contain the greedy prefix); the ``p - |fixed|`` largest
+gains are used.
+
+Every :class:`Solution` carries a proven upper bound on the optimum: the smallest of the
+submodular bound ``f(S_k) + sum of the (p - |fixed|) largest marginal gains w.r.t. S_k``
+(valid for every greedy prefix ``S_k``; checked at ``bound_checks`` prefixes), the
+Lagrangian bound, the LP bound, HiGHS's dual bound and the total coverable weight
+(``bound_source`` says which; ``bound_note`` says in words when it is weak). Results are
+deterministic for a seed unless HiGHS hits its time limit (``method`` then says so).
+
+Sites with no marginal gain are never proposed: when fewer than ``p`` sites already
+cover every coverable demand point, ``selected`` is shorter than ``p``.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from siting.config import SolverParams
+from siting.solve.greedy import State, greedy, start_state
+from siting.solve.problem import ParameterError, Problem, Solution, bound_note, check_count, check_target
+from siting.solve.relax import (MIN_LAGRANGE_ITERATIONS, Model, fix_by_reduced_cost, lagrangian, milp,
+                                relaxation)
+
+
+def solve_mclp(coverage, weights, count: int, fixed=None, method: str = "auto", seed: int = 0, *,
+               params: SolverParams | None = None) -> Solution:
+    """Choose ``count`` sites in total (``fixed`` included) maximising the covered weight.
+
+    Raises :class:`~siting.solve.problem.ParameterError` (a ``PlanError``) when ``count`` is
+    below the number of fixed sites or above the number of candidates.
+    """
+    start = time.perf_counter()
+    params = params or SolverParams()
+    problem = Problem.build(coverage, weights, fixed, method)
+    budget = check_count(count, len(problem.fixed), problem.n_candidates) - len(problem.fixed)
+    state, fixed_gains = start_state(problem)
+    _, _, records = greedy(state, budget, params.bound_checks)
+    bound = min(problem.coverable, *(r.mclp_bound(budget) for r in records))
+    source = "greedy (submodular)" if bound < problem.coverable else "total coverable demand"
+    best = np.flatnonzero(state.chosen & ~problem.fixed_mask)
+    label = "greedy"
+    if method != "greedy":
+        best, value, _ = _search(problem, best, params, seed, rounds=0)
+        label = "greedy+swap"
+    value = problem.value(best)
+    if method in ("auto", "exact") and not _proven(value, bound, params):
+        best, trial, rounds = _search(problem, best, params, seed, rounds=params.ils_iterations,
+                                      stop_value=bound - params.mip_rel_gap * bound)
+        if trial > value + problem.tol:
+            value, label = trial, "adaptive iterated local search"
+        best, bound, source, label = _refine(problem, budget, best, value, bound, source, label,
+                                             method == "exact", params, seed)
+    return _package(problem, best, fixed_gains, bound, label, start, bound_source=source)
+
+
+def solve_set_cover(coverage, weights, target: float, fixed=None, method: str = "auto", *,
+                    params: SolverParams | None = None) -> Solution:
+    """The fewest sites (``fixed`` included) whose covered weight share reaches ``target``.
+
+    The share is of the total weight of all demand points. Raises :class:`PlanError`
+    when ``target`` is outside (0, 1] or unreachable even with every candidate (the
+    message gives the share that is reachable).
+    """
+    start = time.perf_counter()
+    params = params or SolverParams()
+    problem = Problem.build(coverage, weights, fixed, method)
+    target = check_target(target)
+    goal = target * problem.total - problem.tol
+    if problem.coverable < goal:
+        share = problem.coverable / problem.total
+        raise ParameterError("target", f"coverage target {target:g} is unreachable: all {problem.n_candidates} "
+                             f"candidates together cover {share:.4f} of the demand; lower the target or add "
+                             "candidate sites")
+    state, fixed_gains = start_state(problem)
+    order, _, records = greedy(state, problem.n_candidates, params.bound_checks, stop_value=goal)
+    min_sites = max(r.min_sites(goal - r.value, len(problem.fixed)) for r in records)
+    source = "greedy (submodular)"  # what proves min_sites
+    best = np.asarray(order, dtype=np.int64)
+    label = "greedy"
+    if method != "greedy":
+        rounds = params.ils_iterations if method in ("auto", "exact") else 0
+        best, searched = _fewest(problem, _drop_redundant(state, order, goal), goal, min_sites, params, rounds)
+        label = "adaptive iterated local search" if searched and rounds else "greedy+swap"
+    if method in ("auto", "exact") and len(best) + len(problem.fixed) > min_sites:
+        model = Model.build(problem, problem.fixed_mask, ~problem.fixed_mask)
+        if model.rows.nnz <= params.lp_max_pairs or method == "exact":
+            relaxed = int(np.ceil(relaxation(model, None, goal) - 1e-6)) + len(problem.fixed)
+            if relaxed > min_sites:
+                min_sites, source = relaxed, "LP relaxation (HiGHS), rounded up"
+        if method == "exact" or model.small_enough(params):
+            exact = milp(model, None, goal, best, params, 0)
+            if exact.min_sites > min_sites:
+                min_sites, source = exact.min_sites, "branch and bound (HiGHS)"
+            if exact.value >= goal and len(exact.sites) < len(best):
+                best, label = exact.sites, exact.label
+            elif exact.proven:
+                label = exact.label
+    size = len(best) + len(problem.fixed)
+    bound = min(problem.coverable, *(r.mclp_bound(size - len(problem.fixed)) for r in records))
+    return _package(problem, best, fixed_gains, bound, label, start, min_sites=min_sites, bound_source=source)
+
+
+def _refine(problem: Problem, budget: int, best: np.ndarray, value: float, bound: float, source: str,
+            label: str, exact: bool, params: SolverParams, seed: int) -> tuple[np.ndarray, float, str, str]:
+    """Prove an MCLP incumbent and improve it: the LP relaxation with HiGHS on the presolved
+    model (merged rows) when it has at most ``lp_max_pairs`` pairs, else the Lagrangian
+    relaxation when it fits ``lagrange_work``; reduced-cost fixing of candidates; HiGHS on
+    the reduced MILP when it is small enough (or ``exact``)."""
+    model = Model.build(problem, problem.fixed_mask, ~problem.fixed_mask)
+    lp = model.rows.nnz <= params.lp_max_pairs or exact
+    if not lp and params.lagrange_work / max(model.rows.nnz, 1) < MIN_LAGRANGE_ITERATIONS:
+        return best, bound, source, label  # too big to relax: the search and the greedy bound stand
+    lag = lagrangian(model, budget, value, params)
+    if lag.bound < bound:
+        bound, source = lag.bound, "Lagrangian relaxation"
+    if lp:
+        relaxed = relaxation(model, budget, None)
+        if relaxed < bound:
+            bound, source = relaxed, "LP relaxation (HiGHS)"
+    if _proven(value, bound, params):
+        return best, bound, source, label
+    ones, allowed = fix_by_reduced_cost(model, lag, budget, value, problem)
+    if ones.sum() > budget:  # contradiction: no solution beats the incumbent
+        return best, min(bound, value), "optimality proof (reduced-cost fixing)", "exact"
+    reduced = Model.build(problem, problem.fixed_mask | ones, allowed & ~ones)
+    if not (exact or reduced.small_enough(params)):
+        return best, bound, source, label
+    result = milp(reduced, budget - int(ones.sum()), None, best, params, seed)
+    if max(result.bound, value) < bound:
+        bound, source = max(result.bound, value), "branch and bound (HiGHS)"
+    if result.value > value + problem.tol:
+        return result.sites, bound, source, result.label
+    return best, bound, source, result.label if result.proven else label
+
+
+def _search(problem: Problem, sites: np.ndarray, params: SolverParams, seed: int, rounds: int,
+            stop_value: float = np.inf) -> tuple[np.ndarray, float, int]:
+    """Swap local search, then ``rounds`` rounds of adaptive iterated local search
+    (``siting/solve/ails.py``) within ``ils_work`` matrix entries, from the fixed sites plus
+    ``sites``: the new sites (sorted), their covered weight and the rounds run."""
+    from siting.solve import ails  # Numba: loaded on the first search, so plain imports stay light
+
+    csr, csc = problem.arrays
+    best, value, done, _ = ails.search(*csr, *csc, problem.weights, problem.fixed.astype(np.int64),
+                                       np.asarray(sites, dtype=np.int64), ~problem.fixed_mask, problem.tol,
+                                       int(rounds), float(params.ils_work), int(params.ils_drop), int(seed) % 2**32,
+                                       float(stop_value), int(params.swap_passes),
+                                       int(params.ils_patience))
+    return np.sort(best), float(value), int(done)
+
+
+def _proven(value: float, bound: float, params: SolverParams) -> bool:
+    return bound - value <= params.mip_rel_gap * bound
+
+
+# --------------------------------------------------------------------------- local search
+
+
+def _fewest(problem: Problem, best: np.ndarray, goal: float, min_sites: int, params: SolverParams,
+            rounds: int) -> tuple[np.ndarray, bool]:
+    """Set cover by MCLP, searching downward: drop the site that covers least on its own
+    and search (swap local search, ``rounds`` rounds of AILS, stopping once ``goal`` is
+    reached) with one site fewer; repeat until the goal fails or ``min_sites`` is reached.
+    Returns the smallest plan reaching the goal and whether the search shrank it."""
+    shrunk = False
+    while len(best) + len(problem.fixed) > max(min_sites, 1) and len(best):
+        state, _ = start_state(problem)
+        for j in best:
+            state.add(j)
+        unique = state.track_unique()
+        order = np.lexsort((best, unique[best]))
+        trial, value, _ = _search(problem, best[order[1:]], params, 0, rounds, stop_value=goal)
+        if value < goal:
+            break
+        best, shrunk = trial, True
+    return best, shrunk
+
+
+def _drop_redundant(state: State, order: list[int], goal: float) -> np.ndarray:
+    """Remove chosen sites (last chosen first) whose loss keeps the covered weight at ``goal``;
+    returns the remaining new sites."""
+    unique = state.track_unique()
+    value = state.covered_weight()
+    for s in reversed(order):
+        if value - unique[s] >= goal:
+            value -= unique[s]
+            state.remove(s)
+    return np.asarray([s for s in order if state.chosen[s]], dtype=np.int64)
+
+
+
+
+def _package(problem: Problem, new_sites: np.ndarray, fixed_gains: list[float], bound: float, label: str,
+             start: float, min_sites: int | None = None, bound_source: str = "") -> Solution:
+    """Order ``new_sites`` greedily after the fixed ones and package the result."""
+    state, _ = start_state(problem)
+    allowed = np.zeros(problem.n_candidates, dtype=bool)
+    allowed[new_sites] = True
+    order, gains, _ = greedy(state, len(new_sites), 0, allowed=allowed)
+    objective = state.covered_weight()
+    bound = max(bound, objective)
+    gap = 1.0 - objective / bound if bound > 0 else 0.0
+    return Solution(
+        selected=np.concatenate([problem.fixed, np.asarray(order, dtype=np.int64)]),
+        objective=objective, bound=bound, gap=gap, method=label,
+        gains=np.asarray(fixed_gains + gains, dtype=np.float64), covered=state.count > 0,
+        runtime_s=time.perf_counter() - start, min_sites=min_sites, bound_source=bound_source,
+        bound_note=bound_note(gap, bound_source, min_sites, len(order) + len(problem.fixed)))
