@@ -20,7 +20,9 @@ from scipy.spatial import cKDTree
 from siting.area import Area
 from siting.config import Params
 from siting.errors import PlanError
-from siting.learn import learn_from_existing, weighted_demand
+from siting.learn import learn_from_existing
+from siting.pipeline import run_plan
+from siting.request import PlanRequest
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -70,16 +72,6 @@ def _proposed_xy(result) -> np.ndarray:
     return np.column_stack([new.geometry.x.to_numpy(), new.geometry.y.to_numpy()])
 
 
-def _plan(area: Area, kind: str, params: Params, demand, existing: gpd.GeoDataFrame, count: int, learned=None):
-    from siting.pipeline import plan_5g
-
-    if kind == "5g":
-        return plan_5g(area, demand, params, existing=existing, count=count, learned=learned)
-    from siting.charging import plan_charging
-
-    return plan_charging(area, demand, kind, params, existing=existing, count=count)
-
-
 def _score(n_found: int, hidden: int, result, weights: np.ndarray | None) -> dict:
     """Hidden sites found and the plan's coverage: of the unweighted demand ``weights``
     (5G: one row per demand point), else the plan's own ``coverage_ratio`` (charging
@@ -119,10 +111,11 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     total = len(sites)
     kept_sites = sites.iloc[kept].reset_index(drop=True)
     demand = build_demand(area, params.demand, raster=raster)
-    plain = _plan(area, kind, params, demand, kept_sites, total)
-    learned = learn_from_existing(area, demand, kept_sites, kind, params)
-    planned = (_plan(area, kind, params, weighted_demand(demand, learned, kind), kept_sites, total, learned)
-               if learned.used else plain)
+    request = PlanRequest(kind=kind, count=total)
+    unlearned = params.model_copy(update={"learn": params.learn.model_copy(update={"strength": 0.0})})
+    plain = run_plan(area, request, unlearned, existing=kept_sites, demand=demand)
+    planned = run_plan(area, request, params, existing=kept_sites, demand=demand) if lp.strength > 0 else plain
+    learning = planned.summary.get("learning") or learn_from_existing(area, demand, kept_sites, kind, params).summary()
     hidden_xy = xy[hidden]
     weights = demand.points["weight"].to_numpy(dtype=float) if kind == "5g" else None
     methods: dict[str, Any] = {}
@@ -140,7 +133,7 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     return {"kind": kind, "area": area.name, "seed": params.seed, "holdout": holdout, "radius_m": radius,
             "existing_in_area": total, "existing_outside_area": int((~inside).sum()), "kept": len(kept),
             "hidden": len(hidden), "methods": methods, "plan_beats_baselines": bool(beats),
-            "learning": learned.summary(), "candidate_preference": planned.summary.get("candidate_preference")}
+            "learning": learning, "candidate_preference": planned.summary.get("candidate_preference")}
 
 
 def run_evaluation(source: str, existing: Path, kind: str = "5g", holdout: float = 0.4,
