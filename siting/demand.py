@@ -81,10 +81,26 @@ class Demand:
 def build_demand(area: Area, params: DemandParams, raster: str | Path | None = None) -> Demand:
     """The demand surface of ``area`` (see the module docstring).
 
-    ``raster``: a population GeoTIFF (WorldPop, GHS-POP) whose values replace the
-    building estimate of residents; ``params.population`` then rescales it.
-    Raises :class:`~siting.errors.InputError` for an unusable raster or when a
-    population total is given for an area with nothing to put it on.
+    Parameters
+    ----------
+    area
+        The area (:func:`siting.load_area`).
+    params
+        The demand parameters (``Params().demand``).
+    raster
+        A population GeoTIFF (WorldPop, GHS-POP) whose values replace the building
+        estimate of residents; ``params.population`` then rescales it.
+
+    Returns
+    -------
+    Demand
+        The demand points, the grid and where the demand came from.
+
+    Raises
+    ------
+    InputError
+        For an unusable raster or when a population total is given for an area with
+        nothing to put it on.
     """
     hood = neighbourhood(area, params)
     spec, boundary, cell_area, in_area = hood.spec, hood.boundary, hood.cell_area, hood.in_area

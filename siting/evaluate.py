@@ -30,11 +30,11 @@ EVALUATION_FILE = "evaluation.json"
 def split_holdout(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (kept, hidden) of ``n`` sites with ``round(holdout × n)`` hidden (at least one)."""
     if not 0 < holdout < 1:
-        raise PlanError(f"--holdout {holdout} is outside (0, 1): give the share of sites to hide, e.g. 0.4")
+        raise PlanError(f"`holdout` {holdout} is outside (0, 1): give the share of sites to hide, e.g. 0.4")
     n_hidden = min(max(int(round(holdout * n)), 1), n - 1)
     if n < 2:
         raise PlanError(f"{n} existing site(s) inside the area: evaluation needs at least 2 (some to hide, "
-                        "some to keep); check --existing and its --existing-crs")
+                        "some to keep); check `existing` and its `existing_crs`")
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[n_hidden:]), np.sort(order[:n_hidden])
 
@@ -102,7 +102,7 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", p
     lp = params.learn
     radius = radius_m if radius_m is not None else (lp.eval_radius_5g_m if kind == "5g" else lp.eval_radius_charging_m)
     if radius <= 0:
-        raise PlanError(f"--radius {radius} must be positive: give a distance in metres such as 150")
+        raise PlanError(f"`radius_m` {radius} must be positive: give a distance in metres such as 150")
     sites = existing.to_crs(area.crs)
     xy = np.column_stack([sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()])
     inside = shapely.contains_xy(area.boundary, xy[:, 0], xy[:, 1])
