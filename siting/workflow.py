@@ -56,8 +56,8 @@ def plan_files(source: str, request: PlanRequest, *, config: Path | None = None,
         ``"demo"``, an OSM file or a place name (:func:`siting.load_area`).
     request
         What to plan; its ``existing``, ``raster`` and ``dem`` files are read here. With
-        ``plan_id`` the plan's 5G users drive capacity (:meth:`siting.plans.Plan.capacity_overrides`;
-        ``overrides`` win over them).
+        ``plan_id`` (an id or a plan YAML, recorded by its id) the plan's 5G users drive
+        capacity (:meth:`siting.plans.Plan.capacity_overrides`; ``overrides`` win over them).
     config, overrides
         A YAML file of parameters and dotted overrides (:func:`siting.load_params`).
     tiles
@@ -76,8 +76,13 @@ def plan_files(source: str, request: PlanRequest, *, config: Path | None = None,
     siting.errors.SitingError
         For a missing input file (before any work), bad parameters or a request the area cannot meet.
     """
+    inputs: dict[str, Path] = {}
     if request.plan_id is not None:
-        overrides = {**get_plan(request.plan_id).capacity_overrides(), **(overrides or {})}
+        plan = get_plan(request.plan_id)
+        overrides = {**plan.capacity_overrides(), **(overrides or {})}
+        if Path(request.plan_id).is_file():  # a plan YAML: hashed, and recorded by its id, not its path
+            inputs["plan"] = Path(request.plan_id)
+        request = request.model_copy(update={"plan_id": plan.id})
     params = load_params(config, overrides)
     tile_source(tiles, params.map)  # a bad base-map request fails before the work
     check_files([("existing", request.existing), ("raster", request.raster), *(("dem", p) for p in request.dem)])
@@ -91,7 +96,7 @@ def plan_files(source: str, request: PlanRequest, *, config: Path | None = None,
     progress.next("estimating demand")
     demand = build_demand(area, params.demand, raster=request.raster)
     progress.next(f"planning {request.kind}")
-    result = run_plan(area, request, params, existing=existing, demand=demand, dem=dem)
+    result = run_plan(area, request, params, existing=existing, demand=demand, dem=dem, inputs=inputs)
     out_dir = Path(out) if out else PROCESSED / area.slug / request.kind
     if out is None:
         _warn_replacing(out_dir, result.summary["request"])
