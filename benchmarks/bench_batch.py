@@ -113,7 +113,7 @@ def main() -> None:
                 targets=[{"kind": "5g", "count": target, "unit": "base_stations"}])
     prepared = Prepared(plan, target, area, districts, quotas, None)
     default = Stages.default()
-    stages = Stages(lambda _: area, default.build_demand, default.plan_area, default.write_plan, default.district_map)
+    stages = Stages(lambda _: area, default.build_demand, default.run_plan, default.write_plan, default.district_map)
     print(f"\n### Batch: {n:,} buildings, 10 districts, {target} sites\n")
     print("| workers | wall (s) | sum of district runtimes (s) | slowest district (s) | ok |\n|---:|---:|---:|---:|---:|")
     for w in [int(x) for x in args.workers.split(",")]:

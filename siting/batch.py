@@ -66,11 +66,11 @@ class BatchFailed(SitingError):
 
 @dataclass(frozen=True)
 class Stages:
-    """The pipeline functions a batch calls; tests inject light ones."""
+    """The functions a batch calls (the planner is :func:`siting.pipeline.run_plan`); tests inject light ones."""
 
     load_area: Callable[..., Area]
     build_demand: Callable[[Area, Params], Any]  # -> siting.demand.Demand
-    plan_area: Callable[..., Any]
+    run_plan: Callable[..., Any]  # (area, PlanRequest, params, *, existing, demand, inputs) -> PlanResult
     write_plan: Callable[..., Any]
     district_map: Callable[[Any, Params], str] | None = None  # (PlanResult, params) -> HTML
 
@@ -78,21 +78,11 @@ class Stages:
     def default(cls) -> "Stages":
         from siting.io.export import write_plan
         from siting.io.osm import load_area
-        from siting.pipeline import plan_area
+        from siting.pipeline import run_plan
+        from siting.workflow import plan_html
 
-        return cls(load_area=load_area, build_demand=_demand, plan_area=plan_area, write_plan=write_plan,
-                   district_map=_district_map)
-
-
-def _district_map(result: Any, params: Params) -> str:
-    """A district's ``map.html`` (``siting.maps``)."""
-    import warnings
-
-    from siting.maps import plan_map, render_html
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return render_html(plan_map(result.layers, result.summary, tiles="osm", params=params.map))
+        return cls(load_area=load_area, build_demand=_demand, run_plan=run_plan, write_plan=write_plan,
+                   district_map=plan_html)
 
 
 def _demand(area: Area, params: Params):
@@ -387,7 +377,8 @@ def run_district(task: DistrictTask, area: Area, existing: gpd.GeoDataFrame | No
     request and the provenance block of a single ``siting plan``. Never raises: a
     failure becomes the record's error.
     """
-    from siting.workflow import osm_input, record_run
+    from siting.provenance import osm_input
+    from siting.request import PlanRequest
 
     start = time.perf_counter()
     record = _record(task, "failed")
@@ -397,17 +388,14 @@ def run_district(task: DistrictTask, area: Area, existing: gpd.GeoDataFrame | No
         if population is not None:
             params = params.model_copy(update={"demand": params.demand.model_copy(update={"population": population})})
         demand = district_demand(stages.build_demand(area, params), district, population)
-        fixed = len(existing_sites(area, task.kind, params, existing))
-        count = task.quota + fixed
-        result = stages.plan_area(area, task.kind, params, existing=existing, count=count, demand=demand)
+        request = PlanRequest(kind=task.kind, count=task.quota + len(existing_sites(area, task.kind, params, existing)),
+                              plan_id=task.plan_id, source=osm_input(area).get("file", area.source),
+                              district=task.district, quota=task.quota)
+        result = stages.run_plan(area, request, params, existing=existing, demand=demand, inputs=task.inputs)
         figures = district_proper(result, district)
         result.summary["district"] = {"name": task.district, "plan": task.plan_id, "quota": task.quota,
                                       "figures": FIGURES, **figures, "clip_buffer_m": params.batch.buffer_m,
                                       "border_spacing_m": params.batch.border_spacing_m, "census": task.census}
-        record_run(result, area, params, {"osm": osm_input(area), **task.inputs},
-                   {"kind": task.kind, "count": count, "target": None, "piles": None, "existing_crs": None,
-                    "source": osm_input(area).get("file", area.source), "district": task.district, "quota": task.quota},
-                   existing, task.plan_id)
         extra = {"map.html": stages.district_map(result, params)} if stages.district_map else None
         stages.write_plan(result, Path(task.out_dir) / task.slug, extra_files=extra)
         record.update(figures, status="ok")

@@ -272,7 +272,6 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
         pile_plan = None
     result = _result(area, kind, params, points, candidates, net, st, choice, fixed, pile_plan, int(no_road.sum()))
     s = result.summary
-    s["request"] = {"count": count, "piles": piles, "target": target}
     s["existing_without_road_access"] = int((~access.on_network[fixed]).sum())
     s["request_met"] = bool(s["sites_total"] == count if count is not None else
                             s["piles_total"] == piles if piles is not None else s["served_ratio"] >= target - 1e-6)
@@ -492,8 +491,6 @@ def _result(area: Area, kind: str, params: Params, points: gpd.GeoDataFrame, can
     total = float(weights.sum())
     unreachable = ~access.reachable
     summary = {
-        "kind": kind,
-        "area": {"name": area.name, "slug": area.slug, "crs": area.crs, "area_km2": round(area.area_km2, 4)},
         "sites_existing": int(is_fixed.sum()),
         "sites_proposed": int((~is_fixed).sum()),
         "sites_total": int(len(selected)),

@@ -61,6 +61,9 @@ def plan(
                                          "in total by each year), or a plan id whose phases give them"),
     reserve: Optional[str] = typer.Option(None, "--reserve", help="5G: reserve sites per proposed site, e.g. 0.72, "
                                           "or a plan id (site locations / base stations - 1)"),
+    plan_id: Optional[str] = typer.Option(None, "--plan", help="plan id or plan YAML this plan serves: its 5G users "
+                                          "drive capacity, summary.json records it (phases and reserve ratio: "
+                                          "give the id to --phases / --reserve)"),
     existing: Optional[Path] = typer.Option(None, "--existing", help="existing sites: CSV with lon/lat or GeoJSON points"),
     existing_crs: str = typer.Option("wgs84", "--existing-crs", help="wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)"),
     band: Optional[str] = typer.Option(None, "--band", help="5G band preset: n78, n41 or n28"),
@@ -83,16 +86,18 @@ def plan(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
     """Plan sites for one area and write GeoJSON, CSV, GeoPackage, summary.json and map.html."""
-    from siting.workflow import run_plan
+    from siting.request import PlanRequest
+    from siting.workflow import plan_files
 
+    request = PlanRequest(kind=kind, count=count, target=target, piles=piles, phases=phases, reserve=reserve,
+                          plan_id=plan_id, existing=existing, existing_crs=existing_crs, raster=raster,
+                          dem=tuple(dem or ()))
     overrides = {"radio.band": band, "radio.los_from_buildings": los or None, "capacity.enabled": capacity or None,
                  "learn.strength": None if learn_existing else 0.0, "charging.metric": metric,
                  "demand.population": population,
                  "demand.cell_size_m": cell_size, "seed": seed}
-    outcome = run_plan(source, kind=kind, count=count, target=target, piles=piles, existing=existing,
-                       existing_crs=existing_crs, dem=dem or None, raster=raster, config=config,
-                       overrides={k: v for k, v in overrides.items() if v is not None}, tiles=tiles, out=out,
-                       phases=phases, reserve=reserve)
+    outcome = plan_files(source, request, config=config,
+                         overrides={k: v for k, v in overrides.items() if v is not None}, tiles=tiles, out=out)
     if not quiet:
         _report(outcome)
 
@@ -100,10 +105,11 @@ def plan(
 @app.command("demo")
 def demo(out: Optional[Path] = typer.Option(None, "--out", help="output folder")) -> None:
     """Plan 5G sites and public charging on the embedded Helsinki extract."""
-    from siting.workflow import run_plan
+    from siting.request import PlanRequest
+    from siting.workflow import plan_files
 
-    for kind, kwargs in (("5g", {"target": 0.95}), ("charging", {"piles": 60})):
-        _report(run_plan("demo", kind=kind, out=(out / kind) if out else None, **kwargs))
+    for request in (PlanRequest(kind="5g", target=0.95), PlanRequest(kind="charging", piles=60)):
+        _report(plan_files("demo", request, out=(out / request.kind) if out else None))
 
 
 def _report(outcome) -> None:
@@ -284,7 +290,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     try:
         app(args=argv, prog_name="siting")  # standalone: click prints usage errors and exits 2
     except SitingError as exc:
-        print(f"siting: error: {exc}", file=sys.stderr)
+        print(f"siting: error: {exc.worded(FLAGS)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except SystemExit as exc:
         if exc.code in (0, None):  # success: return to the caller (tests call main() directly)
@@ -295,6 +301,11 @@ def main(argv: Optional[list[str]] = None) -> None:
     finally:
         warnings.formatwarning = formatted
 
+
+#: parameter names in the library's messages -> the flags that set them
+FLAGS = {"kind": "--kind", "count": "--count", "target": "--target", "piles": "--piles", "phases": "--phases",
+         "reserve": "--reserve", "plan_id": "--plan", "existing": "--existing", "existing_crs": "--existing-crs",
+         "raster": "--raster", "dem": "--dem", "holdout": "--holdout", "radius_m": "--radius"}
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 

@@ -78,11 +78,27 @@ class Demand:
 def build_demand(area: Area, params: DemandParams, population: PopulationSamples | None = None) -> Demand:
     """The demand surface of ``area`` (see the module docstring).
 
-    ``population``: a population raster (WorldPop, GHS-POP) sampled onto
-    :func:`demand_grid` (:func:`siting.io.raster.population_samples`) whose values replace
-    the building estimate of residents; ``params.population`` then rescales it.
-    Raises :class:`~siting.errors.InputError` for a raster without population in the
-    area or when a population total is given for an area with nothing to put it on.
+    Parameters
+    ----------
+    area
+        The area (:func:`siting.load_area`).
+    params
+        The demand parameters (``Params().demand``).
+    population
+        A population raster (WorldPop, GHS-POP) sampled onto :func:`demand_grid`
+        (:func:`siting.io.raster.population_samples`) whose values replace the building
+        estimate of residents; ``params.population`` then rescales it.
+
+    Returns
+    -------
+    Demand
+        The demand points, the grid and where the demand came from.
+
+    Raises
+    ------
+    InputError
+        For an unusable raster or when a population total is given for an area with
+        nothing to put it on.
     """
     hood = neighbourhood(area, params)
     if population is not None and population.grid != hood.spec:

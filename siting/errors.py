@@ -3,8 +3,17 @@
 A :class:`SitingError` is a problem with the user's input or request, not a bug:
 the CLI prints its message as one line on stderr and exits with status 2.
 Every message says what is wrong *and* what to do about it.
+
+A message names a parameter as the library calls it, between backticks
+(```count` 5 exceeds the 3 candidate sites``); :meth:`SitingError.worded` names it
+as the caller knows it (the CLI: its flags, ``--count``).
 """
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+_PARAMETER = re.compile(r"`([A-Za-z_][\w.]*)`")
 
 
 class SitingError(Exception):
@@ -17,6 +26,21 @@ class SitingError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message with each `` `parameter` `` that ``names`` knows replaced by its name there.
+
+        Parameters
+        ----------
+        names
+            Parameter name (``count``) -> the caller's name for it (``--count``).
+
+        Returns
+        -------
+        str
+            The one-line message; parameters ``names`` does not know keep their backticks.
+        """
+        return _PARAMETER.sub(lambda m: names.get(m.group(1), m.group(0)), str(self))
 
 
 class InputError(SitingError):

@@ -20,7 +20,9 @@ from scipy.spatial import cKDTree
 from siting.area import Area
 from siting.config import Params
 from siting.errors import PlanError
-from siting.learn import learn_from_existing, weighted_demand
+from siting.learn import learn_from_existing
+from siting.pipeline import run_plan
+from siting.request import PlanRequest
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -28,11 +30,11 @@ EVALUATION_FILE = "evaluation.json"
 def split_holdout(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (kept, hidden) of ``n`` sites with ``round(holdout × n)`` hidden (at least one)."""
     if not 0 < holdout < 1:
-        raise PlanError(f"--holdout {holdout} is outside (0, 1): give the share of sites to hide, e.g. 0.4")
+        raise PlanError(f"`holdout` {holdout} is outside (0, 1): give the share of sites to hide, e.g. 0.4")
     n_hidden = min(max(int(round(holdout * n)), 1), n - 1)
     if n < 2:
         raise PlanError(f"{n} existing site(s) inside the area: evaluation needs at least 2 (some to hide, "
-                        "some to keep); check --existing and its --existing-crs")
+                        "some to keep); check `existing` and its `existing_crs`")
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[n_hidden:]), np.sort(order[:n_hidden])
 
@@ -70,16 +72,6 @@ def _proposed_xy(result) -> np.ndarray:
     return np.column_stack([new.geometry.x.to_numpy(), new.geometry.y.to_numpy()])
 
 
-def _plan(area: Area, kind: str, params: Params, demand, existing: gpd.GeoDataFrame, count: int, learned=None):
-    from siting.pipeline import plan_5g
-
-    if kind == "5g":
-        return plan_5g(area, demand, params, existing=existing, count=count, learned=learned)
-    from siting.charging import plan_charging
-
-    return plan_charging(area, demand, kind, params, existing=existing, count=count)
-
-
 def _score(n_found: int, hidden: int, result, weights: np.ndarray | None) -> dict:
     """Hidden sites found and the plan's coverage: of the unweighted demand ``weights``
     (5G: one row per demand point), else the plan's own ``coverage_ratio`` (charging
@@ -110,7 +102,7 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", *
     lp = params.learn
     radius = radius_m if radius_m is not None else (lp.eval_radius_5g_m if kind == "5g" else lp.eval_radius_charging_m)
     if radius <= 0:
-        raise PlanError(f"--radius {radius} must be positive: give a distance in metres such as 150")
+        raise PlanError(f"`radius_m` {radius} must be positive: give a distance in metres such as 150")
     sites = existing.to_crs(area.crs)
     xy = np.column_stack([sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()])
     inside = shapely.contains_xy(area.boundary, xy[:, 0], xy[:, 1])
@@ -120,10 +112,11 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", *
     kept_sites = sites.iloc[kept].reset_index(drop=True)
     population = population_samples(raster, demand_grid(area, params.demand), area.boundary) if raster else None
     demand = build_demand(area, params.demand, population=population)
-    plain = _plan(area, kind, params, demand, kept_sites, total)
-    learned = learn_from_existing(area, demand, kept_sites, kind, params)
-    planned = (_plan(area, kind, params, weighted_demand(demand, learned, kind), kept_sites, total, learned)
-               if learned.used else plain)
+    request = PlanRequest(kind=kind, count=total)
+    unlearned = params.model_copy(update={"learn": params.learn.model_copy(update={"strength": 0.0})})
+    plain = run_plan(area, request, unlearned, existing=kept_sites, demand=demand)
+    planned = run_plan(area, request, params, existing=kept_sites, demand=demand) if lp.strength > 0 else plain
+    learning = planned.summary.get("learning") or learn_from_existing(area, demand, kept_sites, kind, params).summary()
     hidden_xy = xy[hidden]
     weights = demand.points["weight"].to_numpy(dtype=float) if kind == "5g" else None
     methods: dict[str, Any] = {}
@@ -141,7 +134,7 @@ def evaluate_holdout(area: Area, existing: gpd.GeoDataFrame, kind: str = "5g", *
     return {"kind": kind, "area": area.name, "seed": params.seed, "holdout": holdout, "radius_m": radius,
             "existing_in_area": total, "existing_outside_area": int((~inside).sum()), "kept": len(kept),
             "hidden": len(hidden), "methods": methods, "plan_beats_baselines": bool(beats),
-            "learning": learned.summary(), "candidate_preference": planned.summary.get("candidate_preference")}
+            "learning": learning, "candidate_preference": planned.summary.get("candidate_preference")}
 
 
 def run_evaluation(source: str, existing: Path, kind: str = "5g", holdout: float = 0.4,

@@ -80,7 +80,7 @@ def fill_to_count(mhz_per_mbps: sparse.csr_matrix, traffic: np.ndarray, capacity
     chosen[selected] = True
     need = int(count) - len(selected)
     if need > n - len(selected):
-        raise PlanError(f"--count {count} exceeds the {n} candidate sites: ask for fewer sites or use --target")
+        raise PlanError(f"`count` {count} exceeds the {n} candidate sites: ask for fewer sites or use `target`")
     servers = np.asarray(cover[:, selected].sum(axis=1)).ravel()
     order: list[int] = []
     why: list[str] = []

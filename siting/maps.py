@@ -53,11 +53,6 @@ from siting.map_style import (
 )
 
 
-from siting.config import MapParams
-from siting.errors import InputError
-from siting.vocab import CHARGING_KINDS
-
-
 def to_gcj02(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Shift every coordinate of a WGS-84 layer to GCJ-02 (for Amap/Tencent base maps)."""
     from siting.datums import wgs84_to_gcj02

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -42,34 +42,34 @@ def resolve_phases(spec: str | Sequence[Phase] | Sequence[tuple[int, int]], coun
     if from_plan:
         from siting.registry import get_plan
 
-        plan = get_plan(spec, plans_dir)
+        plan = get_plan(str(spec), plans_dir)
         if not plan.phases:
-            raise PlanError(f"plan {plan.id} has no phases: pass --phases YEAR:COUNT,YEAR:COUNT")
+            raise PlanError(f"plan {plan.id} has no phases: pass `phases` YEAR:COUNT,YEAR:COUNT")
         phases = tuple(Phase(p.year, p.count) for p in plan.phases)
         if count is not None:
             last = phases[-1].count
             phases = tuple(Phase(p.year, int(round(p.count * count / last)) if last else 0) for p in phases[:-1])
             phases += (Phase(plan.phases[-1].year, int(count)),)
     elif isinstance(spec, str):
-        parts = [_PHASE.match(x) for x in spec.split(",")]
-        if not all(parts):
-            raise PlanError(f"--phases '{spec}' is not a list of YEAR:COUNT: write e.g. 2020:12000,2022:30000")
+        parts = [m for m in (_PHASE.match(x) for x in spec.split(",")) if m is not None]
+        if len(parts) != len(spec.split(",")):
+            raise PlanError(f"`phases` '{spec}' is not a list of YEAR:COUNT: write e.g. 2020:12000,2022:30000")
         phases = tuple(Phase(int(m.group(1)), int(m.group(2))) for m in parts)
     else:
         phases = tuple(p if isinstance(p, Phase) else Phase(int(p[0]), int(p[1])) for p in spec)
     if not phases:
-        raise PlanError("--phases is empty: give at least one YEAR:COUNT")
+        raise PlanError("`phases` is empty: give at least one YEAR:COUNT")
     years = [p.year for p in phases]
     if any(b <= a for a, b in zip(years, years[1:])):
-        raise PlanError(f"--phases years {', '.join(map(str, years))} are not in increasing order: "
+        raise PlanError(f"`phases` years {', '.join(map(str, years))} are not in increasing order: "
                         "list each year once, earliest first")
     counts = [p.count for p in phases]
     if any(b < a for a, b in zip(counts, counts[1:])):
-        raise PlanError(f"--phases counts {', '.join(map(str, counts))} decrease: a site built in one phase "
+        raise PlanError(f"`phases` counts {', '.join(map(str, counts))} decrease: a site built in one phase "
                         "stays in the next, so give non-decreasing counts")
     if count is not None and not from_plan and counts[-1] != count:
-        raise PlanError(f"--count {count} differs from the last phase's {counts[-1]} sites: "
-                        "drop --count or make them agree")
+        raise PlanError(f"`count` {count} differs from the last phase's {counts[-1]} sites: "
+                        "drop `count` or make them agree")
     return phases
 
 
@@ -88,7 +88,7 @@ class PhasedPlan:
     """The last phase's choice, each selected site's phase year (0 = existing), and the
     per-phase figures for summary.json."""
 
-    choice: object
+    choice: Any  # siting.pipeline's choice of sites
     phase: np.ndarray
     summary: list[dict]
 

@@ -1,11 +1,14 @@
 """Plan one area end to end: demand → candidates → coverage → optimiser → layers.
 
 This module only chains the stages; each stage is a pure function in its own module.
+:func:`run_plan` is the one orchestrator: the CLI (through :mod:`siting.workflow`),
+``siting batch`` and ``siting evaluate`` all plan through it.
 """
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -13,9 +16,10 @@ import pandas as pd
 from scipy import sparse
 
 from siting import coverage as cov
-from siting import learn, radio
+from siting import learn, radio, terrain
 from siting.area import Area
 from siting.candidates import candidates_5g
+from siting.charging import plan_charging
 from siting.config import Params, SolverParams
 from siting.demand import Demand, build_demand, environment_layer
 from siting.errors import PlanError
@@ -24,13 +28,16 @@ from siting.gaps import plan_gaps
 from siting.grid import PopulationSamples
 from siting.layers import coverage_polygons, points_xy
 from siting.los import buildings_los
-from siting.phases import check_phases, plan_phases, resolve_phases
-from siting.reserve import check_reserve, choose_reserves, reserve_layers, resolve_ratio
+from siting.phases import check_phases, plan_phases
+from siting.request import PlanRequest
+from siting.reserve import check_reserve, choose_reserves, reserve_layers
 from siting.result import PlanResult, sites_layer
 from siting.solve import Solution, solve_mclp, solve_set_cover
 from siting.solve.problem import bound_note
-from siting.vocab import KINDS
+from siting.summary import summarise
 
+if TYPE_CHECKING:
+    from siting.elevation import Dem
 
 
 @dataclass(frozen=True)
@@ -49,58 +56,108 @@ class RadioLinks:
         return cov.coverage_matrix(self.rows, self.cols, shape[0], shape[1], keep=margin >= 0)
 
 
-def plan_area(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame | None = None,
-              count: int | None = None, target: float | None = None, piles: int | None = None,
-              population: PopulationSamples | None = None, dem=None, demand: Demand | None = None, phases=None,
-              reserve: float | str | None = None) -> PlanResult:
-    """Plan ``kind`` facilities in ``area``: a number of sites (``count``), a coverage
-    share (``target``) or, for charging, a number of piles (``piles``).
+def run_plan(area: Area, request: PlanRequest, params: Params | None = None, *,
+             existing: gpd.GeoDataFrame | None = None, demand: Demand | None = None, dem: Dem | None = None,
+             population: PopulationSamples | None = None, inputs: dict[str, Any] | None = None) -> PlanResult:
+    """Plan ``request`` in ``area``: the one place that decides which stages run.
 
-    5G only: ``phases`` (``"2020:12000,2022:30000"``, a plan id whose phases give the
-    years, scaled to ``count`` when it is given, or ``(year, count)`` pairs) plans nested
-    phases, the last one the count; ``reserve`` (a ratio, or a plan id: its site
-    locations per base station - 1) adds reserve sites and search rings.
-    ``demand`` may be given when the caller has built it already (it is built from
-    ``area``, ``params.demand`` and ``population`` otherwise)."""
-    if kind not in KINDS:
-        raise PlanError(f"unknown facility kind '{kind}': use one of {', '.join(KINDS)}")
-    if kind != "5g" and (phases is not None or reserve is not None):
-        raise PlanError("--phases and --reserve apply to 5g plans only: drop them for charging kinds")
-    if phases is not None:
-        if target is not None:
-            raise PlanError("--phases sets the site count of each phase: drop --target")
-        phases = resolve_phases(phases, count)
-        count = phases[-1].count
-    if reserve is not None:
-        reserve = resolve_ratio(reserve)
-    if sum(x is not None for x in (count, target, piles)) != 1:
-        raise PlanError("give exactly one of --count, --target or --piles")
-    if target is not None and not 0 < target <= 1:
-        raise PlanError(f"--target {target} is outside (0, 1]: give a coverage share such as 0.98")
-    if kind == "5g" and piles is not None:
-        raise PlanError("--piles applies to charging kinds only: use --count or --target for 5g")
+    Demand (unless given), learning from the existing sites (``params.learn.strength`` >
+    0 and ``existing`` given), the kind's planner (:func:`plan_5g` or
+    :func:`siting.charging.plan_charging`), then the layers and the summary every plan
+    has (:func:`siting.summary.summarise`).
+
+    Parameters
+    ----------
+    area
+        The area to plan (:func:`siting.load_area`).
+    request
+        What to plan (:class:`siting.request.PlanRequest`, validated when made).
+    params
+        Every parameter (:func:`siting.load_params`); the defaults when None.
+    existing
+        The existing sites (:func:`siting.read_sites`); they stay, and count in ``count``.
+    demand
+        Demand already built from ``area`` (built here from ``params.demand`` and
+        ``population`` otherwise).
+    dem
+        Elevation for terrain diffraction (5G; :func:`siting.io.dem.read_dem`).
+    population
+        Population raster samples on the demand grid (:func:`siting.io.raster.population_samples`).
+    inputs
+        More provenance inputs by role (``{"file", "sha256"}`` entries or paths).
+
+    Returns
+    -------
+    PlanResult
+        Layers (``sites``, ``coverage``, ``gaps``, ``demand``, ``boundary``,
+        ``environment``, ...) and the ``summary.json`` dict.
+
+    Raises
+    ------
+    siting.errors.PlanError
+        When the request cannot be met in this area (``count`` above the candidate
+        sites, no candidates, a phase below the existing sites, ...).
+    """
+    params = params or Params()
     if demand is None:
         demand = build_demand(area, params.demand, population=population)
     learned = None
     if existing is not None and params.learn.strength > 0:  # where operators built tells where demand is
-        learned = learn.learn_from_existing(area, demand, existing, kind, params)
-        demand = learn.weighted_demand(demand, learned, kind)
-    if kind == "5g":
-        result = plan_5g(area, demand, params, existing=existing, count=count, target=target, dem=dem,
-                         learned=learned, phases=phases, reserve=reserve)
+        learned = learn.learn_from_existing(area, demand, existing, request.kind, params)
+        demand = learn.weighted_demand(demand, learned, request.kind)
+    if request.kind == "5g":
+        result = plan_5g(area, demand, params, existing=existing, count=request.count, target=request.target,
+                         dem=dem, learned=learned, phases=request.phases, reserve=request.reserve)
     else:
-        from siting.charging import plan_charging
+        result = plan_charging(area, demand, request.kind, params, existing=existing, count=request.count,
+                               piles=request.piles, target=request.target)
+    if request.count is not None and request.count < result.summary["sites_existing"]:
+        warnings.warn(f"`count` {request.count} is below the {result.summary['sites_existing']} existing sites: "
+                      "nothing new is planned")
+    layers = dict(result.layers)
+    layers["boundary"] = gpd.GeoDataFrame({"name": [area.name], "origin": [area.boundary_origin]},
+                                          geometry=[area.boundary], crs=area.crs)
+    layers["environment"] = environment_layer(demand)
+    if learned is not None and learned.used:
+        layers["suitability"] = learn.suitability_layer(demand, learned, area.crs)
+    summary = summarise(area, request, params, result.summary, demand_info=demand.info,
+                        learning=None if learned is None else learned.summary(),
+                        existing_sites=None if existing is None else existing.attrs.get("sites", {}), inputs=inputs)
+    return PlanResult(kind=request.kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)
 
-        result = plan_charging(area, demand, kind, params, existing=existing, count=count, piles=piles,
-                               target=target)
-    result.layers["environment"] = environment_layer(demand)
-    result.summary["sites_per_km2"] = round(result.summary["sites_total"] / area.area_km2, 3) if area.area_km2 else None
-    result.summary.setdefault("demand_info", demand.info)
-    if learned is not None:
-        result.summary["learning"] = learned.summary()
-        if learned.used:
-            result.layers["suitability"] = learn.suitability_layer(demand, learned, area.crs)
-    return result
+
+def plan_area(area: Area, kind: str = "5g", params: Params | None = None, *,
+              existing: gpd.GeoDataFrame | None = None, demand: Demand | None = None, dem: Dem | None = None,
+              population: PopulationSamples | None = None, inputs: dict[str, Any] | None = None,
+              **request: Any) -> PlanResult:
+    """:func:`run_plan` with the request given as keywords.
+
+    Parameters
+    ----------
+    area
+        The area to plan.
+    kind
+        ``"5g"`` or a charging kind.
+    params
+        Every parameter; the defaults when None.
+    existing, demand, dem, population, inputs
+        As for :func:`run_plan`.
+    **request
+        The other fields of :class:`siting.request.PlanRequest` (``count``, ``target``,
+        ``piles``, ``phases``, ``reserve``, ``plan_id``, ...).
+
+    Returns
+    -------
+    PlanResult
+        As :func:`run_plan`.
+
+    Raises
+    ------
+    siting.errors.PlanError
+        For a bad request (see :class:`siting.request.PlanRequest`) or one the area cannot meet.
+    """
+    return run_plan(area, PlanRequest(kind=kind, **request), params, existing=existing, demand=demand, dem=dem,
+                    population=population, inputs=inputs)
 
 
 def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, params: Params,
@@ -121,14 +178,15 @@ def radio_links(area: Area, demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFra
     reach = radio.reach_m(budget, scenario, h_bs, rp)
     cov.check_memory(demand_xy, cand_xy, reach, params.solver.memory_budget_gb)
     rows, cols, dist = cov.pairs_within(demand_xy, cand_xy, reach)
-    extra, los, terrain_info = 0.0, None, None
+    extra: np.ndarray | float = 0.0
+    los: np.ndarray | None = None
+    terrain_info = None
     if dem is not None:
-        from siting import terrain
-
-        extra, terrain_los = terrain.pair_terrain(dem, demand_xy[rows], cand_xy[cols], h_bs[cols], rp.h_ut_m,
-                                                  budget.fc_ghz, params.terrain, buildings=area.buildings,
-                                                  storey_height_m=params.demand.storey_height_m)
-        terrain_info = terrain.terrain_summary(dem, extra, terrain_los, params.terrain)
+        loss, terrain_los = terrain.pair_terrain(dem, demand_xy[rows], cand_xy[cols], h_bs[cols], rp.h_ut_m,
+                                                 budget.fc_ghz, params.terrain, buildings=area.buildings,
+                                                 storey_height_m=params.demand.storey_height_m)
+        terrain_info = terrain.terrain_summary(dem, loss, terrain_los, params.terrain)
+        extra = loss
     kwargs = dict(d2d_m=dist, scenario=scenario[cols], h_bs_m=h_bs[cols], budget=budget, params=rp)
     if rp.los_from_buildings:  # ray-test only the pairs whose LOS state can change a coverage decision
         indoor_pair = radio.indoor_required(demand["env_class"].to_numpy(), rp)[rows]
@@ -169,21 +227,26 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
     outside = _outside_area(candidates, existing)
     fixed = np.flatnonzero(candidates["fixed"].to_numpy(dtype=bool))
     n_out, usable = int(outside.sum()), len(candidates) - int(outside.sum())
-    if count is not None and count > usable:
-        raise PlanError(f"--count {count} exceeds the {usable} candidate sites: ask for fewer sites or use --target")
+    new: int | None = None  # new sites to place
+    if count is not None:
+        if count > usable:
+            raise PlanError(f"`count` {count} exceeds the {usable} candidate sites: ask for fewer sites or use "
+                            "`target`")
+        # the one total -> new conversion: a count below the existing sites plans nothing new (run_plan warns)
+        new = max(count - (len(fixed) - n_out), 0)
+        if reserve is not None:  # a ratio the candidates cannot give fails before the work
+            check_reserve(reserve, new, usable - count)
     if phases:
         check_phases(phases, len(fixed) - n_out, usable)
-    if reserve is not None and count is not None:  # a ratio the candidates cannot give fails before the work
-        check_reserve(reserve, max(count - len(fixed) + n_out, 0), usable - count)
     links = radio_links(area, points, candidates, params, dem=dem)
     net = _network(points, candidates, links, params)
     weights = net.weights
     base_reasons = np.full(len(fixed), "existing", dtype=object)
     preference = None
-    if prefer:
+    if prefer and learned is not None and new is not None:
         preference = learn.candidate_preference(
             learn.candidate_scores(area, demand, candidates, learned, "5g", params),
-            candidates["fixed"].to_numpy(dtype=bool), float(weights.sum()), count - len(fixed) + n_out,
+            candidates["fixed"].to_numpy(dtype=bool), float(weights.sum()), new,
             learned.model.skill, params.learn.candidate_preference)
     phased = None
     if phases:
@@ -192,10 +255,7 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
                              base_reasons, float(weights.sum()), extra=n_out)
         choice = phased.choice
     else:
-        if count is not None and count < len(fixed) - n_out:
-            warnings.warn(f"--count {count} is below the {len(fixed) - n_out} existing sites: nothing new is planned")
-            count = len(fixed) - n_out
-        choice = _choose(net, fixed, base_reasons, None if count is None else count + n_out, target, preference)
+        choice = _choose(net, fixed, base_reasons, None if new is None else len(fixed) + new, target, preference)
     solution, capacity = choice.solution, choice.capacity
     shape = net.required.shape
     result = build_result(area, points, candidates, solution, fixed, params, kind="5g",
@@ -221,7 +281,6 @@ def plan_5g(area: Area, demand: Demand, params: Params, existing: gpd.GeoDataFra
     if preference is not None:
         summary["candidate_preference"] = preference.summary(solution.selected, float(weights.sum()), candidates)
     summary["headline"] = _headline(summary, target)
-    summary["demand_info"] = demand.info
     summary["radio"] = radio.describe(params.radio)
     if links.terrain is not None:
         summary["terrain"] = links.terrain
@@ -293,7 +352,8 @@ def _choose(net: _Network, base: np.ndarray, base_reasons: np.ndarray, total: in
     if preference is None:
         solution = _solve(required, weights, base, total, target, params.seed, params.solver)
     else:
-        solution = preference.strip(_solve(*preference.extend(required, weights), base, total, target, params.seed,
+        extended, extended_weights = preference.extend(required, weights)
+        solution = preference.strip(_solve(extended, extended_weights, base, total, target, params.seed,
                                            params.solver), n_points)
     capacity = plan = None
     if params.capacity.enabled:
@@ -364,16 +424,12 @@ def _headline(summary: dict, target: float | None) -> dict:
             "target": target, "measure": "demand_covered"}
 
 
-def _solve(matrix: sparse.csr_matrix, weights: np.ndarray, fixed: np.ndarray, count: int | None,
+def _solve(matrix: sparse.csr_matrix, weights: np.ndarray, fixed: np.ndarray, total: int | None,
            target: float | None, seed: int, params: SolverParams) -> Solution:
-    if count is not None:
-        if count < len(fixed):
-            warnings.warn(f"--count {count} is below the {len(fixed)} existing sites: nothing new is planned")
-            count = len(fixed)
-        if count > matrix.shape[1]:
-            raise PlanError(f"--count {count} exceeds the {matrix.shape[1]} candidate sites: "
-                            "ask for fewer sites or use --target")
-        return solve_mclp(matrix, weights, count, fixed=fixed, seed=seed, params=params)
+    """MCLP for ``total`` sites (the ``fixed`` ones included), else set cover to ``target``."""
+    if total is not None:
+        return solve_mclp(matrix, weights, total, fixed=fixed, seed=seed, params=params)
+    assert target is not None, "a PlanRequest has a count or a target"
     return solve_set_cover(matrix, weights, target, fixed=fixed, params=params)
 
 
@@ -425,16 +481,11 @@ def build_result(area: Area, points: gpd.GeoDataFrame, candidates: gpd.GeoDataFr
         "sites": sites,
         "demand": demand_layer,
         "coverage": coverage_polygons(points, layer_masks, dp.cell_size_m, dp.road_point_spacing_m, area.crs),
-        "boundary": gpd.GeoDataFrame({"name": [area.name], "origin": [area.boundary_origin]},
-                                     geometry=[area.boundary], crs=area.crs),
     }
     weights = points["weight"].to_numpy(dtype=float)
     residents = points["residents"].to_numpy(dtype=float)
     total = float(weights.sum())
     summary = {
-        "kind": kind,
-        "area": {"name": area.name, "slug": area.slug, "crs": area.crs, "area_km2": round(area.area_km2, 4),
-                 "boundary_origin": area.boundary_origin},
         "sites_existing": int((is_fixed & ~ring).sum()),
         "sites_existing_outside_area": int(ring.sum()),
         "sites_proposed": int((~is_fixed).sum()),

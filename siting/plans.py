@@ -8,7 +8,6 @@ the districts file or from the plan's ``census`` block (:func:`district_census`)
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping
 
 import geopandas as gpd

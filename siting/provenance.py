@@ -51,7 +51,16 @@ def created_timestamp() -> str:
     return now.replace(microsecond=0).isoformat()
 
 
-def provenance(inputs: dict[str, str | Path], params: dict[str, Any], plan_id: str | None = None) -> dict[str, Any]:
+def osm_input(area: Any) -> dict[str, str]:
+    """The OSM input of ``area`` as provenance records it: the digest taken at ingest (the
+    file is not read again) and the file's name when it is a file."""
+    osm = {"sha256": area.source_hash}
+    if Path(area.source).is_file():
+        osm["file"] = Path(area.source).name
+    return osm
+
+
+def provenance(inputs: dict[str, Any], params: dict[str, Any], plan_id: str | None = None) -> dict[str, Any]:
     """The provenance block of ``summary.json``.
 
     ``inputs`` maps a role (``"osm"``, ``"existing"``, ``"raster"``...) to a file path

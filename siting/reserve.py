@@ -39,7 +39,7 @@ def resolve_ratio(spec: float | str, plans_dir=None) -> float:
 
         ratio = get_plan(str(spec), plans_dir).reserve_ratio()
     if not np.isfinite(ratio) or ratio < 0:
-        raise PlanError(f"--reserve {spec} is negative: give reserve sites per proposed site, e.g. 0.72")
+        raise PlanError(f"`reserve` {spec} is negative: give reserve sites per proposed site, e.g. 0.72")
     return ratio
 
 
@@ -48,8 +48,8 @@ def check_reserve(ratio: float, proposed: int, free: int) -> int:
     more than the ``free`` (unselected) candidates."""
     wanted = int(round(ratio * proposed))
     if wanted > free:
-        raise PlanError(f"--reserve {ratio:g} asks for {wanted} reserve sites but only {free} candidates are "
-                        "left unselected: lower --reserve")
+        raise PlanError(f"`reserve` {ratio:g} asks for {wanted} reserve sites but only {free} candidates are "
+                        "left unselected: lower `reserve`")
     return wanted
 
 
@@ -117,8 +117,8 @@ def choose_reserves(coverage: sparse.spmatrix, weights: np.ndarray, selected: np
             progress = True
     if len(picks) < wanted:
         most = len(picks) / len(proposed) if len(proposed) else 0.0
-        raise PlanError(f"--reserve {ratio:g} needs {wanted} reserve sites but only {len(picks)} candidates keep "
-                        f"{keep_share:.0%} of a proposed site's coverage (ratio {most:.2f} at most): lower --reserve")
+        raise PlanError(f"`reserve` {ratio:g} needs {wanted} reserve sites but only {len(picks)} candidates keep "
+                        f"{keep_share:.0%} of a proposed site's coverage (ratio {most:.2f} at most): lower `reserve`")
     cols = list(zip(*picks)) if picks else [(), (), (), ()]
     return Reserves(np.asarray(cols[0], dtype=np.int64), np.asarray(cols[1], dtype=np.int64),
                     np.asarray(cols[2], dtype=np.int64), np.asarray(cols[3], dtype=np.float64),

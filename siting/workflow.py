@@ -1,7 +1,7 @@
-"""One planning run from files to files: read inputs, plan, add provenance, write.
+"""One planning run from files to files: read the inputs, plan, write.
 
-This is the edge where paths become data and data become files; the planning itself
-is :func:`siting.pipeline.plan_area`.
+This is the edge where paths become data and data become files; which stages run
+is decided by :func:`siting.pipeline.run_plan` alone.
 """
 from __future__ import annotations
 
@@ -10,10 +10,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from siting.config import load_params
+import geopandas as gpd
+from tqdm import tqdm
+
+from siting import radio
+from siting.area import Area
+from siting.config import Params, load_params
+from siting.demand import build_demand, demand_grid
+from siting.elevation import Dem
 from siting.errors import InputError
+from siting.io.dem import read_dem
+from siting.io.export import write_plan, write_text
+from siting.io.osm import load_area
 from siting.io.outputs import read_summary
-from siting.provenance import provenance
+from siting.io.raster import population_samples, write_population_tif
+from siting.io.sites import read_sites
+from siting.map_style import tile_source
+from siting.maps import plan_map, render_html
+from siting.pipeline import run_plan
+from siting.registry import get_plan
+from siting.request import PlanRequest
+from siting.result import PlanResult
+from siting.terrain import hillshade
+from siting.vocab import CHARGING_KINDS
 
 PROCESSED = Path("data/processed")
 MAPS = Path("maps")
@@ -30,65 +49,72 @@ class Outcome:
     map_path: Path
 
 
-def run_plan(source: str, kind: str = "5g", count: int | None = None, target: float | None = None,
-             piles: int | None = None, existing: Path | None = None, existing_crs: str = "wgs84",
-             dem: list[Path] | None = None, raster: Path | None = None, config: Path | None = None,
-             overrides: dict[str, Any] | None = None, tiles: str = "osm", out: Path | None = None,
-             plan_id: str | None = None, phases: str | None = None, reserve: str | float | None = None) -> Outcome:
-    """Plan ``kind`` for ``source`` and write every output; see ``siting plan --help``.
+def plan_files(source: str, request: PlanRequest, *, config: Path | None = None,
+               overrides: dict[str, Any] | None = None, tiles: str = "osm", out: Path | None = None) -> Outcome:
+    """Read the inputs of ``request``, plan them with :func:`siting.pipeline.run_plan`, write every output.
 
-    With ``plan_id`` the plan's 5G users and smart poles set parameters (``Plan.param_overrides``)."""
-    from siting.io.osm import load_area
-    from siting.io.export import write_plan
-    from siting.demand import build_demand, demand_grid
-    from siting.io.raster import population_samples, write_population_tif
-    from siting.pipeline import plan_area
+    Parameters
+    ----------
+    source
+        ``"demo"``, an OSM file or a place name (:func:`siting.load_area`).
+    request
+        What to plan; its ``existing``, ``raster`` and ``dem`` files are read here. With
+        ``plan_id`` (an id or a plan YAML, recorded by its id) the plan's 5G users and smart poles
+        set parameters (:meth:`siting.registry.Plan.param_overrides`; ``overrides`` win over them).
+    config, overrides
+        A YAML file of parameters and dotted overrides (:func:`siting.load_params`).
+    tiles
+        The map's base layer.
+    out
+        Output folder (default ``data/processed/<area>/<kind>/``, plus the planners' copy
+        of the map in ``maps/``).
 
-    from siting.map_style import tile_source
+    Returns
+    -------
+    Outcome
+        The summary and where the outputs and the map were written.
 
-    if plan_id is not None:
-        from siting.registry import get_plan
-
-        overrides = {**get_plan(plan_id).param_overrides(), **(overrides or {})}
+    Raises
+    ------
+    siting.errors.SitingError
+        For a missing input file (before any work), bad parameters or a request the area cannot meet.
+    """
+    inputs: dict[str, Path] = {}
+    if request.plan_id is not None:
+        plan = get_plan(request.plan_id)
+        overrides = {**plan.param_overrides(), **(overrides or {})}
+        if Path(request.plan_id).is_file():  # a plan YAML: hashed, and recorded by its id, not its path
+            inputs["plan"] = Path(request.plan_id)
+        request = request.model_copy(update={"plan_id": plan.id})
     params = load_params(config, overrides)
     tile_source(tiles, params.map)  # a bad base-map request fails before the work
-    check_files([("--existing", existing), ("--raster", raster), *(("--dem", p) for p in dem or [])])
+    check_files([("existing", request.existing), ("raster", request.raster), *(("dem", p) for p in request.dem)])
     progress = StageProgress(4 if out is not None else 5)
     progress.next("reading OSM")
     area = load_area(source)
+    request = request.model_copy(update={"source": _source_name(source)})
     _check_population(params, area)
-    existing_sites = _read_existing(existing, existing_crs, area, params, kind)
-    dem_grid = _read_dem(dem, area, params) if dem else None
+    existing = _read_existing(request, area, params)
+    dem = _read_dem(list(request.dem), area, params) if request.dem else None
     progress.next("estimating demand")
-    population = population_samples(raster, demand_grid(area, params.demand), area.boundary) if raster else None
+    population = (population_samples(request.raster, demand_grid(area, params.demand), area.boundary)
+                  if request.raster else None)
     demand = build_demand(area, params.demand, population=population)
-    progress.next(f"planning {kind}")
-    result = plan_area(area, kind, params, existing=existing_sites, count=count, target=target, piles=piles,
-                       dem=dem_grid, demand=demand, phases=phases, reserve=reserve)
-    inputs: dict[str, Any] = {"osm": osm_input(area)}
-    for role, path in (("existing", existing), ("raster", raster)):
-        if path is not None:
-            inputs[role] = path
-    for i, path in enumerate(dem or []):
-        inputs[f"dem{i}"] = path
-    request = {"kind": kind, "count": count, "target": target, "piles": piles,
-               "existing_crs": existing_crs if existing else None, "source": _source_name(source)}
-    request.update({k: v for k, v in (("phases", phases), ("reserve", reserve)) if v is not None})
-    record_run(result, area, params, inputs, request, existing_sites, plan_id)
-    out_dir = Path(out) if out else PROCESSED / area.slug / kind
+    progress.next(f"planning {request.kind}")
+    result = run_plan(area, request, params, existing=existing, demand=demand, dem=dem, inputs=inputs)
+    out_dir = Path(out) if out else PROCESSED / area.slug / request.kind
     if out is None:
         _warn_replacing(out_dir, result.summary["request"])
     map_path = out_dir / "map.html"
     progress.next("writing outputs")
-    extra = {"map.html": _map_html(result, tiles, params, dem_grid)}
+    html = plan_html(result, params, tiles=tiles, dem=dem)
+    extra: dict[str, str | bytes] = {"map.html": html}
     write_plan(result, out_dir, extra_files=extra)
     write_population_tif(out_dir / "population.tif", demand)
     if out is None:  # the planners' copy of the map beside the others
-        from siting.io.export import write_text
-
         progress.next("writing the planners' map")
-        map_path = MAPS / f"{area.slug}-{kind}.html"
-        write_text(map_path, extra["map.html"])
+        map_path = MAPS / f"{area.slug}-{request.kind}.html"
+        write_text(map_path, html)
     progress.close()
     return Outcome(summary=result.summary, out_dir=out_dir, map_path=map_path)
 
@@ -97,8 +123,6 @@ class StageProgress:
     """The stages of a run on stderr, one progress bar; silent when stderr is not a terminal."""
 
     def __init__(self, total: int) -> None:
-        from tqdm import tqdm
-
         self._bar = tqdm(total=total, desc="siting", unit="stage", leave=False, disable=None,
                          bar_format="{desc}: {n_fmt}/{total_fmt} stages [{elapsed}]")
         self._started = False
@@ -115,13 +139,13 @@ class StageProgress:
 
 
 def check_files(paths: list[tuple[str, Path | None]]) -> None:
-    """Refuse missing input files before any work, naming the option that gave them."""
-    for option, path in paths:
+    """Refuse missing input files before any work, naming the parameter that gave them."""
+    for name, path in paths:
         if path is not None and not Path(path).is_file():
-            raise InputError(f"{option} {path}: no such file: check the path")
+            raise InputError(f"`{name}` {path}: no such file: check the path")
 
 
-def _check_population(params, area) -> None:
+def _check_population(params: Params, area: Area) -> None:
     total = params.demand.population
     if total and area.area_km2 > 0 and total / area.area_km2 > params.demand.plausible_density_per_km2:
         warnings.warn(f"--population {total:,.0f} on {area.area_km2:.1f} km² is {total / area.area_km2:,.0f} "
@@ -138,49 +162,25 @@ def _warn_replacing(out_dir: Path, request: dict) -> None:
                       "use --out to keep both")
 
 
-def osm_input(area) -> dict[str, str]:
-    """The OSM input as provenance records it: the digest taken at ingest (the file is not read again)."""
-    osm = {"sha256": area.source_hash}
-    if Path(area.source).is_file():
-        osm["file"] = Path(area.source).name
-    return osm
-
-
-def record_run(result, area, params, inputs: dict[str, Any], request: dict[str, Any], existing_sites=None,
-               plan_id: str | None = None) -> None:
-    """Write what made ``result`` into its summary: the request, the ingest notes, the existing
-    sites read and the provenance block (``siting.provenance``); ``siting batch`` does the same per district."""
-    result.summary["request"] = request
-    result.summary["ingest"] = area.info
-    if existing_sites is not None:
-        result.summary["existing_sites"] = existing_sites.attrs.get("sites", {})
-    result.summary["provenance"] = provenance(inputs, params.model_dump(mode="json"), plan_id)
-
-
 def _source_name(source: str) -> str:
     """The input as recorded: a file's name (never a machine path), else the text."""
     path = Path(source)
     return path.name if path.exists() else source
 
 
-def _read_existing(path: Path | None, crs: str, area, params, kind: str):
-    if path is None:
+def _read_existing(request: PlanRequest, area: Area, params: Params) -> gpd.GeoDataFrame | None:
+    if request.existing is None:
         return None
-    from siting.io.sites import read_sites
+    return read_sites(request.existing, crs=request.existing_crs, area=area,
+                      buffer_m=existing_buffer_m(params, request.kind), params=params.sites)
 
-    return read_sites(path, crs=crs, area=area, buffer_m=existing_buffer_m(params, kind), params=params.sites)
 
-
-def existing_buffer_m(params, kind: str) -> float | None:
+def existing_buffer_m(params: Params, kind: str) -> float | None:
     """How far outside the area an existing site can still cover or serve demand in it:
     ``sites.buffer_m``, else the kind's largest reach (None for an unknown kind)."""
-    from siting.vocab import CHARGING_KINDS
-
     if params.sites.buffer_m is not None:
         return params.sites.buffer_m
     if kind == "5g":
-        from siting import radio
-
         budget = radio.link_budget(params.radio)
         return max(radio.max_reach_m(budget, params=params.radio),
                    radio.max_reach_m(budget, h_bs_m=params.candidates.existing_height_m, params=params.radio))
@@ -189,21 +189,31 @@ def existing_buffer_m(params, kind: str) -> float | None:
     return None
 
 
-def _read_dem(paths: list[Path], area, params):
-    from siting.io.dem import read_dem
-
+def _read_dem(paths: list[Path], area: Area, params: Params) -> Dem:
     return read_dem(list(paths), area.crs, tuple(area.boundary.buffer(DEM_MARGIN_M).bounds),
                     params.terrain.resolution_m)
 
 
-def _map_html(result, tiles: str, params, dem=None) -> str:
-    from siting.maps import plan_map, render_html
+def plan_html(result: PlanResult, params: Params, *, tiles: str = "osm", dem: Dem | None = None) -> str:
+    """A plan's ``map.html`` (:mod:`siting.maps`), with the DEM's hillshade when there is one.
 
-    images = None
-    if dem is not None:
-        from siting.terrain import hillshade
+    Parameters
+    ----------
+    result
+        The plan.
+    params
+        Its parameters (``params.map``).
+    tiles
+        The base layer.
+    dem
+        Elevation planned with, drawn as a hillshade.
 
-        images = {"Hillshade (DEM)": hillshade(dem)}
+    Returns
+    -------
+    str
+        Self-contained HTML.
+    """
+    images = {"Hillshade (DEM)": hillshade(dem)} if dem is not None else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return render_html(plan_map(result.layers, result.summary, tiles=tiles, params=params.map, images=images))

@@ -21,7 +21,7 @@ from siting.cli import main
 from siting.config import BatchParams, DemandParams, Params
 from siting.errors import InputError, PlanError
 from siting.io.osm import load_area
-from siting.pipeline import plan_area
+from siting.pipeline import run_plan
 
 NANJING = "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml"
 DASK = Path(sys.executable).with_name("dask")
@@ -53,7 +53,7 @@ def inputs(shared_data, tmp_path_factory):
     plan = root / "plan.yaml"
     plan.write_text(PLAN, encoding="utf-8")
     default = Stages.default()
-    stages = Stages(load, default.build_demand, default.plan_area, default.write_plan, None)
+    stages = Stages(load, default.build_demand, default.run_plan, default.write_plan, None)
     return {"root": root, "osm": osm, "area": area, "quads": quads, "districts": districts, "plan": plan,
             "stages": stages}
 
@@ -175,11 +175,11 @@ def test_neighbours_keep_their_proposals_apart_and_the_busier_one_keeps_the_bord
     assert a.area == pytest.approx(900 * 1000) and shapely.distance(a, b) == pytest.approx(100.0)
 
 
-def failing_in_se(area, kind, params, **kwargs):
+def failing_in_se(area, request, params, **kwargs):
     """The real planner, except that district SE is deliberately broken."""
     if area.info.get("district") == "SE":
         raise PlanError("deliberately broken district for the test")
-    return plan_area(area, kind, params, **kwargs)
+    return run_plan(area, request, params, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +239,7 @@ def test_cli_batch_exits_non_zero_with_a_summary_when_districts_fail(inputs, tcp
                                                                      capsys):
     monkeypatch.chdir(inputs["root"])  # the CLI finds the OSM cache under data/ here
     default = Stages.default()
-    monkeypatch.setattr(Stages, "default", classmethod(lambda cls: replace(default, plan_area=failing_in_se)))
+    monkeypatch.setattr(Stages, "default", classmethod(lambda cls: replace(default, run_plan=failing_in_se)))
     with pytest.raises(SystemExit) as ex:
         main(["batch", str(inputs["plan"]), "--districts", str(inputs["districts"]), "--osm", str(inputs["osm"]),
               "--scheduler", tcp_cluster, "--out", str(tmp_path / "out"), "--quiet"])

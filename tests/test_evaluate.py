@@ -23,7 +23,7 @@ def test_split_hides_the_share_and_keeps_the_rest():
     again = evaluate.split_holdout(100, 0.4, seed=3)
     assert np.array_equal(again[1], hidden)
     assert not np.array_equal(evaluate.split_holdout(100, 0.4, seed=4)[1], hidden)
-    with pytest.raises(PlanError, match="--holdout 1.5 is outside"):
+    with pytest.raises(PlanError, match="`holdout` 1.5 is outside"):
         evaluate.split_holdout(100, 1.5, 0)
     with pytest.raises(PlanError, match="1 existing site"):
         evaluate.split_holdout(1, 0.4, 0)

@@ -241,9 +241,10 @@ def test_plan_users_set_the_share_of_traffic():
 
 
 def test_a_plan_id_brings_its_5g_users_into_the_capacity_parameters(tmp_path):
-    from siting.workflow import run_plan
+    from siting.request import PlanRequest
+    from siting.workflow import plan_files
 
-    outcome = run_plan("demo", count=6, plan_id="guangzhou-2022", tiles="none", out=tmp_path / "gz")
+    outcome = plan_files("demo", PlanRequest(count=6, plan_id="guangzhou-2022"), tiles="none", out=tmp_path / "gz")
     capacity = outcome.summary["provenance"]["parameters"]["capacity"]
     assert capacity["users"] == 15_000_000 and capacity["users_population"] == 18_676_605
     assert outcome.summary["provenance"]["plan_id"] == "guangzhou-2022"

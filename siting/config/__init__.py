@@ -479,7 +479,22 @@ def read_yaml_mapping(path: str | Path, what: str, expected: str,
 def load_params(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Params:
     """Read parameters from a YAML file (optional) and apply ``overrides``.
 
-    Raises :class:`ConfigError` naming the offending key (and its line in the YAML).
+    Parameters
+    ----------
+    path
+        A YAML file of parameter sections; None: the defaults.
+    overrides
+        Dotted keys (``"radio.band"``) and their values, applied over the file.
+
+    Returns
+    -------
+    Params
+        Every parameter, validated.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending key (and its line in the YAML).
     """
     data: dict[str, Any] = {}
     lines: dict[str, int] = {}

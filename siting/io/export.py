@@ -199,7 +199,7 @@ def sites_table(sites: gpd.GeoDataFrame) -> pd.DataFrame:
     return table
 
 
-def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] | None = None,
+def write_plan(result, out_dir: str | Path, *, extra_files: dict[str, str | bytes] | None = None,
                simplify_m: float | None = None) -> list[Path]:
     """Write a :class:`~siting.result.PlanResult` into ``out_dir``; return the paths.
 
@@ -213,6 +213,22 @@ def write_plan(result, out_dir: str | Path, extra_files: dict[str, str | bytes] 
     all files are complete are they renamed into place, ``summary.json`` last, so an
     interrupted run leaves the previous outputs as they were. A run stopped by Ctrl-C
     or SIGTERM removes its staging folder; one left by SIGKILL is removed by the next run.
+
+    Parameters
+    ----------
+    result
+        The plan (:func:`siting.run_plan`).
+    out_dir
+        The output folder (replaced as a whole).
+    extra_files
+        More files by name (``map.html``).
+    simplify_m
+        Simplification of the drawn coverage, metres.
+
+    Returns
+    -------
+    list of Path
+        The files written.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

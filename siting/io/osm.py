@@ -264,6 +264,11 @@ def load_area(source: Any, *, cache_dir: Path | None = Path("data/raw"),
     boundary
         Optional lon/lat polygon: the planning boundary; data outside it is dropped.
 
+    Returns
+    -------
+    Area
+        Roads, buildings, POIs and the boundary in the area's metric CRS (``siting.area``).
+
     Raises
     ------
     InputError

@@ -2,7 +2,7 @@
 
 Numbers are parsed from tag text (units converted, ``;`` lists reduced to their
 maximum, implausible values unknown); polygons are repaired and put in one canonical
-form whatever the reader; points of interest get one :data:`~siting.area.POI_CATEGORIES`
+form whatever the reader; points of interest get one :data:`~siting.vocab.POI_CATEGORIES`
 value; the drivable graph is simplified and projected. Every layer keeps the columns
 and dtypes of the Area contract, empty or not.
 """
@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from siting.area import POI_CATEGORIES
+from siting.vocab import POI_CATEGORIES
 from siting.errors import InputError
 from siting.io.osm_adapter import simplified_gdfs
 

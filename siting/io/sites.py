@@ -232,7 +232,7 @@ def check_datum(lon: np.ndarray, lat: np.ndarray, datum: str, area: Any, name: s
     return best
 
 
-def read_sites(path: str | Path, crs: str = "wgs84", area: Any = None, buffer_m: float | None = None,
+def read_sites(path: str | Path, *, crs: str = "wgs84", area: Any = None, buffer_m: float | None = None,
                params: SitesParams | None = None) -> gpd.GeoDataFrame:
     """Existing sites from CSV, Excel (.xlsx) or GeoJSON as WGS-84 points.
 
