@@ -86,7 +86,7 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
             existing: gpd.GeoDataFrame | None = None, params: Params | None = None,
             plans_dir: str | Path | None = None, stages: Any = None,
             admin_level: str = "6", inputs: dict | None = None, scheduler: str = "local",
-            workers: int | None = None, client: Any = None) -> Prepared:
+            workers: int | None = None, client: Any = None, windows_dir: Path | None = None) -> Prepared:
     """Read the plan, districts and OSM data, check them, and compute the quotas.
 
     ``districts_path`` ``"osm"`` takes the districts from the administrative boundaries
@@ -97,7 +97,9 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
     error is raised here, before any district runs. ``inputs``: provenance entries
     (role -> ``{"file", "sha256"}``) of files read by the caller. ``stages``: a
     :class:`siting.batch.Stages`. With ``batch.windows`` the survey runs as one Dask task
-    per district on ``client`` (else one made from ``scheduler`` and ``workers``).
+    per district on ``client`` (else one made from ``scheduler`` and ``workers``); the window
+    files go to ``windows_dir`` (default ``data/processed/windows/<hash of the OSM path>/``),
+    which every worker must be able to read.
     """
     from siting.batch import Stages
 
@@ -115,7 +117,9 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
         districts = read_districts(districts_path, name_column, bp.overlap_tolerance)
     stages = stages or Stages.default()
     if bp.windows:
-        survey = survey_windows(Path(osm), districts, kind, existing, params, stages, scheduler, workers, client)
+        folder = windows_dir or PROCESSED / "windows" / sha256_text(str(Path(osm).resolve()))[:16]
+        survey = survey_windows(Path(osm), Path(folder).resolve(), districts, kind, existing, params, stages,
+                                scheduler, workers, client)
     else:
         survey = survey_area(stages.load_area(osm), districts, kind, existing, params, stages)
     km2 = float(districts.to_crs(survey.crs).area.sum()) / 1e6
@@ -165,9 +169,10 @@ def window_boxes(districts: gpd.GeoDataFrame, crs: str,
     return {str(n): (float(b[0]), float(b[1]), float(b[2]), float(b[3])) for n, b in zip(districts["district"], bounds)}
 
 
-def survey_windows(osm: Path, districts: gpd.GeoDataFrame, kind: str, existing: gpd.GeoDataFrame | None,
-                   params: Params, stages: Any, scheduler: str, workers: int | None, client: Any) -> Survey:
-    """Split ``osm`` into the districts' windows (once) and survey each on Dask."""
+def survey_windows(osm: Path, folder: Path, districts: gpd.GeoDataFrame, kind: str,
+                   existing: gpd.GeoDataFrame | None, params: Params, stages: Any, scheduler: str,
+                   workers: int | None, client: Any) -> Survey:
+    """Split ``osm`` into the districts' windows in ``folder`` (once) and survey each on Dask."""
     from siting.batch import dask_client, near
     from siting.io.osm_window import split_windows
 
@@ -177,7 +182,6 @@ def survey_windows(osm: Path, districts: gpd.GeoDataFrame, kind: str, existing: 
                           "false")
     crs = districts.estimate_utm_crs().to_string()
     boxes = window_boxes(districts, crs, params.batch.buffer_m)
-    folder = (PROCESSED / "windows" / sha256_text(str(osm.resolve()))[:16]).resolve()
     windows = split_windows(osm, boxes, folder, crs)
     check_extent(districts, shapely.box(*windows.extent_wgs84), params.batch.min_inside_share)
     user = None if existing is None else existing.to_crs(crs)

@@ -404,22 +404,37 @@ def stalling_in(district, marker, area, kind, params, **kwargs):
     return plan_area(area, kind, params, **kwargs)
 
 
-def test_a_worker_killed_in_a_district_fails_that_district_only_and_a_rerun_plans_it(inputs, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def windowed(inputs):
+    """The batch prepared with windows (the survey on an in-process cluster) and without."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, processes=False) as cluster, Client(cluster) as client:
+        prepared = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=WINDOWED,
+                           stages=inputs["stages"], client=client, windows_dir=inputs["root"] / "windows")
+    whole = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=PARAMS, stages=inputs["stages"])
+    return prepared, whole
+
+
+def test_districts_read_their_own_windows_and_get_the_quotas_of_the_whole_area(inputs, windowed):
+    prepared, whole = windowed
+    assert prepared.area is None and len(prepared.windows.files) == 4
+    assert all(f.stat().st_size < inputs["osm"].stat().st_size / 4 for f in prepared.windows.files.values())
+    mine = prepared.quotas.set_index("district")
+    assert mine["quota"].to_dict() == whole.quotas.set_index("district")["quota"].to_dict()
+    assert mine["road_km"].to_numpy() == pytest.approx(whole.quotas["road_km"].to_numpy(), rel=0.02)
+
+
+def test_a_worker_killed_in_a_district_fails_that_district_only_and_a_rerun_plans_it(inputs, windowed, tmp_path):
     """Real ``dask worker`` processes, each district reading its own window: SIGKILL the worker
     planning NE; the others finish, NE is recorded as failed, and a rerun plans NE alone."""
-    monkeypatch.chdir(inputs["root"])  # the windows go to data/processed/windows/ here
+    prepared = windowed[0]
     marker = tmp_path / "stalled-pid"
     default = inputs["stages"]
     stages = Stages(default.load_area, default.build_demand, partial(stalling_in, "NE", str(marker)),
                     default.write_plan, None)
-    whole = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=PARAMS, stages=stages)
     # a killed worker's task is not handed on to another worker (as siting's LocalCluster does)
     with dask_processes(tmp_path, allowed_failures="0") as (address, workers):
-        prepared = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=WINDOWED, stages=stages,
-                           scheduler=address)
-        assert prepared.area is None and len(prepared.windows.files) == 4
-        assert prepared.quotas.set_index("district")["quota"].to_dict() == \
-            whole.quotas.set_index("district")["quota"].to_dict()
         out = tmp_path / "out"
         reports = []
         run = threading.Thread(target=lambda: reports.append(run_batch(prepared, WINDOWED, out, scheduler=address,
