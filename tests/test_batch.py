@@ -457,3 +457,22 @@ def test_a_worker_killed_in_a_district_fails_that_district_only_and_a_rerun_plan
     assert again.manifest["districts"]["NE"]["proposed"] == again.manifest["districts"]["NE"]["quota"]
     city = gpd.read_file(out / "sites.geojson")
     assert len(city) == 12 and set(city["district"]) == {"SW", "SE", "NW", "NE"}
+
+
+def test_a_district_too_large_for_its_worker_is_refused_with_a_suggestion(inputs, windowed, tmp_path, monkeypatch):
+    """The coverage matrix of a district may take at most half its worker's memory limit: past
+    that the district fails with the refusal and what to do, before anything is allocated."""
+    import distributed
+
+    from siting.batch import _plan_window, _tasks
+
+    class Worker:  # a worker with 1 MB of memory
+        memory_manager = type("Memory", (), {"memory_limit": 1_000_000})()
+
+    monkeypatch.setattr(distributed, "get_worker", lambda: Worker())
+    prepared = windowed[0]
+    task = next(t for t in _tasks(prepared, WINDOWED, "5g", tmp_path) if t.district == "SE")
+    record = _plan_window(task, prepared.windows.files["SE"], prepared.crs, None, WINDOWED, inputs["stages"])
+    assert record["status"] == "failed"
+    assert "over the memory budget of 0.0005 GB" in record["error"] and "districts" in record["error"]
+    assert not (tmp_path / task.slug).exists()
