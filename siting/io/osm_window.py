@@ -22,6 +22,7 @@ from array import array
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Iterator
+from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
 import numpy as np
@@ -141,8 +142,7 @@ def split_windows(osm: Path, windows: dict[str, tuple[float, float, float, float
             else:
                 targets = way_win.get(int(elem.get("id", "0")), np.zeros(0, int))
             if len(targets):
-                elem.tail = "\n"
-                text = ET.tostring(elem, encoding="unicode")
+                text = _xml(elem)
                 for w in targets:
                     outs[w].write(text)
         for out in outs:
@@ -153,6 +153,13 @@ def split_windows(osm: Path, windows: dict[str, tuple[float, float, float, float
     index.write_text(json.dumps({"key": key, "extent": extent, "districts": {n: f.name for n, f in files.items()}},
                                 ensure_ascii=False, indent=1), encoding="utf-8")
     return Windows(folder, files, crs, source_hash, extent)
+
+
+def _xml(elem: ET.Element) -> str:
+    """An OSM element as XML text (a few times faster than ``ET.tostring``)."""
+    attrs = "".join(f" {k}={quoteattr(v)}" for k, v in elem.attrib.items())
+    inner = "".join(_xml(child) for child in elem)
+    return f"<{elem.tag}{attrs}>{inner}</{elem.tag}>\n" if inner else f"<{elem.tag}{attrs}/>\n"
 
 
 def read_window(path: Path, crs: str) -> Area:
