@@ -409,7 +409,7 @@ def windowed(inputs):
     """The batch prepared with windows (the survey on an in-process cluster) and without."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, processes=False) as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster, Client(cluster) as client:
         prepared = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=WINDOWED,
                            stages=inputs["stages"], client=client, windows_dir=inputs["root"] / "windows")
     whole = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=PARAMS, stages=inputs["stages"])
