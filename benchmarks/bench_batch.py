@@ -24,10 +24,11 @@ import geopandas as gpd
 import shapely
 
 from bench_demand import X0, Y0, generated_city
-from siting.batch import Prepared, Stages, candidates_by_district, clip_area, proposal_zones, run_batch
+from siting.batch import Stages, clip_area, run_batch
 from siting.candidates import candidates_5g
 from siting.config import Params
 from siting.demand import build_demand
+from siting.districts import Prepared, candidates_in_zones, new_candidates, proposal_zones
 from siting.io.export import write_plan
 from siting.solve import solve_mclp
 from siting.pipeline import plan_area, radio_links
@@ -105,8 +106,8 @@ def main() -> None:
     print(f"\ncity demand + quotas: {time.perf_counter() - t:.1f} s; quotas {quotas['quota'].tolist()}")
     t = time.perf_counter()
     zones = proposal_zones(quotas.to_crs(area.crs), params.batch.border_spacing_m, quotas["demand_share"].to_numpy())
-    room = candidates_by_district(area, build_demand(area, params.demand), "5g", params, None, zones,
-                                  quotas["district"])
+    room = candidates_in_zones(new_candidates(area, build_demand(area, params.demand), "5g", params, None), zones,
+                               quotas["district"])
     print(f"candidate check before any district runs (demand again + candidates of the whole city): "
           f"{time.perf_counter() - t:.1f} s; new candidates per district {room.tolist()}")
     plan = Plan(id="generated", name="generated city", area="generated", year=2025, source="benchmark",

@@ -1,9 +1,11 @@
 """Many districts on Dask: one task per district, resumable, fault-isolated, merged.
 
-The Area is read once and clipped per district to the district plus a buffer (so sites
-across a border count), with the district itself as the area boundary; each Dask task
-receives only its clip, plans its quota and writes ``<out>/<district>/`` (the folder is
-named after the district, :func:`district_slugs`).
+Each district is planned on its own data: the district plus a buffer (so sites across a
+border count), with the district itself as the area boundary. Either the client clips the
+whole Area and ships each task its clip, or (``batch.windows``) each task reads its own
+window of the OSM file (:mod:`siting.districts`). A task plans its quota and writes
+``<out>/<district>/`` (the folder is named after the district, :func:`district_slugs`).
+Tasks are submitted longest first (by quota), so that the last to finish are short.
 
 Every figure a batch writes is of the **district proper** (:data:`FIGURES`): demand
 points and existing sites inside the district polygon. Existing sites within the buffer
@@ -19,7 +21,9 @@ and parameter hashes and the error text; a rerun skips districts whose hashes ar
 unchanged and whose outputs exist.
 ``--scheduler local`` starts a :class:`distributed.LocalCluster`; ``tcp://host:port``
 connects to a running cluster: the same code path. With a remote cluster, ``--out``
-must be on a file system that the workers and the client share.
+must be on a file system that the workers and the client share, and its scheduler should
+run with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0`` (as the LocalCluster does) so
+that a district that kills its worker fails at once instead of being handed on to others.
 """
 from __future__ import annotations
 
@@ -31,7 +35,6 @@ import sys
 import time
 import traceback
 import unicodedata
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -42,20 +45,13 @@ import pandas as pd
 import shapely
 
 from siting.area import Area
+from siting.city import FIGURES, merge_city, plain
 from siting.config import Params
+from siting.districts import Prepared, existing_sites, fixed_categories, proposal_zones, write_quotas
 from siting.errors import ConfigError, InputError, SitingError
-from siting.provenance import sha256_file, sha256_text
-from siting.io.districts import districts_from_osm, read_districts
-from siting.io.outputs import read_layer, read_manifest
-from siting.plans import (CENSUS_COLUMNS, check_extent, check_plan_area, check_quotas_fit, demand_by_district,
-                          district_census, district_quotas, existing_by_district, with_census)
-from siting.registry import Plan, get_plan
-
-PROCESSED = Path("data/processed")
-
-#: what the batch figures count (``summary.json``'s ``district`` block, ``manifest.json``, ``summary.csv``)
-FIGURES = ("district proper: demand points and existing sites inside the district polygon; existing sites within "
-           "the clip buffer outside it count for coverage (existing_nearby) but belong to their own district")
+from siting.io.outputs import read_manifest
+from siting.plans import CENSUS_COLUMNS
+from siting.provenance import sha256_text
 
 
 class BatchFailed(SitingError):
@@ -137,158 +133,6 @@ class BatchReport:
         return text
 
 
-# --- preparation: plan, districts, area, quotas ----------------------------------------
-
-@dataclass(frozen=True)
-class Prepared:
-    """Everything decided before any district runs."""
-
-    plan: Plan
-    target: int
-    area: Area
-    districts: gpd.GeoDataFrame   # district, geometry (EPSG:4326)
-    quotas: gpd.GeoDataFrame      # district_quotas output (EPSG:4326), census columns included
-    existing: gpd.GeoDataFrame | None  # existing sites (area CRS) or None
-    inputs: dict = field(default_factory=dict)  # provenance inputs: role -> {"file", "sha256"}
-
-
-def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *, kind: str = "5g",
-            category: str | None = None, target: int | None = None, name_column: str | None = None,
-            existing: gpd.GeoDataFrame | None = None, params: Params,
-            plans_dir: str | Path | None = None, stages: Stages | None = None,
-            admin_level: str = "6", inputs: dict | None = None) -> Prepared:
-    """Read the plan, districts and OSM data, check them, and compute the quotas.
-
-    ``districts_path`` ``"osm"`` takes the districts from the administrative boundaries
-    (``admin_level``) in the OSM file. Census figures (:func:`siting.plans.district_census`)
-    replace the modelled residents and workers of the quota shares and calibrate each
-    district's demand. A plan's whole target on districts too small to be its city is
-    warned about; quotas beyond the districts' candidate sites are refused. Every user
-    error is raised here, before any district runs. ``inputs``: provenance entries
-    (role -> ``{"file", "sha256"}``) of files read by the caller.
-    """
-    bp = params.batch
-    plan = get_plan(plan_ref, plans_dir)
-    whole_plan = target is None
-    if target is None:
-        target = plan.target(kind, category).new
-    elif target < 0:
-        raise ConfigError(f"--target {target} is negative: give a number of new sites >= 0")
-    if str(districts_path) == "osm":
-        districts = districts_from_osm(osm, admin_level)
-    else:
-        districts = read_districts(districts_path, name_column, bp.overlap_tolerance)
-    stages = stages or Stages.default()
-    area = stages.load_area(osm)
-    check_extent(districts, area.boundary_wgs84, bp.min_inside_share)
-    km2 = float(districts.to_crs(area.crs).area.sum()) / 1e6
-    if whole_plan:
-        note = check_plan_area(plan, kind, int(target), km2, bp.max_sites_per_km2, bp.min_plan_area_share)
-        if note:
-            warnings.warn(note, stacklevel=2)
-    sites = existing_sites(area, kind, params, existing)
-    demand = stages.build_demand(area, params)
-    modelled = demand_by_district(districts, demand.points, area.road_edges)
-    city_km2 = plan.census.area_km2 if plan.census is not None else None
-    census = district_census(districts, plan, modelled["residents"], km2 / city_km2 if city_km2 else 0.0,
-                             bp.census_cover_share)
-    quotas = district_quotas(districts, with_census(modelled, census), int(target),
-                             existing_by_district(districts, sites),
-                             weights={"residents": bp.weight_residents, "workers": bp.weight_workers,
-                                      "road_km": bp.weight_road_km},
-                             minimum=bp.minimum_quota)
-    quotas = quotas.drop(columns=[c for c in CENSUS_COLUMNS if c in quotas])
-    if len(census):
-        for col in [*CENSUS_COLUMNS, "census_source"]:
-            quotas[col] = census[col].reindex(quotas["district"]).to_numpy()
-    zones = proposal_zones(quotas.to_crs(area.crs), bp.border_spacing_m, quotas["demand_share"].to_numpy())
-    check_quotas_fit(quotas, candidates_by_district(area, demand, kind, params, existing, zones,
-                                                    districts["district"]))
-    files = dict(inputs or {})
-    if Path(districts_path).is_file():
-        files["districts"] = {"file": Path(districts_path).name, "sha256": sha256_file(districts_path)}
-    if Path(plan_ref).is_file():
-        files["plan"] = {"file": Path(plan_ref).name, "sha256": sha256_file(plan_ref)}
-    return Prepared(plan, int(target), area, districts, quotas, None if existing is None else existing.to_crs(area.crs),
-                    files)
-
-
-def proposal_zones(districts: gpd.GeoDataFrame, spacing_m: float, demand_share: np.ndarray) -> list[shapely.Geometry]:
-    """Where each district's new sites may go (metric CRS): its polygon, less ``spacing_m``
-    along every border shared with a neighbour that comes first (more of the demand, then
-    the earlier name). The first keeps its side of the border, so new sites of two
-    neighbours always stand at least ``spacing_m`` apart."""
-    geoms = districts.geometry.values
-    if spacing_m <= 0 or len(geoms) < 2:
-        return list(geoms)
-    names = districts["district"].astype(str).to_numpy()
-    rank = np.empty(len(geoms), dtype=int)
-    rank[np.lexsort((names, -np.asarray(demand_share, dtype=float)))] = np.arange(len(geoms))
-    tree = shapely.STRtree(geoms)
-    zones = []
-    for i, geom in enumerate(geoms):
-        first = [j for j in tree.query(geom, predicate="dwithin", distance=spacing_m) if rank[j] < rank[i]]
-        zones.append(shapely.difference(geom, shapely.buffer(shapely.union_all(geoms[first]), spacing_m))
-                     if first else geom)
-    return zones
-
-
-def candidates_by_district(area: Area, demand: Any, kind: str, params: Params, existing: gpd.GeoDataFrame | None,
-                           zones: list[shapely.Geometry], names: pd.Series) -> pd.Series:
-    """New candidate sites per district (in its proposal zone), from the candidates of the whole area.
-
-    The same candidate rules as a district run, over the whole area at once: the count a
-    district's quota cannot exceed (about: a district's own grid fill may add a few).
-    """
-    if kind == "5g":
-        from siting.candidates import candidates_5g
-
-        cands = candidates_5g(area, demand, params, existing=existing)
-    else:
-        from siting.candidates import candidates_charging
-        from siting.charging import charging_demand, kind_config
-
-        cp = params.charging
-        points = charging_demand(demand.points, area.pois, kind_config(cp, kind), cp)
-        cands = candidates_charging(area, kind, cp, existing=existing, demand=points)
-    new = cands[~cands["fixed"].to_numpy(dtype=bool)]
-    x, y = new.geometry.x.to_numpy(), new.geometry.y.to_numpy()
-    counts = [int(shapely.contains_xy(zone, x, y).sum()) if len(x) else 0 for zone in zones]
-    return pd.Series(counts, index=names.astype(str).to_numpy(), name="candidates")
-
-
-def existing_sites(area: Area, kind: str, params: Params, existing: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
-    """The sites a plan of ``kind`` keeps fixed, as the pipeline counts them.
-
-    The user's sites (``existing``), plus for charging kinds the OSM POIs of the kind's
-    ``existing_categories`` (existing charging stations). OSM masts are 5G candidates
-    (shared towers to reuse), not existing 5G sites.
-    """
-    parts = [] if existing is None else [existing.to_crs(area.crs)[[existing.geometry.name]]]
-    if len(area.pois):
-        parts.append(area.pois[area.pois["category"].isin(fixed_categories(kind, params))][[area.pois.geometry.name]])
-    parts = [gpd.GeoDataFrame(geometry=p.geometry.to_numpy(), crs=area.crs) for p in parts]
-    if not parts:
-        return gpd.GeoDataFrame(geometry=[], crs=area.crs)
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=area.crs)
-
-
-def fixed_categories(kind: str, params: Params) -> tuple[str, ...]:
-    """The POI categories that are existing sites of ``kind`` (none for 5G)."""
-    return () if kind == "5g" else tuple(params.charging.kind(kind).existing_categories)
-
-
-def write_quotas(prepared: Prepared, out_dir: str | Path) -> list[Path]:
-    """``quotas.csv`` and ``quotas.geojson`` in ``out_dir``."""
-    from siting.io.export import write_csv, write_geojson
-
-    out = Path(out_dir)
-    q = prepared.quotas
-    write_csv(out / "quotas.csv", pd.DataFrame(q.drop(columns=q.geometry.name)))
-    write_geojson(out / "quotas.geojson", q)
-    return [out / "quotas.csv", out / "quotas.geojson"]
-
-
 # --- one district (runs on a worker) ---------------------------------------------------
 
 #: characters that some file system refuses in a name (control characters included)
@@ -335,25 +179,26 @@ def clip_area(area: Area, district: shapely.Geometry, buffer_m: float, name: str
     """
     zone = district.buffer(buffer_m) if buffer_m > 0 else district
 
-    def near(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        if gdf.empty:
-            return gdf
-        idx = np.unique(gdf.sindex.query(zone, predicate="intersects"))
-        return gdf.iloc[idx]
-
-    edges = near(area.road_edges)
+    edges = near(area.road_edges, zone)
     ends = np.union1d(edges["u"].to_numpy(), edges["v"].to_numpy())
     nodes = area.road_nodes[area.road_nodes.index.isin(ends)]
     boundary_wgs84 = gpd.GeoSeries([district], crs=area.crs).to_crs("EPSG:4326").iloc[0]
     info = dict(area.info, district=name, clip_buffer_m=buffer_m, parent_area=area.slug)
-    pois = near(area.pois)
+    pois = near(area.pois, zone)
     if buffer_pois is not None and len(pois):
         inside = shapely.contains_xy(district, pois.geometry.x.to_numpy(), pois.geometry.y.to_numpy())
         pois = pois[inside | pois["category"].isin(buffer_pois).to_numpy()]
     return replace(area, name=f"{area.name} / {name}", slug=f"{area.slug}-{slug}", boundary=district,
-                   boundary_wgs84=boundary_wgs84, boundary_origin="polygon", buildings=near(area.buildings),
-                   road_nodes=nodes, road_edges=edges, pois=pois, landuse=near(area.landuse), info=info,
+                   boundary_wgs84=boundary_wgs84, boundary_origin="polygon", buildings=near(area.buildings, zone),
+                   road_nodes=nodes, road_edges=edges, pois=pois, landuse=near(area.landuse, zone), info=info,
                    proposal_zone=district if proposal_zone is None else proposal_zone)
+
+
+def near(gdf: gpd.GeoDataFrame, zone: shapely.Geometry) -> gpd.GeoDataFrame:
+    """The rows of ``gdf`` whose geometry intersects ``zone``, whole."""
+    if gdf.empty:
+        return gdf
+    return gdf.iloc[np.unique(gdf.sindex.query(zone, predicate="intersects"))]
 
 
 def district_input(area: Area, existing: gpd.GeoDataFrame | None, task: DistrictTask,
@@ -365,7 +210,41 @@ def district_input(area: Area, existing: gpd.GeoDataFrame | None, task: District
                         fixed_categories(task.kind, params))
     if existing is None:
         return clipped, None
-    return clipped, existing.iloc[np.unique(existing.sindex.query(district.buffer(buffer_m), predicate="intersects"))]
+    return clipped, near(existing, district.buffer(buffer_m))
+
+
+def _plan_clip(task: DistrictTask, area: Area, existing: gpd.GeoDataFrame | None, params: Params,
+               stages: Stages) -> dict:
+    """A Dask task: :func:`run_district` on the client's clip, within the worker's memory."""
+    return run_district(task, area, existing, within_worker_memory(params), stages)
+
+
+def _plan_window(task: DistrictTask, window: Path, crs: str, existing: gpd.GeoDataFrame | None, params: Params,
+                 stages: Stages) -> dict:
+    """A Dask task: :func:`run_district` on the district's own window of the OSM file (``batch.windows``)."""
+    from siting.io.osm_window import read_window
+
+    try:
+        area, mine = district_input(read_window(window, crs), existing, task, params)
+    except Exception as exc:  # an unreadable window fails its district alone
+        return _record(task, "failed", _one_line(exc))
+    return run_district(task, area, mine, within_worker_memory(params), stages)
+
+
+def within_worker_memory(params: Params) -> Params:
+    """``params`` with the memory budget no larger than this Dask worker's share for the coverage
+    matrix (``batch.worker_memory_share`` of its memory limit), so that a district too large for its
+    worker is refused with a suggestion instead of the worker being killed."""
+    try:
+        from distributed import get_worker
+
+        limit = get_worker().memory_manager.memory_limit
+    except (ImportError, ValueError, AttributeError):  # not on a worker, or no limit
+        return params
+    if not limit:
+        return params
+    budget = min(params.solver.memory_budget_gb, params.batch.worker_memory_share * limit / 1e9)
+    return params.model_copy(update={"solver": params.solver.model_copy(update={"memory_budget_gb": budget})})
 
 
 def run_district(task: DistrictTask, area: Area, existing: gpd.GeoDataFrame | None, params: Params,
@@ -479,11 +358,11 @@ def params_hash(params: Params) -> str:
     return sha256_text(dumps_json(params.model_dump(mode="json")))
 
 
-def _input_hash(area: Area, task: DistrictTask, existing: gpd.GeoDataFrame | None) -> str:
+def _input_hash(source_hash: str, task: DistrictTask, existing: gpd.GeoDataFrame | None) -> str:
     from siting.io.export import dumps_json
 
     h = hashlib.sha256()
-    for part in (area.source_hash, task.geometry_wkb.hex(), task.zone_wkb.hex(), task.kind, str(task.quota),
+    for part in (source_hash, task.geometry_wkb.hex(), task.zone_wkb.hex(), task.kind, str(task.quota),
                  dumps_json(task.census)):
         h.update(part.encode() + b"\0")
     if existing is not None and len(existing):
@@ -507,9 +386,13 @@ def dask_client(scheduler: str = "local", workers: int | None = None) -> Iterato
     from distributed import Client, LocalCluster
 
     if scheduler == "local":
+        import dask
+
         n = workers or os.cpu_count() or 1
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                          silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        # a district whose worker dies fails at once (Dask would hand it to the next worker, and the next)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+                LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                             silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
             yield client
         return
     if not re.match(r"^(tcp|tls|ucx|inproc)://", scheduler):
@@ -550,8 +433,8 @@ def run_batch(prepared: Prepared, params: Params, out_dir: str | Path, *, kind: 
     tasks = _tasks(prepared, params, kind, out)
     manifest_path = out / "manifest.json"
     old = read_manifest(manifest_path)["districts"]
-    manifest = {"plan": prepared.plan.id, "kind": kind, "target": prepared.target, "figures": FIGURES,
-                "area_source_hash": prepared.area.source_hash, "params_hash": tasks[0].params_hash if tasks else "",
+    manifest: dict[str, Any] = {"plan": prepared.plan.id, "kind": kind, "target": prepared.target, "figures": FIGURES,
+                "area_source_hash": prepared.source_hash, "params_hash": tasks[0].params_hash if tasks else "",
                 "districts": {}}
     todo = [t for t in tasks if not _done(old.get(t.district), t)]
     skipped = tuple(t.district for t in tasks if t not in todo)
@@ -572,14 +455,13 @@ def run_batch(prepared: Prepared, params: Params, out_dir: str | Path, *, kind: 
                 write_json(manifest_path, _ordered(manifest, tasks))
     manifest = _ordered(manifest, tasks)
     write_json(manifest_path, manifest)
-    summary, files = merge_city(prepared, manifest, out)
+    summary, files = merge_city(prepared.districts, manifest, out)
     failed = tuple(d for d, r in manifest["districts"].items() if r["status"] != "ok")
     return BatchReport(out, manifest, summary, failed, skipped, dashboard, tuple([manifest_path, *files]))
 
 
 def _tasks(prepared: Prepared, params: Params, kind: str, out: Path) -> list[DistrictTask]:
-    area = prepared.area
-    q = prepared.quotas.to_crs(area.crs)
+    q = prepared.quotas.to_crs(prepared.crs)
     geoms = shapely.set_precision(q.geometry.values, 0.01)
     zones = proposal_zones(q.set_geometry(geoms), params.batch.border_spacing_m, q["demand_share"].to_numpy())
     slugs = district_slugs([str(n) for n in q["district"]])
@@ -587,50 +469,52 @@ def _tasks(prepared: Prepared, params: Params, kind: str, out: Path) -> list[Dis
     phash = params_hash(params)
     tasks = []
     for i, (name, quota, existing) in enumerate(zip(q["district"], q["quota"], q["existing"])):
-        census = {c: _plain(q[c].iloc[i]) for c in census_cols if not pd.isna(q[c].iloc[i])}
+        census = {c: plain(q[c].iloc[i]) for c in census_cols if not pd.isna(q[c].iloc[i])}
         task = DistrictTask(prepared.plan.id, str(name), slugs[i], shapely.to_wkb(geoms[i], output_dimension=2),
                             shapely.to_wkb(zones[i], output_dimension=2), int(quota), int(existing), kind, str(out),
                             "", phash, census, prepared.inputs)
-        tasks.append(replace(task, input_hash=_input_hash(area, task, prepared.existing)))
+        tasks.append(replace(task, input_hash=_input_hash(prepared.source_hash, task, prepared.existing)))
     return tasks
-
-
-def _plain(value: Any) -> Any:
-    """A NumPy scalar as a plain int, float or str (for JSON)."""
-    if isinstance(value, (np.integer, np.floating)) and float(value).is_integer():
-        return int(value)
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _run_tasks(client: Any, todo: list[DistrictTask], prepared: Prepared, params: Params, stages: Stages,
                progress: bool | None) -> Iterator[dict]:
-    """Clip each district here and submit it as one task; yield each record as it finishes.
+    """Submit each district as one task, longest (largest quota) first, one per worker thread at a
+    time; yield each record as it finishes.
 
-    Clipping on the client ships each worker only its districts' data, never the whole
-    Area (a province would not fit in every worker); tasks start as soon as they are clipped.
+    Without windows the client clips each district and ships each worker only its
+    districts' data, never the whole Area; tasks start as soon as they are clipped. With
+    windows each task reads its own window.
     """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
     show = sys.stderr.isatty() if progress is None else progress
+    order = sorted(todo, key=lambda t: (-t.quota, t.district))
     with tqdm(total=len(todo), unit="district", disable=not show, file=sys.stderr) as bar:
         def done(task: DistrictTask, record: dict) -> dict:
             bar.set_postfix_str(f"{task.district}: {record['status']}")
             bar.update()
             return record
 
-        futures = as_completed()
-        owner = {}
-        for t in todo:
-            try:
-                area, existing = district_input(prepared.area, prepared.existing, t, params)
-            except Exception as exc:  # a district that cannot even be clipped fails alone
-                yield done(t, _record(t, "failed", _one_line(exc)))
-                continue
-            fut = client.submit(run_district, t, client.scatter(area, hash=False), existing, params, stages,
-                                key=f"district-{t.slug}-{t.input_hash[:12]}", pure=False)
-            owner[fut.key] = t
-            futures.add(fut)
+        queue, futures, owner = list(order), as_completed(), {}
+
+        def fill() -> list[dict]:
+            """Submit districts until every worker thread has one (a worker that dies takes one
+            district with it, no queued others); the failed submissions' records."""
+            failed = []
+            while queue and futures.count() < max(1, sum(client.nthreads().values())):
+                t = queue.pop(0)
+                try:
+                    fut = _submit(client, t, prepared, params, stages, priority=len(queue))
+                except Exception as exc:  # a district that cannot even be clipped fails alone
+                    failed.append(done(t, _record(t, "failed", _one_line(exc))))
+                    continue
+                owner[fut.key] = t
+                futures.add(fut)
+            return failed
+
+        yield from fill()
         for fut in futures:
             task = owner[fut.key]
             try:
@@ -638,116 +522,26 @@ def _run_tasks(client: Any, todo: list[DistrictTask], prepared: Prepared, params
             except Exception as exc:  # a worker died or the task could not run at all
                 record = _record(task, "failed", _one_line(exc))
             yield done(task, record)
+            yield from fill()
+
+
+def _submit(client: Any, task: DistrictTask, prepared: Prepared, params: Params, stages: Stages,
+            priority: int) -> Any:
+    """One district's Dask task: on its own window, or on the client's clip of the whole Area."""
+    key = f"district-{task.slug}-{task.input_hash[:12]}"
+    if prepared.windows is not None:
+        existing = None if prepared.existing is None else near(
+            prepared.existing, shapely.from_wkb(task.geometry_wkb).buffer(params.batch.buffer_m))
+        return client.submit(_plan_window, task, prepared.windows.files[task.district], prepared.crs, existing,
+                             params, stages, key=key, priority=priority, pure=False)
+    if prepared.area is None:
+        raise ValueError("a Prepared batch holds either the whole Area or the windows")
+    area, existing = district_input(prepared.area, prepared.existing, task, params)
+    return client.submit(_plan_clip, task, client.scatter(area, hash=False), existing, params, stages,
+                         key=key, priority=priority, pure=False)
 
 
 def _ordered(manifest: dict, tasks: list[DistrictTask]) -> dict:
     districts = manifest["districts"]
     return dict(manifest, districts={t.district: districts[t.district] for t in tasks if t.district in districts})
 
-
-# --- city merge ------------------------------------------------------------------------
-
-def merge_city(prepared: Prepared, manifest: dict, out: Path) -> tuple[pd.DataFrame, list[Path]]:
-    """City ``sites.geojson``, ``gaps.geojson``, ``summary.csv`` and ``summary.json`` from the districts.
-
-    A district's sites layer holds its own existing sites and its proposals only
-    (:func:`district_proper`), so every site is listed once.
-    """
-    from siting.io.export import write_csv, write_geojson, write_json
-
-    sites, gaps = [], []
-    for name, rec in manifest["districts"].items():
-        if rec["status"] != "ok":
-            continue
-        folder = out / rec["slug"]
-        s = read_layer(folder / "sites.geojson")
-        if len(s):
-            s.insert(0, "district", name)
-            sites.append(s)
-        g = read_layer(folder / "gaps.geojson")
-        if len(g):
-            g.insert(0, "district", name)
-            gaps.append(g)
-    files = []
-    for fname, parts in (("sites.geojson", sites), ("gaps.geojson", gaps)):
-        layer = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326") if parts
-                 else gpd.GeoDataFrame({"district": []}, geometry=[], crs="EPSG:4326"))
-        write_geojson(out / fname, layer)
-        files.append(out / fname)
-    summary = summary_table(manifest)
-    write_csv(out / "summary.csv", summary)
-    write_json(out / "summary.json", {"plan": manifest["plan"], "kind": manifest["kind"], "target": manifest["target"],
-                                      "figures": FIGURES, "districts": summary.to_dict("records")})
-    files += [out / "summary.csv", out / "summary.json"]
-    if sites:
-        files += _city_map(prepared.districts, summary, manifest, out)
-    return summary, files
-
-
-#: columns of ``summary.csv``, each a figure of the manifest's district records (:data:`FIGURES`)
-SUMMARY_COLUMNS = ("district", "status", "quota", "proposed", "existing", "existing_nearby", "population",
-                   "demand_total", "coverage_before", "coverage_after")
-
-
-def summary_table(manifest: dict) -> pd.DataFrame:
-    """Quota vs proposed vs existing and coverage before/after per district, then a total row."""
-    rows = [{"district": name, **{c: r.get(c) for c in SUMMARY_COLUMNS[1:]}} for name, r in manifest["districts"].items()]
-    table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-    ok = table[table["status"] == "ok"]
-    demand = ok["demand_total"].astype(float)
-    total_demand = float(demand.sum())
-
-    def weighted(col: str) -> float | None:
-        return round(float((ok[col].astype(float) * demand).sum() / total_demand), 6) if total_demand else None
-
-    def summed(col: str, rows: pd.DataFrame = ok) -> float | int | None:
-        values = rows[col].dropna().astype(float)
-        return _plain(np.float64(round(float(values.sum()), 3))) if len(values) else None
-
-    total = {"district": "TOTAL", "status": f"{len(ok)}/{len(table)} ok", "quota": int(table["quota"].sum()),
-             "proposed": summed("proposed") or 0, "existing": summed("existing", table) or 0,
-             "existing_nearby": summed("existing_nearby"), "population": summed("population"),
-             "demand_total": round(total_demand, 3), "coverage_before": weighted("coverage_before"),
-             "coverage_after": weighted("coverage_after")}
-    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
-
-
-def _city_map(districts: gpd.GeoDataFrame, summary: pd.DataFrame, manifest: dict, out: Path) -> list[Path]:
-    """``map.html``: the city overview from ``siting.maps.city_map`` when the maps module has it."""
-    try:
-        from siting.maps import city_map, write_map
-    except ImportError:
-        return []
-    links = {name: f"{r['slug']}/map.html" for name, r in manifest["districts"].items()
-             if (out / r["slug"] / "map.html").is_file()}
-    sites = read_layer(out / "sites.geojson")
-    write_map(city_map(districts, summary[summary["district"] != "TOTAL"], links, sites=sites), out / "map.html")
-    return [out / "map.html"]
-
-
-# --- from files (the command line's entry points) --------------------------------------
-
-def prepare_from_files(plan_ref: str, districts: Path, osm: str, *, kind: str = "5g", category: str | None = None,
-                       target: int | None = None, name_column: str | None = None, existing: Path | None = None,
-                       existing_crs: str = "wgs84", config: Path | None = None,
-                       overrides: dict[str, Any] | None = None, plans_dir: Path | None = None,
-                       stages: Stages | None = None, admin_level: str = "6") -> tuple[Prepared, Params]:
-    """Read parameters, the existing sites, and :func:`prepare` the batch."""
-    from siting.config import load_params
-
-    params = load_params(config, overrides)
-    sites, inputs = None, {}
-    if existing is not None:
-        from siting.io.sites import read_sites
-
-        sites = read_sites(existing, crs=existing_crs)
-        inputs["existing"] = {"file": Path(existing).name, "sha256": sha256_file(existing)}
-    prepared = prepare(plan_ref, districts, osm, kind=kind, category=category, target=target,
-                       name_column=name_column, existing=sites, params=params, plans_dir=plans_dir, stages=stages,
-                       admin_level=admin_level, inputs=inputs)
-    return prepared, params
-
-
-def default_out(plan_id: str) -> Path:
-    """``data/processed/<plan>/``."""
-    return PROCESSED / plan_id

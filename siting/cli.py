@@ -166,13 +166,14 @@ def plans_show(plan: str = typer.Argument(..., metavar="PLAN", help="plan id or 
 
 
 def _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing, existing_crs, config,
-                  plans_dir, minimum, admin_level):
-    from siting.batch import prepare_from_files
+                  plans_dir, minimum, admin_level, scheduler="local", workers=None):
+    from siting.districts import prepare_from_files
 
     overrides = {"batch.minimum_quota": minimum} if minimum is not None else None
     return prepare_from_files(plan, districts, osm, kind=kind, category=category, target=target,
                               name_column=name_column, existing=existing, existing_crs=existing_crs, config=config,
-                              overrides=overrides, plans_dir=plans_dir, admin_level=admin_level)
+                              overrides=overrides, plans_dir=plans_dir, admin_level=admin_level,
+                              scheduler=scheduler, workers=workers)
 
 
 _B_DISTRICTS = typer.Option(..., "--districts", help="GeoJSON/GPKG of district polygons with a name column, "
@@ -199,7 +200,7 @@ def quotas(plan: str = typer.Argument(..., metavar="PLAN", help="plan id or plan
            minimum: Optional[int] = _B_MINIMUM, admin_level: str = _B_ADMIN,
            out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<plan>/)")) -> None:
     """Split a plan's target over districts by demand minus existing sites: quotas.csv, quotas.geojson."""
-    from siting.batch import default_out, write_quotas
+    from siting.districts import default_out, write_quotas
 
     prepared, _ = _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing, existing_crs,
                                 config, plans_dir, minimum, admin_level)
@@ -221,10 +222,11 @@ def batch(plan: str = typer.Argument(..., metavar="PLAN", help="plan id or plan 
           out: Optional[Path] = typer.Option(None, "--out", help="output folder (default data/processed/<plan>/)"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar")) -> None:
     """Plan every district as one Dask task, resumably; merge sites, gaps and a summary for the city."""
-    from siting.batch import BatchFailed, default_out, run_batch
+    from siting.batch import BatchFailed, run_batch
+    from siting.districts import default_out
 
     prepared, params = _batch_inputs(plan, districts, osm, kind, category, target, name_column, existing,
-                                     existing_crs, config, plans_dir, minimum, admin_level)
+                                     existing_crs, config, plans_dir, minimum, admin_level, scheduler, workers)
     report = run_batch(prepared, params, out or default_out(prepared.plan.id), kind=kind, scheduler=scheduler,
                        workers=workers, progress=None if not quiet else False,
                        log=None if quiet else (lambda line: typer.echo(f"siting: {line}", err=True)))

@@ -1,8 +1,11 @@
 """Batch runs on Dask over four districts cut from the Nanjing extract."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 import re
 import subprocess
 import sys
@@ -16,8 +19,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting.batch import Stages, prepare, run_batch
+from siting.batch import Stages, run_batch
 from siting.cli import main
+from siting.districts import prepare
 from siting.config import BatchParams, DemandParams, Params
 from siting.errors import InputError, PlanError
 from siting.io.osm import load_area
@@ -143,6 +147,9 @@ def assert_figures_agree(out, manifest, summary, inputs):
         assert prov["inputs"]["plan"]["sha256"] == sha256_file(inputs["plan"])
         used = PARAMS.model_dump(mode="json")
         used["demand"]["population"] = census[name]  # each district is calibrated to its census residents
+        budget = prov["parameters"]["solver"]["memory_budget_gb"]  # at most half its worker's memory limit
+        assert 0 < budget <= PARAMS.solver.memory_budget_gb
+        used["solver"]["memory_budget_gb"] = budget
         assert prov["plan_id"] == "nanjing-test" and prov["parameters"] == used
         assert prov["versions"]["siting"] and prov["created"]
         assert own["request"]["district"] == name and own["request"]["quota"] == rec["quota"]
@@ -165,7 +172,7 @@ def assert_no_near_duplicates(out, quads, crs, spacing_m):
 
 
 def test_neighbours_keep_their_proposals_apart_and_the_busier_one_keeps_the_border():
-    from siting.batch import proposal_zones
+    from siting.districts import proposal_zones
 
     districts = gpd.GeoDataFrame({"district": ["A", "B", "C"]},
                                  geometry=[shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 1000),
@@ -182,14 +189,16 @@ def failing_in_se(area, request, params, **kwargs):
     return run_plan(area, request, params, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def tcp_cluster(tmp_path_factory):
-    """A scheduler and two workers started as separate processes on 127.0.0.1.
+@contextlib.contextmanager
+def dask_processes(logs: Path, workers: int = 2, **config: str):
+    """A ``dask scheduler`` and ``workers`` ``dask worker`` processes on 127.0.0.1 (no nannies):
+    yields the scheduler address and the worker processes. ``config``: scheduler settings
+    as ``DASK_DISTRIBUTED__SCHEDULER__<NAME>`` environment variables.
 
     They get this folder on ``PYTHONPATH`` so that they can unpickle the test's planner.
     """
-    logs = tmp_path_factory.mktemp("dask-logs")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
+               **{f"DASK_DISTRIBUTED__SCHEDULER__{k.upper()}": v for k, v in config.items()})
     with open(logs / "scheduler.log", "w") as log:  # a file, not a pipe: a full pipe would block the scheduler
         procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
                                   stdout=log, stderr=log, env=env)]
@@ -201,12 +210,13 @@ def tcp_cluster(tmp_path_factory):
             address = match.group(1) if match else time.sleep(0.2)
         assert address, "dask scheduler did not report its address"
         procs += [subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) for _ in range(2)]
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                  for _ in range(workers)]
         from distributed import Client
 
         with Client(address) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield address
+            client.wait_for_workers(workers, timeout=60)
+        yield address, procs[1:]
     finally:
         for p in reversed(procs):  # the workers while their scheduler still answers, then the scheduler
             p.terminate()
@@ -215,6 +225,13 @@ def tcp_cluster(tmp_path_factory):
             except subprocess.TimeoutExpired:  # busy closing under load: stop it
                 p.kill()
                 p.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def tcp_cluster(tmp_path_factory):
+    """A scheduler and two workers started as separate processes on 127.0.0.1."""
+    with dask_processes(tmp_path_factory.mktemp("dask-logs")) as (address, _):
+        yield address
 
 
 def test_external_cluster_runs_the_same_batch_and_a_broken_district_fails_alone(inputs, tcp_cluster, tmp_path):
@@ -360,7 +377,7 @@ def test_district_folders_are_named_after_the_districts():
 def test_existing_sites_are_counted_as_the_pipeline_fixes_them(inputs):
     from dataclasses import replace
 
-    from siting.batch import existing_sites
+    from siting.districts import existing_sites
 
     area = inputs["area"]
     station = area.pois.iloc[:1].assign(category="charging_station")
@@ -372,3 +389,90 @@ def test_existing_sites_are_counted_as_the_pipeline_fixes_them(inputs):
     assert len(existing_sites(with_station, "charging", params, None)) == 1
     assert len(existing_sites(with_station, "charging", params, mine)) == 3
     assert existing_sites(with_station, "charging", params, mine).crs == area.crs
+
+
+# --- each district reads its own window of the OSM file (batch.windows) ----------------------
+
+WINDOWED = PARAMS.model_copy(update={"batch": PARAMS.batch.model_copy(update={"windows": True})})
+
+
+def stalling_in(district, marker, area, request, params, **kwargs):
+    """The real planner, except that ``district`` stalls the first time (its worker's pid in ``marker``)."""
+    if area.info.get("district") == district and not Path(marker).exists():
+        Path(marker).write_text(str(os.getpid()))
+        time.sleep(120)
+    return run_plan(area, request, params, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def windowed(inputs):
+    """The batch prepared with windows (the survey on an in-process cluster) and without."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster, Client(cluster) as client:
+        prepared = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=WINDOWED,
+                           stages=inputs["stages"], client=client, windows_dir=inputs["root"] / "windows")
+    whole = prepare(inputs["plan"], inputs["districts"], inputs["osm"], params=PARAMS, stages=inputs["stages"])
+    return prepared, whole
+
+
+def test_districts_read_their_own_windows_and_get_the_quotas_of_the_whole_area(inputs, windowed):
+    prepared, whole = windowed
+    assert prepared.area is None and len(prepared.windows.files) == 4
+    assert all(f.stat().st_size < inputs["osm"].stat().st_size / 4 for f in prepared.windows.files.values())
+    mine = prepared.quotas.set_index("district")
+    assert mine["quota"].to_dict() == whole.quotas.set_index("district")["quota"].to_dict()
+    assert mine["road_km"].to_numpy() == pytest.approx(whole.quotas["road_km"].to_numpy(), rel=0.02)
+
+
+def test_a_worker_killed_in_a_district_fails_that_district_only_and_a_rerun_plans_it(inputs, windowed, tmp_path):
+    """Real ``dask worker`` processes, each district reading its own window: SIGKILL the worker
+    planning NE; the others finish, NE is recorded as failed, and a rerun plans NE alone."""
+    prepared = windowed[0]
+    marker = tmp_path / "stalled-pid"
+    default = inputs["stages"]
+    stages = Stages(default.load_area, default.build_demand, partial(stalling_in, "NE", str(marker)),
+                    default.write_plan, None)
+    # a killed worker's task is not handed on to another worker (as siting's LocalCluster does)
+    with dask_processes(tmp_path, allowed_failures="0") as (address, workers):
+        out = tmp_path / "out"
+        reports = []
+        run = threading.Thread(target=lambda: reports.append(run_batch(prepared, WINDOWED, out, scheduler=address,
+                                                                       stages=stages, progress=False)))
+        run.start()
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.2)  # the pid is written
+        pid = int(marker.read_text())
+        assert pid in [p.pid for p in workers]
+        os.kill(pid, signal.SIGKILL)
+        run.join(timeout=60)
+        assert reports, "the batch did not finish after its worker was killed"
+        report = reports[0]
+        assert report.failed == ("NE",) and "died" in report.manifest["districts"]["NE"]["error"]
+        assert all(report.manifest["districts"][d]["status"] == "ok" for d in ("SW", "SE", "NW"))
+        again = run_batch(prepared, WINDOWED, out, scheduler=address, stages=stages, progress=False)
+    assert again.ok and again.skipped == ("SW", "SE", "NW")
+    assert again.manifest["districts"]["NE"]["proposed"] == again.manifest["districts"]["NE"]["quota"]
+    city = gpd.read_file(out / "sites.geojson")
+    assert len(city) == 12 and set(city["district"]) == {"SW", "SE", "NW", "NE"}
+
+
+def test_a_district_too_large_for_its_worker_is_refused_with_a_suggestion(inputs, windowed, tmp_path, monkeypatch):
+    """The coverage matrix of a district may take at most half its worker's memory limit: past
+    that the district fails with the refusal and what to do, before anything is allocated."""
+    import distributed
+
+    from siting.batch import _plan_window, _tasks
+
+    class Worker:  # a worker with 1 MB of memory
+        memory_manager = type("Memory", (), {"memory_limit": 1_000_000})()
+
+    monkeypatch.setattr(distributed, "get_worker", lambda: Worker())
+    prepared = windowed[0]
+    task = next(t for t in _tasks(prepared, WINDOWED, "5g", tmp_path) if t.district == "SE")
+    record = _plan_window(task, prepared.windows.files["SE"], prepared.crs, None, WINDOWED, inputs["stages"])
+    assert record["status"] == "failed"
+    assert "over the memory budget of 0.0005 GB" in record["error"] and "districts" in record["error"]
+    assert not (tmp_path / task.slug).exists()

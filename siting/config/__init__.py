@@ -150,6 +150,11 @@ class BatchParams(Section):
                                        "area than this share get a warning when the whole target goes to them [A]")
     census_cover_share: float = Field(0.9, gt=0, le=1, description="a plan's city census total is spread over the "
                                       "districts only when they cover this share of its census area [A]")
+    windows: bool = Field(False, description="each district task reads its own window of the OSM XML file "
+                          "(split once, siting.io.osm_window), so the client never holds the whole city [A]")
+    worker_memory_share: float = Field(0.5, gt=0, le=1, description="a district's coverage-matrix memory budget "
+                                       "is at most this share of its Dask worker's memory limit, so a district "
+                                       "too large for its worker is refused, not killed [A]")
 
 
 class TerrainParams(Section):
