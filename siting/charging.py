@@ -274,7 +274,8 @@ def plan_charging(area: Area, demand, kind: str, params: Params, existing: gpd.G
     s = result.summary
     s["existing_without_road_access"] = int((~access.on_network[fixed]).sum())
     s["request_met"] = bool(s["sites_total"] == count if count is not None else
-                            s["piles_total"] == piles if piles is not None else s["served_ratio"] >= target - 1e-6)
+                            s["piles_total"] == piles if piles is not None else
+                            target is not None and s["served_ratio"] >= target - 1e-6)
     s["headline"] = headline(kind, s["sessions_served_ratio"], s["sessions_served_ratio_before"], target)
     return result
 
@@ -379,7 +380,8 @@ class _Stations:
 
     def pile_throughput(self) -> float:
         """Sessions per day of one new pile at the kind's fast/slow mix."""
-        return float(pile_throughput(self.cfg, self.cfg.fast_share, 1.0 - self.cfg.fast_share))
+        fast = np.asarray(self.cfg.fast_share)
+        return float(pile_throughput(self.cfg, fast, 1.0 - fast))
 
 
 def _grow(st: _Stations, choice: _Choice, max_sites: int, goal: float) -> _Choice:
@@ -490,6 +492,7 @@ def _result(area: Area, kind: str, params: Params, points: gpd.GeoDataFrame, can
     }
     total = float(weights.sum())
     unreachable = ~access.reachable
+    other_kinds = {str(k) for k in CHARGING_KINDS if k != kind}
     summary = {
         "sites_existing": int(is_fixed.sum()),
         "sites_proposed": int((~is_fixed).sum()),
@@ -524,7 +527,7 @@ def _result(area: Area, kind: str, params: Params, points: gpd.GeoDataFrame, can
         "selection_rounds": choice.rounds,
         "gaps": int(len(gaps)),
         "gap_areas": gap_figures,
-        "parameters": {"charging": cp.model_dump(exclude=set(CHARGING_KINDS) - {kind}, mode="json")},
+        "parameters": {"charging": cp.model_dump(exclude=other_kinds, mode="json")},
     }
     return PlanResult(kind=kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)
 
