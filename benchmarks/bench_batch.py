@@ -24,7 +24,8 @@ import geopandas as gpd
 import shapely
 
 from bench_demand import X0, Y0, generated_city
-from siting.batch import Stages, clip_area, run_batch
+from siting.batch import clip_area, run_batch
+from siting.districts import Stages
 from siting.candidates import candidates_5g
 from siting.config import Params
 from siting.demand import build_demand

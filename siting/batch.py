@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import sys
 import time
@@ -47,8 +46,9 @@ import shapely
 from siting.area import Area
 from siting.city import FIGURES, merge_city, plain
 from siting.config import Params
-from siting.districts import Prepared, existing_sites, fixed_categories, proposal_zones, write_quotas
-from siting.errors import ConfigError, InputError, SitingError
+from siting.cluster import dashboard_address, dask_client
+from siting.districts import Prepared, Stages, existing_sites, fixed_categories, near, proposal_zones, write_quotas
+from siting.errors import SitingError
 from siting.io.outputs import read_manifest
 from siting.plans import CENSUS_COLUMNS
 from siting.provenance import sha256_text
@@ -58,33 +58,6 @@ class BatchFailed(SitingError):
     """Some districts failed (the others finished): exit status 1, the summary as the message."""
 
     exit_code = 1
-
-
-@dataclass(frozen=True)
-class Stages:
-    """The functions a batch calls (the planner is :func:`siting.pipeline.run_plan`); tests inject light ones."""
-
-    load_area: Callable[..., Area]
-    build_demand: Callable[[Area, Params], Any]  # -> siting.demand.Demand
-    run_plan: Callable[..., Any]  # (area, PlanRequest, params, *, existing, demand, inputs) -> PlanResult
-    write_plan: Callable[..., Any]
-    district_map: Callable[[Any, Params], str] | None = None  # (PlanResult, params) -> HTML
-
-    @classmethod
-    def default(cls) -> "Stages":
-        from siting.io.export import write_plan
-        from siting.io.osm import load_area
-        from siting.pipeline import run_plan
-        from siting.workflow import plan_html
-
-        return cls(load_area=load_area, build_demand=_demand, run_plan=run_plan, write_plan=write_plan,
-                   district_map=plan_html)
-
-
-def _demand(area: Area, params: Params):
-    from siting.demand import build_demand
-
-    return build_demand(area, params.demand)
 
 
 @dataclass(frozen=True)
@@ -192,13 +165,6 @@ def clip_area(area: Area, district: shapely.Geometry, buffer_m: float, name: str
                    boundary_wgs84=boundary_wgs84, boundary_origin="polygon", buildings=near(area.buildings, zone),
                    road_nodes=nodes, road_edges=edges, pois=pois, landuse=near(area.landuse, zone), info=info,
                    proposal_zone=district if proposal_zone is None else proposal_zone)
-
-
-def near(gdf: gpd.GeoDataFrame, zone: shapely.Geometry) -> gpd.GeoDataFrame:
-    """The rows of ``gdf`` whose geometry intersects ``zone``, whole."""
-    if gdf.empty:
-        return gdf
-    return gdf.iloc[np.unique(gdf.sindex.query(zone, predicate="intersects"))]
 
 
 def district_input(area: Area, existing: gpd.GeoDataFrame | None, task: DistrictTask,
@@ -374,42 +340,6 @@ def _done(record: dict | None, task: DistrictTask) -> bool:
     return (record is not None and record.get("status") == "ok" and record.get("input_hash") == task.input_hash
             and record.get("params_hash") == task.params_hash
             and (Path(task.out_dir) / task.slug / "summary.json").is_file())
-
-
-# --- the cluster -----------------------------------------------------------------------
-
-@contextlib.contextmanager
-def dask_client(scheduler: str = "local", workers: int | None = None) -> Iterator[Any]:
-    """A ``distributed.Client``: a LocalCluster sized to the machine, or a running scheduler."""
-    import logging
-
-    from distributed import Client, LocalCluster
-
-    if scheduler == "local":
-        import dask
-
-        n = workers or os.cpu_count() or 1
-        # a district whose worker dies fails at once (Dask would hand it to the next worker, and the next)
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
-                LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                             silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
-            yield client
-        return
-    if not re.match(r"^(tcp|tls|ucx|inproc)://", scheduler):
-        raise ConfigError(f"--scheduler '{scheduler}' is neither 'local' nor an address like tcp://host:8786")
-    try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({_one_line(exc)}): start one with "
-                         "'dask scheduler' and 'dask worker', or use --scheduler local") from None
-    with client:
-        yield client
-
-
-def dashboard_address(client: Any) -> str | None:
-    """The Dask dashboard URL when the scheduler runs one (it needs bokeh), else None."""
-    services = client.scheduler_info().get("services", {})
-    return client.dashboard_link if "dashboard" in services else None
 
 
 # --- the batch -------------------------------------------------------------------------

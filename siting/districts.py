@@ -18,7 +18,7 @@ import contextlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import geopandas as gpd
 import numpy as np
@@ -38,6 +38,40 @@ from siting.registry import Plan, get_plan
 PROCESSED = Path("data/processed")
 #: OSM files that :mod:`siting.io.osm_window` can split
 WINDOW_SUFFIXES = (".osm", ".osm.xml", ".osm.gz", ".osm.xml.gz", ".osm.bz2", ".osm.xml.bz2")
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The functions a batch calls (the planner is :func:`siting.pipeline.run_plan`); tests inject light ones."""
+
+    load_area: Callable[..., Area]
+    build_demand: Callable[[Area, Params], Any]  # -> siting.demand.Demand
+    run_plan: Callable[..., Any]  # (area, PlanRequest, params, *, existing, demand, inputs) -> PlanResult
+    write_plan: Callable[..., Any]
+    district_map: Callable[[Any, Params], str] | None = None  # (PlanResult, params) -> HTML
+
+    @classmethod
+    def default(cls) -> "Stages":
+        from siting.io.export import write_plan
+        from siting.io.osm import load_area
+        from siting.pipeline import run_plan
+        from siting.workflow import plan_html
+
+        return cls(load_area=load_area, build_demand=_demand, run_plan=run_plan, write_plan=write_plan,
+                   district_map=plan_html)
+
+
+def _demand(area: Area, params: Params):
+    from siting.demand import build_demand
+
+    return build_demand(area, params.demand)
+
+
+def near(gdf: gpd.GeoDataFrame, zone: shapely.Geometry) -> gpd.GeoDataFrame:
+    """The rows of ``gdf`` whose geometry intersects ``zone``, whole."""
+    if gdf.empty:
+        return gdf
+    return gdf.iloc[np.unique(gdf.sindex.query(zone, predicate="intersects"))]
 
 
 @dataclass(frozen=True)
@@ -97,13 +131,11 @@ def prepare(plan_ref: str | Path, districts_path: str | Path, osm: str | Path, *
     warned about; quotas beyond the districts' candidate sites are refused. Every user
     error is raised here, before any district runs. ``inputs``: provenance entries
     (role -> ``{"file", "sha256"}``) of files read by the caller. ``stages``: a
-    :class:`siting.batch.Stages`. With ``batch.windows`` the survey runs as one Dask task
+    :class:`Stages`. With ``batch.windows`` the survey runs as one Dask task
     per district on ``client`` (else one made from ``scheduler`` and ``workers``); the window
     files go to ``windows_dir`` (default ``data/processed/windows/<hash of the OSM path>/``),
     which every worker must be able to read.
     """
-    from siting.batch import Stages
-
     bp = params.batch
     plan = get_plan(plan_ref, plans_dir)
     whole_plan = target is None
@@ -173,7 +205,7 @@ def survey_windows(osm: Path, folder: Path, districts: gpd.GeoDataFrame, kind: s
                    existing: gpd.GeoDataFrame | None, params: Params, stages: Any, scheduler: str,
                    workers: int | None, client: Any) -> Survey:
     """Split ``osm`` into the districts' windows in ``folder`` (once) and survey each on Dask."""
-    from siting.batch import dask_client, near
+    from siting.cluster import dask_client
     from siting.io.osm_window import split_windows
 
     if not osm.is_file() or not osm.name.lower().endswith(WINDOW_SUFFIXES):

@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting.batch import Stages, run_batch
+from siting.batch import run_batch
+from siting.districts import Stages
 from siting.cli import main
 from siting.districts import prepare
 from siting.config import BatchParams, DemandParams, Params

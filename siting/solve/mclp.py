@@ -166,7 +166,7 @@ def _search(problem: Problem, sites: np.ndarray, params: SolverParams, seed: int
     """Swap local search, then ``rounds`` rounds of adaptive iterated local search
     (``siting/solve/ails.py``) within ``ils_work`` matrix entries, from the fixed sites plus
     ``sites``: the new sites (sorted), their covered weight and the rounds run."""
-    from siting.solve import ails  # Numba: loaded on the first search, so plain imports stay light
+    import siting.solve.ails as ails  # Numba: loaded on the first search, so plain imports stay light
 
     csr, csc = problem.arrays
     best, value, done, _ = ails.search(*csr, *csc, problem.weights, problem.fixed.astype(np.int64),
