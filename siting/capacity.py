@@ -100,7 +100,7 @@ def site_capacity_mhz(source: np.ndarray, bandwidth_mhz: float, params: Capacity
 
 
 def explain_count(pairs, traffic, se, site_capacity, target: float, fixed=None, method: str = "auto", *,
-                  params: CapacityParams | None = None, solver: SolverParams | None = None) -> dict:
+                  params: CapacityParams, solver: SolverParams) -> dict:
     """Why the site count is what it is, for one area or district.
 
     ``coverage_sites``: the fewest sites covering ``target`` of the traffic (set cover,

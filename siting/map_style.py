@@ -81,14 +81,14 @@ SITE_FIELDS = [("status", "Status"), ("rank", "Rank"), ("reason", "Placed for"),
                ("piles_fast", "Fast piles"), ("piles_slow", "Slow piles"), ("capacity", "Capacity"), ("name", "Name")]
 
 
-def tile_source(tiles: str, params: MapParams | None = None) -> TileSource | None:
+def tile_source(tiles: str, params: MapParams) -> TileSource | None:
     """The base map named ``tiles`` (``osm``, ``none``, ``tianditu``, ``amap``, ``tencent``), key filled in."""
     if tiles not in TILES:
         raise ConfigError(f"unknown tiles '{tiles}': use one of {', '.join(TILES)}")
     source = TILES[tiles]
     if source is None or "{key}" not in source.url:
         return source
-    key = (params.tianditu_key if params else None) or os.environ.get("SITING_TIANDITU_KEY")
+    key = params.tianditu_key or os.environ.get("SITING_TIANDITU_KEY")
     if not key:
         raise ConfigError("Tianditu tiles need a key: set SITING_TIANDITU_KEY or map.tianditu_key "
                           "(free at console.tianditu.gov.cn), or use --tiles osm|amap|none")

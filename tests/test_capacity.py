@@ -8,7 +8,7 @@ import shapely
 
 from siting.capacity import (capacity_outputs, explain_count, plan_capacity, site_capacity_mhz, spectral_efficiency,
                              traffic_mbps)
-from siting.config import CapacityParams, load_params
+from siting.config import CapacityParams, SolverParams, load_params
 from siting.coverage import coverage_matrix, pairs_within
 from siting.errors import PlanError
 from siting.solve import solve_capacitated, solve_mclp, solve_set_cover
@@ -118,10 +118,12 @@ def test_dense_cluster_gets_several_sites_where_coverage_puts_one():
         return int((np.hypot(*(cand[selected] - 2000.0).T) <= 800.0).sum())  # sites reaching the core
 
     coverage_only = solve_set_cover(matrix, traffic, 0.9)
-    planned = solve_capacitated((rows, cols), traffic, se, capacity, target=0.9, method="greedy+swap")
+    planned = solve_capacitated((rows, cols), traffic, se, capacity, target=0.9, method="greedy+swap",
+                              params=CapacityParams(), solver=SolverParams())
     assert near_core(coverage_only.selected) == 1
     assert near_core(planned.selected) >= 3
-    explained = explain_count((rows, cols), traffic, se, capacity, 0.9, method="greedy+swap")
+    explained = explain_count((rows, cols), traffic, se, capacity, 0.9, method="greedy+swap",
+                              params=CapacityParams(), solver=SolverParams())
     assert explained["driver"] == "capacity-led"
     assert explained["capacity_sites"] == len(planned.selected)
     assert explained["coverage_sites"] == len(coverage_only.selected)
@@ -129,7 +131,8 @@ def test_dense_cluster_gets_several_sites_where_coverage_puts_one():
 
 def test_sparse_low_traffic_is_coverage_led():
     rows, cols, se, traffic, capacity, *_ = _instance(2, 800, 100, 6000.0, 900.0, 1e4)
-    explained = explain_count((rows, cols), traffic * 0.01, se, capacity, 0.9, method="greedy+swap")
+    explained = explain_count((rows, cols), traffic * 0.01, se, capacity, 0.9, method="greedy+swap",
+                              params=CapacityParams(), solver=SolverParams())
     assert explained["driver"] == "coverage-led"
     assert explained["capacity_sites"] == explained["coverage_sites"]
     assert explained["extra_sites_for_capacity"] == 0
