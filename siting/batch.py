@@ -50,7 +50,7 @@ from siting.cluster import dashboard_address, dask_client
 from siting.districts import Prepared, Stages, existing_sites, fixed_categories, near, proposal_zones, write_quotas
 from siting.errors import SitingError
 from siting.io.outputs import read_manifest
-from siting.plans import CENSUS_COLUMNS
+from siting.plans import CENSUS_COLUMNS, district_pole_budgets
 from siting.provenance import sha256_text
 
 
@@ -77,6 +77,7 @@ class DistrictTask:
     params_hash: str
     census: dict = field(default_factory=dict)   # population/households/employment, census_source
     inputs: dict = field(default_factory=dict)   # provenance inputs: role -> {"file", "sha256"}
+    smart_poles: int | None = None               # its share of the plan's smart-pole budget (5G)
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,9 @@ def run_district(task: DistrictTask, area: Area, existing: gpd.GeoDataFrame | No
         population = task.census.get("population")
         if population is not None:
             params = params.model_copy(update={"demand": params.demand.model_copy(update={"population": population})})
+        if task.smart_poles is not None:
+            params = params.model_copy(update={"candidates": params.candidates.model_copy(
+                update={"smart_pole_budget": task.smart_poles})})
         demand = district_demand(stages.build_demand(area, params), district, population)
         request = PlanRequest(kind=task.kind, count=task.quota + len(existing_sites(area, task.kind, params, existing)),
                               plan_id=task.plan_id, source=osm_input(area).get("file", area.source),
@@ -240,7 +244,8 @@ def run_district(task: DistrictTask, area: Area, existing: gpd.GeoDataFrame | No
         figures = district_proper(result, district)
         result.summary["district"] = {"name": task.district, "plan": task.plan_id, "quota": task.quota,
                                       "figures": FIGURES, **figures, "clip_buffer_m": params.batch.buffer_m,
-                                      "border_spacing_m": params.batch.border_spacing_m, "census": task.census}
+                                      "border_spacing_m": params.batch.border_spacing_m, "census": task.census,
+                                      "smart_pole_budget": task.smart_poles}
         extra = {"map.html": stages.district_map(result, params)} if stages.district_map else None
         stages.write_plan(result, Path(task.out_dir) / task.slug, extra_files=extra)
         record.update(figures, status="ok")
@@ -329,7 +334,7 @@ def _input_hash(source_hash: str, task: DistrictTask, existing: gpd.GeoDataFrame
 
     h = hashlib.sha256()
     for part in (source_hash, task.geometry_wkb.hex(), task.zone_wkb.hex(), task.kind, str(task.quota),
-                 dumps_json(task.census)):
+                 dumps_json(task.census), str(task.smart_poles)):
         h.update(part.encode() + b"\0")
     if existing is not None and len(existing):
         h.update(b"".join(shapely.to_wkb(existing.geometry.values, output_dimension=2)))
@@ -397,12 +402,16 @@ def _tasks(prepared: Prepared, params: Params, kind: str, out: Path) -> list[Dis
     slugs = district_slugs([str(n) for n in q["district"]])
     census_cols = [c for c in (*CENSUS_COLUMNS, "census_source") if c in q]
     phash = params_hash(params)
+    budget = params.candidates.smart_pole_budget
+    poles: list[int | None] = [None] * len(q)
+    if kind == "5g" and budget is not None:
+        poles = [int(b) for b in district_pole_budgets(budget, q["quota"].to_numpy(), q["district"].astype(str).to_numpy())]
     tasks = []
     for i, (name, quota, existing) in enumerate(zip(q["district"], q["quota"], q["existing"])):
         census = {c: plain(q[c].iloc[i]) for c in census_cols if not pd.isna(q[c].iloc[i])}
         task = DistrictTask(prepared.plan.id, str(name), slugs[i], shapely.to_wkb(geoms[i], output_dimension=2),
                             shapely.to_wkb(zones[i], output_dimension=2), int(quota), int(existing), kind, str(out),
-                            "", phash, census, prepared.inputs)
+                            "", phash, census, prepared.inputs, poles[i])
         tasks.append(replace(task, input_hash=_input_hash(prepared.source_hash, task, prepared.existing)))
     return tasks
 

@@ -341,10 +341,11 @@ def prepare_from_files(plan_ref: str, districts: Path, osm: str, *, kind: str = 
                        overrides: dict[str, Any] | None = None, plans_dir: Path | None = None,
                        stages: Any = None, admin_level: str = "6", scheduler: str = "local",
                        workers: int | None = None) -> tuple[Prepared, Params]:
-    """Read parameters, the existing sites, and :func:`prepare` the batch."""
+    """Read parameters (the plan's own, :meth:`siting.registry.Plan.param_overrides`, under
+    ``overrides``), the existing sites, and :func:`prepare` the batch."""
     from siting.config import load_params
 
-    params = load_params(config, overrides)
+    params = load_params(config, {**get_plan(plan_ref, plans_dir).param_overrides(), **(overrides or {})})
     sites, inputs = None, {}
     if existing is not None:
         from siting.io.sites import read_sites

@@ -287,6 +287,15 @@ def district_quotas(districts: gpd.GeoDataFrame, demand_by_district: pd.DataFram
     return out
 
 
+def district_pole_budgets(budget: int, quotas: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """A city's smart-pole budget (``candidates.smart_pole_budget``) split over its districts
+    as their new sites are (by quota share, largest remainder, ties to the earlier name), so
+    the district budgets sum to the plan's (Guangzhou: 34,000 poles, PLANS.md)."""
+    q = np.asarray(quotas, dtype=float)
+    share = q / q.sum() if q.sum() > 0 else np.full(len(q), 1.0 / max(len(q), 1))
+    return _largest_remainder(share * int(budget), int(budget), np.asarray(names))
+
+
 def _with_minimum(need: np.ndarray, target: int, minimum: int) -> tuple[np.ndarray, np.ndarray]:
     """Scale ``need`` to sum to ``target`` with every entry >= ``minimum`` (water-filling).
 

@@ -19,10 +19,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting.batch import run_batch
-from siting.districts import Stages
+from siting.batch import _tasks, run_batch
 from siting.cli import main
-from siting.districts import prepare
+from siting.districts import Stages, prepare, prepare_from_files
 from siting.config import BatchParams, DemandParams, Params
 from siting.errors import InputError, PlanError
 from siting.io.osm import load_area
@@ -424,6 +423,23 @@ def test_districts_read_their_own_windows_and_get_the_quotas_of_the_whole_area(i
     mine = prepared.quotas.set_index("district")
     assert mine["quota"].to_dict() == whole.quotas.set_index("district")["quota"].to_dict()
     assert mine["road_km"].to_numpy() == pytest.approx(whole.quotas["road_km"].to_numpy(), rel=0.02)
+
+
+def test_a_plans_smart_pole_budget_is_split_over_the_districts_like_their_quotas(inputs, windowed, tmp_path):
+    whole = windowed[1]
+    params = PARAMS.model_copy(update={"candidates": PARAMS.candidates.model_copy(update={"smart_pole_budget": 7})})
+    tasks = {t.district: t for t in _tasks(whole, params, "5g", tmp_path)}
+    assert sum(t.smart_poles for t in tasks.values()) == 7
+    quotas = whole.quotas.set_index("district")["quota"]
+    for name, task in tasks.items():
+        assert abs(task.smart_poles - 7 * quotas[name] / quotas.sum()) < 1
+    assert all(t.smart_poles is None for t in _tasks(whole, params, "charging", tmp_path))
+    # the plan file's smart poles reach the batch's parameters (an override still wins)
+    plan = tmp_path / "poles.yaml"
+    plan.write_text(PLAN + "smart_poles: 40\n", encoding="utf-8")
+    ready = partial(prepare_from_files, plan, inputs["districts"], str(inputs["osm"]), stages=inputs["stages"])
+    assert ready()[1].candidates.smart_pole_budget == 40
+    assert ready(overrides={"candidates.smart_pole_budget": 5})[1].candidates.smart_pole_budget == 5
 
 
 def test_a_worker_killed_in_a_district_fails_that_district_only_and_a_rerun_plans_it(inputs, windowed, tmp_path):

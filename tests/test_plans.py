@@ -15,7 +15,7 @@ from siting.cli import main
 from siting.errors import ConfigError, InputError, PlanError
 from siting.io.districts import districts_from_osm, read_districts
 from siting.plans import (check_extent, check_plan_area, check_quotas_fit, demand_by_district, district_census,
-                          district_quotas, existing_by_district, with_census)
+                          district_pole_budgets, district_quotas, existing_by_district, with_census)
 from siting.registry import Plan, get_plan, load_plans, read_plan
 
 
@@ -51,6 +51,22 @@ def test_registry_carries_every_figure_of_plans_md():
     assert sy.target("basic").count == 11600 and sy.target("charging", "all").count == 13800
     assert {"transport_hub", "scenic"} <= set(sy.priorities)
     assert plans["digital-fuzhou-2020"].coverage[0].technology == "4G+"
+
+
+def test_guangzhous_34000_smart_poles_go_to_districts_as_their_new_sites_do():
+    gz = load_plans()["guangzhou-2022"]
+    assert gz.param_overrides()["candidates.smart_pole_budget"] == 34_000
+    names = pd.Series(["Yuexiu", "Haizhu", "Tianhe", "Baiyun", "Huangpu", "Panyu", "Huadu", "Nansha", "Conghua",
+                       "Zengcheng", "Liwan"]).to_numpy()
+    quotas = pd.Series([2100, 3300, 4200, 5600, 3100, 4700, 3000, 2500, 1400, 2900, 1000]).to_numpy()
+    budgets = district_pole_budgets(34_000, quotas, names)
+    assert int(budgets.sum()) == 34_000
+    ideal = 34_000 * quotas / quotas.sum()
+    assert (abs(budgets - ideal) < 1).all()
+    assert budgets[names == "Baiyun"][0] > budgets[names == "Liwan"][0]
+    # no new sites anywhere: an even split, still summing to the budget (ties to the earlier name)
+    even = dict(zip(names, district_pole_budgets(10, quotas * 0, names).tolist()))
+    assert sum(even.values()) == 10 and even["Zengcheng"] == 0 and set(even.values()) == {0, 1}
 
 
 def test_ambiguous_or_missing_target_asks_for_category_or_kind():
