@@ -30,6 +30,7 @@ import gzip
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -145,8 +146,11 @@ def write_inputs(folder: Path, sites_5g: int, stations: int) -> tuple[Path, Path
 
 
 def run(folder: Path, kind: str, target: int, workers: int, out: Path) -> dict:
-    """``siting batch`` in a fresh process; wall time, client and worker peak RSS, the manifest."""
+    """``siting batch`` in a fresh process and a fresh output folder (a batch resumes an old one); wall time,
+    client and worker peak RSS, the manifest."""
     import psutil
+
+    shutil.rmtree(out, ignore_errors=True)
 
     plan, config = folder / "plan.yaml", folder / "config.yaml"
     cmd = [str(SITING), "batch", str(plan), "--districts", str(folder / "districts.geojson"),
