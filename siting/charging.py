@@ -21,10 +21,10 @@
 The summary's ``headline`` is the share of the day's sessions the piles serve (what
 ``target`` measures), not the share of demand within a station's radius.
 
-Why a maximum flow (issue 16): MCLP covers, it does not fill, so a round adds only the
-one or two stations that cover the demand left unserved; a district with 150 existing
-and 250 stations in all takes about a hundred rounds, each needing who is still
-unserved. The transportation LP this replaced cost 13-30 s per round at 400,000 pairs
+Why a maximum flow (issue 16): MCLP covers, it does not fill, so site choice runs in
+rounds, each needing who is still unserved; a round adds as many stations as the
+unserved sessions need at what the last round's new stations served (6-7 rounds for a
+168-232-station district, where a typical station's size as the yardstick took 80-96). The transportation LP this replaced cost 13-30 s per round at 400,000 pairs
 (32 minutes for a district); warm-starting it does not help (HiGHS simplex from
 scratch: 170 s), while the served total is a maximum flow, which SciPy's compiled
 Dinic finds in about 0.1 s. The rounds use a plain maximum flow, the sizing of the
@@ -151,6 +151,11 @@ def apportion(weights: np.ndarray, total: int, lower: np.ndarray, upper: np.ndar
 #: flow (0.16 s; served sessions of the final plans as with two bands, benchmarks/RESULTS.md) [A]
 SIZING_BANDS = tuple(np.linspace(0.05, 1.0, 20).round(2))
 ROUND_BANDS = (1.0,)
+#: the solver method of a round of site choice: greedy and swap local search. A round is one
+#: step of a heuristic (who stays unserved is re-assessed after it), so the iterated search and
+#: the LP bound of ``"auto"`` (about 10 s a round at 1.9 million pairs) buy nothing there;
+#: served sessions of the final plans as with "auto" (benchmarks/RESULTS.md, issue 16) [A]
+ROUND_METHOD = "greedy+swap"
 #: flows are integers of 1 / scale sessions, scale as large as int32 sums allow (<= 2**20) [A]
 _MAX_SCALE = 2.0 ** 20
 
@@ -354,6 +359,10 @@ class _Stations:
         return assign_sessions(self.access.distance[:, sites], self.weights, self.capacity(sites, piles),
                                self.radius, bands)
 
+    def served(self, sites: np.ndarray) -> np.ndarray:
+        """Sessions per demand point that ``sites`` at full size serve (one band: who stays unserved)."""
+        return np.asarray(self.flow(sites, bands=ROUND_BANDS).sum(axis=1)).ravel()
+
     def extend(self, choice: _Choice, k: int, unserved: np.ndarray) -> _Choice:
         """Add ``k`` new stations: MCLP over the other candidates on the ``unserved``
         sessions of each demand point."""
@@ -363,8 +372,8 @@ class _Stations:
         k = min(k, len(free))
         if k <= 0:
             return choice
-        solution = solve_mclp(self.access.matrix[:, free], np.clip(unserved, 0.0, None), k, seed=self.seed,
-                              params=self.solver)
+        solution = solve_mclp(self.access.matrix[:, free], np.clip(unserved, 0.0, None), k, method=ROUND_METHOD,
+                              seed=self.seed, params=self.solver)
         return _Choice(np.r_[choice.sites, free[np.asarray(solution.selected, dtype=int)]],
                        np.r_[choice.gains, np.asarray(solution.gains, dtype=float)], float(solution.bound),
                        solution.method, choice.rounds + 1)
@@ -386,17 +395,23 @@ class _Stations:
 
 def _grow(st: _Stations, choice: _Choice, max_sites: int, goal: float) -> _Choice:
     """Rounds of new stations until ``goal`` sessions are served, ``max_sites`` stations
-    stand, or no candidate reaches unserved demand any more."""
+    stand, or no candidate reaches unserved demand any more.
+
+    A round adds as many stations as the unserved sessions need at what one new station
+    served in the round before (at first: a station of ``typical_piles``), at most twice
+    the round before's: where the demand left is thin and scattered a round adds more
+    stations, so a district needs tens of rounds, not one per few stations (issue 16)."""
     per_station = st.cfg.typical_piles * st.pile_throughput()
-    while len(choice.sites) < max_sites:
-        served = np.asarray(st.flow(choice.sites, bands=ROUND_BANDS).sum(axis=1)).ravel()  # at full size
-        if served.sum() >= goal - 1e-9:
-            break
-        k = min(max_sites - len(choice.sites), max(1, math.ceil((goal - served.sum()) / per_station)))
+    served = st.served(choice.sites)
+    most = max_sites
+    while len(choice.sites) < max_sites and served.sum() < goal - 1e-9:
+        k = min(max_sites - len(choice.sites), most, max(1, math.ceil((goal - served.sum()) / per_station)))
         grown = st.extend(choice, k, st.weights - served)
         if grown.gains[len(choice.sites):].sum() <= 1e-9:  # nothing unserved within reach
             break
-        choice = grown
+        now = st.served(grown.sites)
+        per_station = min(per_station, max((now.sum() - served.sum()) / k, 1e-9))
+        choice, served, most = grown, now, 2 * k
     return choice
 
 
