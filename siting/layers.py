@@ -97,8 +97,9 @@ def map_coverage(coverage: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFr
     Per-site layers (a charging station's service area per row) are dissolved into the area
     their group covers; each group's outline is then simplified by ``simplify_m`` metres
     (topology kept), so a district's layer stays a few MB. ``area_km2`` is the dissolved
-    full-resolution area; ``population`` and ``demand`` are kept where a group was one row
-    already and left empty where per-site figures overlap (they cannot be summed).
+    full-resolution area; ``population``, ``demand`` and ``area_km2`` are kept where a group was
+    one row already (so a drawn layer passes through with its figures) and ``population`` and
+    ``demand`` left empty where per-site figures overlap (they cannot be summed).
     Columns: ``layer``, ``state``, ``population``, ``demand``, ``area_km2``, geometry, in a metric CRS (the layer's, or its UTM zone when geographic).
     """
     cols = ["layer", "state", "population", "demand", "area_km2", "geometry"]
@@ -110,8 +111,12 @@ def map_coverage(coverage: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFr
         one = len(group) == 1
         merged = group.geometry.iloc[0] if one else shapely.union_all(group.geometry.to_numpy())
         simple = shapely.simplify(merged, simplify_m, preserve_topology=True) if simplify_m > 0 else merged
-        rows.append({"layer": layer, "state": state,
-                     "population": float(group["population"].iloc[0]) if one and "population" in group else None,
-                     "demand": float(group["demand"].iloc[0]) if one and "demand" in group else None,
-                     "area_km2": round(float(merged.area) / 1e6, 6), "geometry": simple})
+
+        def kept(column: str) -> float | None:  # a one-row group's own figure (a drawn layer's too)
+            value = group[column].iloc[0] if one and column in group else None
+            return None if value is None or pd.isna(value) else float(value)
+
+        area = kept("area_km2")
+        rows.append({"layer": layer, "state": state, "population": kept("population"), "demand": kept("demand"),
+                     "area_km2": round(float(merged.area) / 1e6 if area is None else area, 6), "geometry": simple})
     return gpd.GeoDataFrame(rows or {c: [] for c in cols}, columns=cols, geometry="geometry", crs=coverage.crs)

@@ -29,6 +29,11 @@ class PlanResult:
     - optional extras (``capacity_gaps``, ``suitability``, ``terrain_shadow``...).
 
     ``summary`` is the JSON-ready dict written to ``summary.json``.
+
+    ``coverage_dissolved`` is ``coverage`` dissolved into one polygon per layer and state, at full
+    resolution (:func:`siting.layers.map_coverage` with no simplification): what
+    ``coverage.geojson`` and the map draw, simplified. :func:`siting.run_plan` builds it once,
+    since dissolving a district's service areas takes seconds (issue 16); None: not built.
     """
 
     kind: str
@@ -36,6 +41,7 @@ class PlanResult:
     crs: str
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+    coverage_dissolved: gpd.GeoDataFrame | None = None
 
 
 def sites_layer(chosen: gpd.GeoDataFrame, is_fixed, served, gains, **extra) -> gpd.GeoDataFrame:

@@ -214,6 +214,8 @@ def plan_html(result: PlanResult, params: Params, *, tiles: str = "osm", dem: De
         Self-contained HTML.
     """
     images = {"Hillshade (DEM)": hillshade(dem)} if dem is not None else None
+    layers = result.layers if result.coverage_dissolved is None else {**result.layers,
+                                                                      "coverage": result.coverage_dissolved}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return render_html(plan_map(result.layers, result.summary, tiles=tiles, params=params.map, images=images))
+        return render_html(plan_map(layers, result.summary, tiles=tiles, params=params.map, images=images))
