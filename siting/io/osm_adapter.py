@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import re
 import warnings
 from pathlib import Path
@@ -162,11 +163,9 @@ def demo_pbf() -> Path:
 def read_pbf(path: Path, tags: Tags) -> tuple[list[pd.DataFrame], Any, BaseGeometry | None]:
     """A PBF file through pyrosm: one frame of features per tag key, the ``(nodes, segments)``
     of every highway, and the header's box. pyrosm raises many types on corrupt input."""
-    import pyrosm
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Could not find any OSM data", category=UserWarning)
-        osm = pyrosm.OSM(str(path))
+        osm = _pbf_reader(path)
         # one query per key: pyrosm drops some matches when keys are combined in one filter
         parts = [osm.get_data_by_custom_criteria(custom_filter={k: v}, filter_type="keep") for k, v in tags.items()]
         network = osm.get_network("all", nodes=True)
@@ -181,6 +180,13 @@ def pbf_header_bounds(osm: Any) -> BaseGeometry | None:
 
 def pbf_admin_boundaries(path: Path) -> gpd.GeoDataFrame | None:
     """The ``boundary=administrative`` features of a PBF file (pyrosm); None if none."""
+    return _pbf_reader(path).get_boundaries(boundary_type="administrative")
+
+
+def _pbf_reader(path: Path) -> Any:
+    """``pyrosm.OSM`` on ``path``, without its own progress bar or "took" line (siting shows its
+    stages itself; passed where the installed pyrosm has the option)."""
     import pyrosm
 
-    return pyrosm.OSM(str(path)).get_boundaries(boundary_type="administrative")
+    quiet = {"progress": False} if "progress" in inspect.signature(pyrosm.OSM).parameters else {}
+    return pyrosm.OSM(str(path), **quiet)
