@@ -301,6 +301,10 @@ class SolverParams(Section):
                                                    "(benchmarks/RESULTS.md: Optimiser at the state of the art)")
     ils_patience: int = Field(5_000, ge=1, description="the iterated local search stops after this many rounds "
                                                        "without a better plan [A]")
+    search_threads: int = Field(2, ge=1, description="independent iterated local searches run at once in threads, "
+                                                     "each with its own seed derived from the run's seed and the "
+                                                     "whole ils_work; the best plan is kept, so results depend on "
+                                                     "this value, never on the cores or timing [A] (2 cores)")
     lp_max_pairs: int = Field(5_000_000, ge=0, description="the LP relaxation (HiGHS) proves the bound when the "
                                                            "presolved model has at most this many demand-candidate "
                                                            "pairs [A]")
