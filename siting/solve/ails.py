@@ -410,8 +410,9 @@ def search(r_ptr, r_idx, c_ptr, c_idx, w, fixed, start, movable, tol, rounds, wo
         work += wk
         if value > best_value + tol:
             value = _covered(count, w)  # exact, not a running sum
-            best, best_value, last = sites.copy(), value, done
             work += n_rows
+            if value > best_value + tol:
+                best, best_value, last = sites.copy(), value, done
         n_elite = _keep_elite(sites, value, elite, elite_value, n_elite, mark, tol)
         work += m * n_elite
         # omega: toward the distance target, per perturbation kind

@@ -15,12 +15,14 @@ Methods:
   best swap out of every chosen site; set cover: drop redundant sites, then search
   downward with one site fewer until the target fails);
 - ``"auto"``: then an adaptive iterated local search (AILS, Maximo, Cordeau & Nascimento
-  2023) within ``ils_work`` matrix entries, stopping once a bound proves the plan within
-  ``mip_rel_gap``; then the LP relaxation with HiGHS on the presolved model (identical
-  demand rows merged) when it has at most ``lp_max_pairs`` pairs, else the Lagrangian
-  relaxation when it fits ``lagrange_work``; reduced-cost fixing; and the MILP with
-  HiGHS when what is left is within ``exact_max_*``. Set cover: the downward search
-  uses AILS, and the LP relaxation rounded up bounds the number of sites;
+  2023, with path relinking) on the presolved model (fixed sites' rows dropped, identical
+  demand rows merged) within ``ils_work`` matrix entries, ``search_threads`` of them at
+  once with derived seeds, stopping once a bound proves the plan within ``mip_rel_gap``;
+  meanwhile, in another thread, the LP relaxation with HiGHS on the same model when it has
+  at most ``lp_max_pairs`` pairs; then the Lagrangian relaxation when it fits
+  ``lagrange_work``; reduced-cost fixing; and the MILP with HiGHS when what is left is
+  within ``exact_max_*``. Set cover: the downward search uses AILS, and the LP relaxation
+  rounded up bounds the number of sites;
 - ``"exact"``: the same, with the LP relaxation and the MILP whatever the size.
 
 Note: the textbook greedy bound with the ``p - k`` largest gains after ``k`` choices is
