@@ -127,6 +127,17 @@ def test_deterministic_for_a_seed():
     assert (a.gains == b.gains).all()
 
 
+def test_parallel_searches_keep_the_first_seeds_plan_or_better():
+    """``search_threads`` searches with derived seeds: deterministic, and never worse than the
+    first one alone (whose seed is the run's seed)."""
+    matrix, weights = _clustered(1500, 200, 2)
+    one = solve_mclp(matrix, weights, 20, seed=3, params=SolverParams(search_threads=1, ils_work=2e7))
+    two = solve_mclp(matrix, weights, 20, seed=3, params=SolverParams(search_threads=2, ils_work=2e7))
+    again = solve_mclp(matrix, weights, 20, seed=3, params=SolverParams(search_threads=2, ils_work=2e7))
+    assert two.objective >= one.objective - 1e-9
+    assert two.selected.tolist() == again.selected.tolist() and two.bound == again.bound
+
+
 def test_ties_broken_by_lowest_index():
     dense = np.array([[1, 1, 0, 0], [0, 0, 1, 1]], dtype=bool)
     sol = solve_mclp(sparse.csr_matrix(dense), np.array([1.0, 1.0]), 2, method="greedy")

@@ -293,14 +293,19 @@ class SolverParams(Section):
                                                     "after greedy+swap (close neighbouring sites, randomised greedy "
                                                     "refill, swap local search, adaptive acceptance) [A] (Maximo, "
                                                     "Cordeau & Nascimento 2023); ils_work usually ends it first")
-    ils_drop: int = Field(8, ge=1, description="most chosen sites a round of the iterated local search closes [A] "
-                                               "(8 beat 2 and 4 on the Bronx and spopt instances: benchmarks/RESULTS.md)")
-    ils_work: float = Field(1.5e9, gt=0, description="work limit of the iterated local search in matrix entries "
-                                                   "scanned (about 1 s per 3e8 on a 2026 2-core machine), so "
-                                                   "results do not depend on machine speed [A] "
-                                                   "(benchmarks/RESULTS.md: Optimiser at the state of the art)")
+    ils_drop: int = Field(8, ge=1, description="most chosen sites a round of the iterated local search closes: the "
+                                               "cap of its adaptive perturbation size [A] (8 beat 2 and 4 on the "
+                                               "Bronx and spopt instances: benchmarks/RESULTS.md)")
+    ils_work: float = Field(1.5e9, gt=0, description="work limit of each iterated local search in matrix entries "
+                                                   "scanned (about 1 CPU s per 7e8 on the Bronx instance, 2026 "
+                                                   "machine), so results do not depend on machine speed [A] "
+                                                   "(benchmarks/RESULTS.md: Optimiser, session of 2026-12-03)")
     ils_patience: int = Field(5_000, ge=1, description="the iterated local search stops after this many rounds "
                                                        "without a better plan [A]")
+    search_threads: int = Field(2, ge=1, description="independent iterated local searches run at once in threads, "
+                                                     "each with its own seed derived from the run's seed and the "
+                                                     "whole ils_work; the best plan is kept, so results depend on "
+                                                     "this value, never on the cores or timing [A] (2 cores)")
     lp_max_pairs: int = Field(5_000_000, ge=0, description="the LP relaxation (HiGHS) proves the bound when the "
                                                            "presolved model has at most this many demand-candidate "
                                                            "pairs [A]")

@@ -15,12 +15,14 @@ Methods:
   best swap out of every chosen site; set cover: drop redundant sites, then search
   downward with one site fewer until the target fails);
 - ``"auto"``: then an adaptive iterated local search (AILS, Maximo, Cordeau & Nascimento
-  2023) within ``ils_work`` matrix entries, stopping once a bound proves the plan within
-  ``mip_rel_gap``; then the LP relaxation with HiGHS on the presolved model (identical
-  demand rows merged) when it has at most ``lp_max_pairs`` pairs, else the Lagrangian
-  relaxation when it fits ``lagrange_work``; reduced-cost fixing; and the MILP with
-  HiGHS when what is left is within ``exact_max_*``. Set cover: the downward search
-  uses AILS, and the LP relaxation rounded up bounds the number of sites;
+  2023, with path relinking) on the presolved model (fixed sites' rows dropped, identical
+  demand rows merged) within ``ils_work`` matrix entries, ``search_threads`` of them at
+  once with derived seeds, stopping once a bound proves the plan within ``mip_rel_gap``;
+  meanwhile, in another thread, the LP relaxation with HiGHS on the same model when it has
+  at most ``lp_max_pairs`` pairs; then the Lagrangian relaxation when it fits
+  ``lagrange_work``; reduced-cost fixing; and the MILP with HiGHS when what is left is
+  within ``exact_max_*``. Set cover: the downward search uses AILS, and the LP relaxation
+  rounded up bounds the number of sites;
 - ``"exact"``: the same, with the LP relaxation and the MILP whatever the size.
 
 Note: the textbook greedy bound with the ``p - k`` largest gains after ``k`` choices is
@@ -40,6 +42,7 @@ cover every coverable demand point, ``selected`` is shorter than ``p``.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -72,12 +75,16 @@ def solve_mclp(coverage, weights, count: int, fixed=None, method: str = "auto", 
         label = "greedy+swap"
     value = problem.value(best)
     if method in ("auto", "exact") and not _proven(value, bound, params):
-        best, trial, rounds = _search(problem, best, params, seed, rounds=params.ils_iterations,
-                                      stop_value=bound - params.mip_rel_gap * bound)
-        if trial > value + problem.tol:
-            value, label = trial, "adaptive iterated local search"
-        best, bound, source, label = _refine(problem, budget, best, value, bound, source, label,
-                                             method == "exact", params, seed)
+        model = Model.build(problem, problem.fixed_mask, ~problem.fixed_mask)
+        with ThreadPoolExecutor(1) as pool:  # the LP bound (HiGHS releases the GIL) while the search runs
+            lp = model.rows.nnz <= params.lp_max_pairs or method == "exact"
+            relaxed = pool.submit(relaxation, model, budget, None) if lp else None
+            best, trial, _ = _search(problem, best, params, seed, rounds=params.ils_iterations,
+                                     stop_value=bound - params.mip_rel_gap * bound, model=model)
+            if trial > value + problem.tol:
+                value, label = trial, "adaptive iterated local search"
+            best, bound, source, label = _refine(problem, model, relaxed, budget, best, value, bound, source,
+                                                 label, method == "exact", params, seed)
     return _package(problem, best, fixed_gains, bound, label, start, bound_source=source)
 
 
@@ -128,23 +135,21 @@ def solve_set_cover(coverage, weights, target: float, fixed=None, method: str = 
     return _package(problem, best, fixed_gains, bound, label, start, min_sites=min_sites, bound_source=source)
 
 
-def _refine(problem: Problem, budget: int, best: np.ndarray, value: float, bound: float, source: str,
-            label: str, exact: bool, params: SolverParams, seed: int) -> tuple[np.ndarray, float, str, str]:
-    """Prove an MCLP incumbent and improve it: the LP relaxation with HiGHS on the presolved
-    model (merged rows) when it has at most ``lp_max_pairs`` pairs, else the Lagrangian
-    relaxation when it fits ``lagrange_work``; reduced-cost fixing of candidates; HiGHS on
-    the reduced MILP when it is small enough (or ``exact``)."""
-    model = Model.build(problem, problem.fixed_mask, ~problem.fixed_mask)
-    lp = model.rows.nnz <= params.lp_max_pairs or exact
-    if not lp and params.lagrange_work / max(model.rows.nnz, 1) < MIN_LAGRANGE_ITERATIONS:
+def _refine(problem: Problem, model: Model, relaxed: Future | None, budget: int, best: np.ndarray, value: float,
+            bound: float, source: str, label: str, exact: bool, params: SolverParams,
+            seed: int) -> tuple[np.ndarray, float, str, str]:
+    """Prove an MCLP incumbent and improve it on the presolved ``model`` (merged rows): the LP
+    relaxation with HiGHS (``relaxed``, running since before the search, when the model has at
+    most ``lp_max_pairs`` pairs), the Lagrangian relaxation when it fits ``lagrange_work``;
+    reduced-cost fixing of candidates; HiGHS on the reduced MILP when it is small enough (or
+    ``exact``)."""
+    if relaxed is None and params.lagrange_work / max(model.rows.nnz, 1) < MIN_LAGRANGE_ITERATIONS:
         return best, bound, source, label  # too big to relax: the search and the greedy bound stand
     lag = lagrangian(model, budget, value, params)
     if lag.bound < bound:
         bound, source = lag.bound, "Lagrangian relaxation"
-    if lp:
-        relaxed = relaxation(model, budget, None)
-        if relaxed < bound:
-            bound, source = relaxed, "LP relaxation (HiGHS)"
+    if relaxed is not None and relaxed.result() < bound:
+        bound, source = relaxed.result(), "LP relaxation (HiGHS)"
     if _proven(value, bound, params):
         return best, bound, source, label
     ones, allowed = fix_by_reduced_cost(model, lag, budget, value, problem)
@@ -162,19 +167,49 @@ def _refine(problem: Problem, budget: int, best: np.ndarray, value: float, bound
 
 
 def _search(problem: Problem, sites: np.ndarray, params: SolverParams, seed: int, rounds: int,
-            stop_value: float = np.inf) -> tuple[np.ndarray, float, int]:
+            stop_value: float = np.inf, model: Model | None = None) -> tuple[np.ndarray, float, int]:
     """Swap local search, then ``rounds`` rounds of adaptive iterated local search
     (``siting/solve/ails.py``) within ``ils_work`` matrix entries, from the fixed sites plus
-    ``sites``: the new sites (sorted), their covered weight and the rounds run."""
+    ``sites``: the new sites (sorted), their covered weight and the rounds run.
+
+    On ``model`` (the presolved instance, fixed sites' rows dropped and identical rows merged)
+    when given, else on the whole matrix. With ``rounds``, ``search_threads`` searches run at
+    once in threads (the compiled search releases the GIL), each with its own seed derived
+    from ``seed`` (the first: ``seed`` itself) and the whole work limit; the best plan is kept
+    (ties: the first), so the result depends on the seed and the parameters, never on timing
+    or the number of cores."""
     import siting.solve.ails as ails  # Numba: loaded on the first search, so plain imports stay light
 
-    csr, csc = problem.arrays
-    best, value, done, _ = ails.search(*csr, *csc, problem.weights, problem.fixed.astype(np.int64),
-                                       np.asarray(sites, dtype=np.int64), ~problem.fixed_mask, problem.tol,
-                                       int(rounds), float(params.ils_work), int(params.ils_drop), int(seed) % 2**32,
-                                       float(stop_value), int(params.swap_passes),
-                                       int(params.ils_patience))
-    return np.sort(best), float(value), int(done)
+    if model is None:
+        (csr, csc), weights, fixed = problem.arrays, problem.weights, problem.fixed.astype(np.int64)
+        start, movable, constant = np.asarray(sites, dtype=np.int64), ~problem.fixed_mask, 0.0
+    else:
+        by_col = model.rows.tocsc()
+        csr = (model.rows.indptr.astype(np.int64), model.rows.indices.astype(np.int64))
+        csc = (by_col.indptr.astype(np.int64), by_col.indices.astype(np.int64))
+        weights, fixed, constant = model.weights, np.zeros(0, dtype=np.int64), model.constant
+        start = np.searchsorted(model.cols, sites).astype(np.int64)
+        movable = np.ones(len(model.cols), dtype=bool)
+
+    def run(one_seed: int) -> tuple[np.ndarray, float, int, int]:
+        return ails.search(*csr, *csc, weights, fixed, start, movable, problem.tol, int(rounds),
+                           float(params.ils_work), int(params.ils_drop), one_seed, float(stop_value - constant),
+                           int(params.swap_passes), int(params.ils_patience))
+
+    threads = params.search_threads if rounds else 1
+    seeds = [int(seed) % 2**32] + [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(threads - 1)]
+    if threads == 1:
+        results = [run(seeds[0])]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            results = list(pool.map(run, seeds))
+    best, value, done, _ = results[0]
+    for other in results[1:]:
+        if other[1] > value + problem.tol:
+            best, value, done = other[0], other[1], other[2]
+    if model is not None:
+        best = model.cols[best]
+    return np.sort(best), float(value + constant), int(done)
 
 
 def _proven(value: float, bound: float, params: SolverParams) -> bool:
