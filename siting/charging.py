@@ -23,8 +23,9 @@ The summary's ``headline`` is the share of the day's sessions the piles serve (w
 
 Why a maximum flow (issue 16): MCLP covers, it does not fill, so site choice runs in
 rounds, each needing who is still unserved; a round adds as many stations as the
-unserved sessions need at what the last round's new stations served (6-7 rounds for a
-168-232-station district, where a typical station's size as the yardstick took 80-96). The transportation LP this replaced cost 13-30 s per round at 400,000 pairs
+unserved sessions need at what the last round's new stations served (6-10 rounds for a
+district of 200-250 stations, where a typical station's size as the yardstick took 80-96).
+The transportation LP this replaced cost 13-30 s per round at 400,000 pairs
 (32 minutes for a district); warm-starting it does not help (HiGHS simplex from
 scratch: 170 s), while the served total is a maximum flow, which SciPy's compiled
 Dinic finds in about 0.1 s. The rounds use a plain maximum flow, the sizing of the
@@ -400,7 +401,7 @@ def _grow(st: _Stations, choice: _Choice, max_sites: int, goal: float) -> _Choic
     A round adds as many stations as the unserved sessions need at what one new station
     served in the round before (at first: a station of ``typical_piles``), at most twice
     the round before's: where the demand left is thin and scattered a round adds more
-    stations, so a district needs tens of rounds, not one per few stations (issue 16)."""
+    stations, so a district needs about ten rounds, not one per few stations (issue 16)."""
     per_station = st.cfg.typical_piles * st.pile_throughput()
     served = st.served(choice.sites)
     most = max_sites

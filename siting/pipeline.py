@@ -26,7 +26,7 @@ from siting.errors import PlanError
 from siting.fill import REASONS, fill_to_count
 from siting.gaps import plan_gaps
 from siting.grid import PopulationSamples
-from siting.layers import coverage_polygons, map_coverage, points_xy
+from siting.layers import coverage_polygons, points_xy
 from siting.los import buildings_los
 from siting.phases import check_phases, plan_phases
 from siting.request import PlanRequest
@@ -123,8 +123,7 @@ def run_plan(area: Area, request: PlanRequest, params: Params | None = None, *,
     summary = summarise(area, request, params, result.summary, demand_info=demand.info,
                         learning=None if learned is None else learned.summary(),
                         existing_sites=None if existing is None else existing.attrs.get("sites", {}), inputs=inputs)
-    return PlanResult(kind=request.kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary,
-                      coverage_dissolved=map_coverage(layers["coverage"], 0.0) if "coverage" in layers else None)
+    return PlanResult(kind=request.kind, area_slug=area.slug, crs=area.crs, layers=layers, summary=summary)
 
 
 def plan_area(area: Area, kind: str = "5g", params: Params | None = None, *,

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import geopandas as gpd
+
+from siting.layers import map_coverage
 
 #: columns every ``sites`` layer has (charging adds ``piles_fast``, ``piles_slow``, ``sessions``)
 SITE_COLUMNS = ("site_id", "user_id", "status", "rank", "source", "height_m", "served_demand", "marginal_gain")
@@ -30,10 +33,6 @@ class PlanResult:
 
     ``summary`` is the JSON-ready dict written to ``summary.json``.
 
-    ``coverage_dissolved`` is ``coverage`` dissolved into one polygon per layer and state, at full
-    resolution (:func:`siting.layers.map_coverage` with no simplification): what
-    ``coverage.geojson`` and the map draw, simplified. :func:`siting.run_plan` builds it once,
-    since dissolving a district's service areas takes seconds (issue 16); None: not built.
     """
 
     kind: str
@@ -41,7 +40,14 @@ class PlanResult:
     crs: str
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
-    coverage_dissolved: gpd.GeoDataFrame | None = None
+
+    @cached_property
+    def coverage_dissolved(self) -> gpd.GeoDataFrame:
+        """``coverage`` dissolved into one polygon per layer and state, at full resolution
+        (:func:`siting.layers.map_coverage` with no simplification): what ``coverage.geojson``
+        and the map draw, simplified. Built on first use and kept, since dissolving a district's
+        service areas takes seconds and both need it (issue 16)."""
+        return map_coverage(self.layers["coverage"], 0.0)
 
 
 def sites_layer(chosen: gpd.GeoDataFrame, is_fixed, served, gains, **extra) -> gpd.GeoDataFrame:

@@ -214,8 +214,7 @@ def plan_html(result: PlanResult, params: Params, *, tiles: str = "osm", dem: De
         Self-contained HTML.
     """
     images = {"Hillshade (DEM)": hillshade(dem)} if dem is not None else None
-    layers = result.layers if result.coverage_dissolved is None else {**result.layers,
-                                                                      "coverage": result.coverage_dissolved}
+    layers = {**result.layers, "coverage": result.coverage_dissolved} if "coverage" in result.layers else result.layers
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return render_html(plan_map(layers, result.summary, tiles=tiles, params=params.map, images=images))

@@ -208,7 +208,7 @@ def write_plan(result, out_dir: str | Path, *, extra_files: dict[str, str | byte
     the metric CRS, at full resolution), ``summary.json`` and ``extra_files`` (e.g.
     ``map.html``). ``coverage.geojson`` is what the map draws: one polygon per layer
     and state, simplified by ``simplify_m`` metres (default ``map.simplify_m``), see
-    :func:`siting.layers.map_coverage` (from ``result.coverage_dissolved`` when it is there).
+    :func:`siting.layers.map_coverage` (of ``result.coverage_dissolved``).
     Everything is first written into a staging folder beside ``out_dir``; only when
     all files are complete are they renamed into place, ``summary.json`` last, so an
     interrupted run leaves the previous outputs as they were. A run stopped by Ctrl-C
@@ -246,9 +246,7 @@ def _write_staged(result, out: Path, extra_files: dict[str, str | bytes] | None,
         names: list[str] = []
         for name, gdf in sorted(result.layers.items()):
             if name == "coverage":
-                dissolved = result.coverage_dissolved
-                gdf = map_coverage(gdf if dissolved is None else dissolved,
-                                   MapParams().simplify_m if simplify_m is None else simplify_m)
+                gdf = map_coverage(result.coverage_dissolved, MapParams().simplify_m if simplify_m is None else simplify_m)
             if name != "demand":
                 write_geojson(staging / f"{name}.geojson", gdf)
                 names.append(f"{name}.geojson")
