@@ -296,16 +296,28 @@ class SolverParams(Section):
     ils_drop: int = Field(8, ge=1, description="most chosen sites a round of the iterated local search closes: the "
                                                "cap of its adaptive perturbation size [A] (8 beat 2 and 4 on the "
                                                "Bronx and spopt instances: benchmarks/RESULTS.md)")
-    ils_work: float = Field(1.5e9, gt=0, description="work limit of each iterated local search in matrix entries "
-                                                   "scanned (about 1 CPU s per 7e8 on the Bronx instance, 2026 "
-                                                   "machine), so results do not depend on machine speed [A] "
-                                                   "(benchmarks/RESULTS.md: Optimiser, session of 2026-12-03)")
+    ils_work: float = Field(3e8, gt=0, description="work limit of each iterated local search (per thread and "
+                                                 "merge round) in matrix entries scanned (about 1 CPU s per 7e8 on "
+                                                 "the Bronx instance, 2026 machine), so results do not depend on "
+                                                 "machine speed [A] (8 rounds of 3e8 with merging beat one search "
+                                                 "of 1.5e9 on Bronx: benchmarks/RESULTS.md, Optimiser, session of "
+                                                 "2026-12-03 evening)")
     ils_patience: int = Field(5_000, ge=1, description="the iterated local search stops after this many rounds "
-                                                       "without a better plan [A]")
+                                                       "without a better plan, counted over all merge rounds [A]")
     search_threads: int = Field(2, ge=1, description="independent iterated local searches run at once in threads, "
                                                      "each with its own seed derived from the run's seed and the "
                                                      "whole ils_work; the best plan is kept, so results depend on "
                                                      "this value, never on the cores or timing [A] (2 cores)")
+    merge_candidates: float = Field(4.0, ge=0, description="after the iterated local search, HiGHS solves the "
+                                                        "MCLP restricted to the elite plans and the candidates most "
+                                                        "often in accepted local optima, this many times the sites "
+                                                        "to choose (solution merging; 0: off) [A] (benchmarks/"
+                                                        "RESULTS.md: Optimiser, session of 2026-12-03 evening)")
+    merge_rounds: int = Field(8, ge=0, description="rounds of iterated local search then merge step, each round "
+                                                 "from the best plan so far with a derived seed (0: the search once, "
+                                                 "no merge step) [A]")
+    merge_max_nodes: int = Field(500, ge=0, description="branch-and-bound nodes of the merge step's MILP: a work "
+                                                      "limit, so results do not depend on machine speed [A]")
     lp_max_pairs: int = Field(5_000_000, ge=0, description="the LP relaxation (HiGHS) proves the bound when the "
                                                            "presolved model has at most this many demand-candidate "
                                                            "pairs [A]")

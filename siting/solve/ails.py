@@ -295,7 +295,8 @@ def search(r_ptr, r_idx, c_ptr, c_idx, w, fixed, start, movable, tol, rounds, wo
     result is accepted by the AILS threshold. Stops after ``rounds`` rounds, ``work_limit``
     matrix entries, ``patience`` rounds without a better best, or once ``stop_value`` is
     covered. Returns (best movable sites, their covered weight including ``fixed``, rounds
-    run, work done).
+    run, work done, the elite plans (one per row), and per candidate the number of accepted
+    local optima that contained it).
     """
     np.random.seed(seed)
     n_rows, n = len(r_ptr) - 1, len(c_ptr) - 1
@@ -322,7 +323,7 @@ def search(r_ptr, r_idx, c_ptr, c_idx, w, fixed, start, movable, tol, rounds, wo
         _, wk = _add(j, r_ptr, r_idx, c_ptr, c_idx, w, count, owner, gain, loss, chosen)
         work += wk
     if m == 0:
-        return sites, _covered(count, w), 0, work
+        return sites, _covered(count, w), 0, work, np.empty((0, 0), np.int64), np.zeros(n)
     _, wk = _local_search(sites, r_ptr, r_idx, c_ptr, c_idx, w, count, owner, gain, loss, chosen, banned,
                           touched, mark, dirty, np.random.permutation(m), tol, max_passes)
     work += wk
@@ -342,6 +343,7 @@ def search(r_ptr, r_idx, c_ptr, c_idx, w, fixed, start, movable, tol, rounds, wo
     elite_value = np.full(_ELITE, -np.inf)
     n_elite = _keep_elite(sites, value, elite, elite_value, 0, mark, tol)
     last = 0
+    visits = np.zeros(n)
     while done < rounds and work < work_limit and best_value < stop_value and done - last < patience:
         done += 1
         kind = np.random.randint(2)
@@ -435,6 +437,8 @@ def search(r_ptr, r_idx, c_ptr, c_idx, w, fixed, start, movable, tol, rounds, wo
         if value >= threshold - tol:
             accepted += 1
             for q in range(m):
+                visits[sites[q]] += 1.0
+            for q in range(m):
                 ref_chosen[reference[q]] = False
             reference[:] = sites
             ref_value = value
@@ -459,4 +463,4 @@ def search(r_ptr, r_idx, c_ptr, c_idx, w, fixed, start, movable, tol, rounds, wo
             share = accepted / _WINDOW
             eta = min(1.0, max(_ETA_MIN, eta * _ACCEPT_SHARE / max(share, 0.01)))
             accepted = 0
-    return best, best_value, done, work
+    return best, best_value, done, work, elite[:n_elite], visits
