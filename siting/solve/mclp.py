@@ -252,7 +252,7 @@ def _search(problem: Problem, sites: np.ndarray, params: SolverParams, seed: int
     for other in results[1:]:
         if other[1] > value + problem.tol:
             best, value, done = other[0], other[1], other[2]
-    kernel = _kernel(best, [r[4] for r in results], sum(r[5] for r in results), params.merge_candidates)
+    kernel = _kernel(best, [r[4] for r in results], np.sum([r[5] for r in results], axis=0), params.merge_candidates)
     cols = model.cols if model is not None else np.arange(problem.n_candidates)
     return Searched(np.sort(cols[best]), float(value + constant), int(done), cols[kernel])
 
