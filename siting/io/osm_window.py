@@ -1,12 +1,13 @@
 """Per-district windows of a city's OSM XML file, so that no process holds the whole city.
 
-:func:`split_windows` streams the city's file once to collect node coordinates, once more
-to write one gzip OSM XML file per window (a district's bounding box plus the clip
-buffer): every node inside the window, every way with a node inside it together with all
+:func:`split_windows` streams the city's file three times (its nodes: the windows each lies
+in; its ways: the windows each enters; everything: the writing) to write one gzip OSM XML
+file per window (a district's bounding box plus the clip buffer): every node inside the window, every way with a node inside it together with all
 of that way's nodes (so roads and buildings stay whole), and a ``<bounds>`` element of the
 window. Relations are not copied (multipolygon buildings and landuse mapped as relations
-are lost; the road network and ordinary ways are complete). Memory is that of the node
-coordinates (24 bytes a node) and the window memberships, not of the parsed city.
+are lost; the road network and ordinary ways are complete). Memory is 16 bytes a node
+(its id, and a code for the set of windows it lies in and for the set it is written to) and
+4 bytes a way, coordinates and way nodes being held a chunk at a time; not the parsed city.
 
 :func:`read_window` loads one window with :func:`siting.io.osm.load_area` (its
 normalised layers cached beside the window, so the second read of a district is a
@@ -69,26 +70,118 @@ def _elements(path: Path, tags: set[str]) -> Iterator[ET.Element]:
         raise InputError(f"{path.name} is not a readable OSM XML file ({exc}): re-export or re-download it") from None
 
 
-def _node_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Node ids (sorted) and their lon/lat (n × 2)."""
-    ids, lon, lat = array("q"), array("d"), array("d")
+#: nodes, or way node references, whose coordinates or lookups are held at a time
+CHUNK = 1 << 16
+#: cells of the (points x windows) membership matrix built at a time
+BLOCK_CELLS = 1 << 22
+
+
+class _Sets:
+    """Sets of windows as codes (0: no window), so that a node's or a way's windows take 4 bytes."""
+
+    def __init__(self) -> None:
+        self.sets: list[tuple[int, ...]] = [()]
+        self._codes: dict[tuple[int, ...], int] = {(): 0}
+        self._unions: dict[int, int] = {}
+
+    def code(self, wins: tuple[int, ...]) -> int:
+        if wins not in self._codes:
+            self._codes[wins] = len(self.sets)
+            self.sets.append(wins)
+        return self._codes[wins]
+
+    def inside(self, x: np.ndarray, y: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """The code of the windows (boxes) each point lies in, edges included."""
+        codes = np.zeros(len(x), dtype=np.uint32)
+        step = max(1, BLOCK_CELLS // max(1, len(boxes)))
+        for s in range(0, len(x), step):
+            bx, by = x[s:s + step], y[s:s + step]
+            hit = np.zeros((len(bx), len(boxes)), dtype=bool)
+            for w, (west, south, east, north) in enumerate(boxes):
+                hit[:, w] = (bx >= west) & (bx <= east) & (by >= south) & (by <= north)
+            rows, inverse = np.unique(np.packbits(hit, axis=1), axis=0, return_inverse=True)
+            table = [self.code(tuple(np.flatnonzero(np.unpackbits(r)[:len(boxes)]).tolist())) for r in rows]
+            codes[s:s + step] = np.array(table, dtype=np.uint32)[inverse.reshape(-1)]
+        return codes
+
+    def union(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The code of each union of sets ``a[i]`` and ``b[i]``."""
+        keys, inverse = np.unique((a.astype(np.int64) << 32) | b.astype(np.int64), return_inverse=True)
+        for key in keys.tolist():
+            if key not in self._unions:
+                both = set(self.sets[key >> 32]) | set(self.sets[key & 0xFFFFFFFF])
+                self._unions[key] = self.code(tuple(sorted(both)))
+        return np.array([self._unions[k] for k in keys.tolist()], dtype=np.uint32)[inverse.reshape(-1)]
+
+    def add(self, codes: np.ndarray, at: np.ndarray, more: np.ndarray) -> None:
+        """``codes[at[i]]`` grown by the set ``more[i]``, every ``i`` (an index may repeat)."""
+        while len(at):
+            new = self.union(codes[at], more)
+            codes[at] = new
+            left = codes[at] != new  # a repeated index keeps one of its unions: add the others again
+            at, more = at[left], more[left]
+
+
+def _node_table(path: Path, boxes: np.ndarray, sets: _Sets) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Node ids (sorted), the code of the windows each lies in, and the lon/lat extent of all nodes
+    (coordinates are held :data:`CHUNK` nodes at a time: 12 bytes a node are kept)."""
+    ids, codes, extent = array("q"), array("I"), [np.inf, np.inf, -np.inf, -np.inf]
+    lon: list[float] = []
+    lat: list[float] = []
+
+    def flush() -> None:
+        x, y = np.array(lon, dtype=float), np.array(lat, dtype=float)
+        codes.extend(sets.inside(x, y, boxes))
+        extent[:] = [min(extent[0], np.nanmin(x, initial=np.inf)), min(extent[1], np.nanmin(y, initial=np.inf)),
+                     max(extent[2], np.nanmax(x, initial=-np.inf)), max(extent[3], np.nanmax(y, initial=-np.inf))]
+        lon.clear()
+        lat.clear()
+
     for elem in _elements(path, {"node"}):
         ids.append(int(elem.get("id", "0")))
         lon.append(float(elem.get("lon", "nan")))
         lat.append(float(elem.get("lat", "nan")))
-    order = np.argsort(np.frombuffer(ids, dtype=np.int64), kind="stable")
-    xy = np.column_stack([np.frombuffer(lon), np.frombuffer(lat)])[order]
-    return np.frombuffer(ids, dtype=np.int64)[order], xy
+        if len(lon) == CHUNK:
+            flush()
+    flush()
+    node_ids, node_codes = np.frombuffer(ids, dtype=np.int64), np.frombuffer(codes, dtype=np.uint32)
+    if len(node_ids) > 1 and not (node_ids[1:] >= node_ids[:-1]).all():  # OSM files are usually sorted by id
+        order = np.argsort(node_ids, kind="stable")
+        return node_ids[order], node_codes[order], extent
+    return node_ids, node_codes, extent
 
 
-def _inside(xy: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(points × windows) membership as (point index, window index) pairs."""
-    pts, wins = [], []
-    for w, (west, south, east, north) in enumerate(boxes):
-        hit = np.flatnonzero((xy[:, 0] >= west) & (xy[:, 0] <= east) & (xy[:, 1] >= south) & (xy[:, 1] <= north))
-        pts.append(hit)
-        wins.append(np.full(len(hit), w, dtype=np.int32))
-    return np.column_stack([np.concatenate(pts), np.concatenate(wins)]) if pts else np.zeros((0, 2), int)
+def _way_table(path: Path, ids: np.ndarray, own: np.ndarray, sets: _Sets) -> tuple[np.ndarray, np.ndarray]:
+    """The code of the windows each way enters (one a way, in file order), and each node's windows
+    grown by those of the ways it belongs to (the windows it is written to)."""
+    target = own.copy()
+    way_codes = array("I")
+    refs: list[int] = []
+    lengths: list[int] = []
+
+    def flush() -> None:
+        wanted = np.array(refs, dtype=np.int64)
+        at = np.clip(np.searchsorted(ids, wanted), 0, len(ids) - 1)
+        way = np.repeat(np.arange(len(lengths)), lengths)
+        found = ids[at] == wanted
+        at, way = at[found], way[found]
+        codes = np.zeros(len(lengths), dtype=np.uint32)
+        inside = own[at] != 0
+        sets.add(codes, way[inside], own[at[inside]])
+        way_codes.extend(codes)
+        entering = codes[way] != 0
+        sets.add(target, at[entering], codes[way[entering]])
+        refs.clear()
+        lengths.clear()
+
+    for elem in _elements(path, {"way"}):
+        before = len(refs)
+        refs.extend(int(nd.get("ref", "0")) for nd in elem.iter("nd"))
+        lengths.append(len(refs) - before)
+        if len(refs) >= CHUNK:
+            flush()
+    flush()
+    return np.frombuffer(way_codes, dtype=np.uint32), target
 
 
 def split_windows(osm: Path, windows: dict[str, tuple[float, float, float, float]], folder: Path,
@@ -110,40 +203,27 @@ def split_windows(osm: Path, windows: dict[str, tuple[float, float, float, float
         if meta.get("key") == key and all(f.is_file() for f in files.values()):
             return Windows(folder, files, crs, source_hash, tuple(meta["extent"]))
     folder.mkdir(parents=True, exist_ok=True)
-    ids, xy = _node_table(osm)
+    sets = _Sets()
+    ids, own, bounds = _node_table(osm, boxes, sets)
     if not len(ids):
         raise InputError(f"{osm.name} holds no OSM nodes: export a non-empty area")
-    extent = (float(np.nanmin(xy[:, 0])), float(np.nanmin(xy[:, 1])), float(np.nanmax(xy[:, 0])),
-              float(np.nanmax(xy[:, 1])))
-    node_win = _inside(xy, boxes)            # nodes inside each window
-    way_win: dict[int, np.ndarray] = {}      # way id -> windows it enters
-    extra = []                               # (node index, window) of way nodes outside the window
-    for elem in _elements(osm, {"way"}):
-        refs = np.array([int(nd.get("ref", "0")) for nd in elem.iter("nd")], dtype=np.int64)
-        at = np.clip(np.searchsorted(ids, refs), 0, len(ids) - 1)
-        at = at[ids[at] == refs]
-        if not len(at):
-            continue
-        wins = np.unique(_inside(xy[at], boxes)[:, 1])
-        if len(wins):
-            way_win[int(elem.get("id", "0"))] = wins
-            extra.append(np.column_stack([np.repeat(at, len(wins)), np.tile(wins, len(at))]))
-    pairs = np.unique(np.concatenate([node_win, *extra]), axis=0) if extra else node_win
-    node_start = np.searchsorted(pairs[:, 0], np.arange(len(ids) + 1))
+    extent = (float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3]))
+    way_codes, node_codes = _way_table(osm, ids, own, sets)
+    del own
     outs = [gzip.open(f, "wt", encoding="utf-8", compresslevel=1) for f in files.values()]
     try:
         for out, (west, south, east, north) in zip(outs, boxes.tolist()):
             out.write("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\" generator=\"siting windows\">\n"
                       f'  <bounds minlon="{west!r}" minlat="{south!r}" maxlon="{east!r}" maxlat="{north!r}"/>\n')
+        k = 0  # the ways come in the order of way_codes
         for elem in _elements(osm, {"node", "way"}):
             if elem.tag == "node":
-                i = int(np.searchsorted(ids, int(elem.get("id", "0"))))
-                targets = pairs[node_start[i]:node_start[i + 1], 1]
+                code = int(node_codes[np.searchsorted(ids, int(elem.get("id", "0")))])
             else:
-                targets = way_win.get(int(elem.get("id", "0")), np.zeros(0, int))
-            if len(targets):
+                code, k = int(way_codes[k]), k + 1
+            if code:
                 text = _xml(elem)
-                for w in targets:
+                for w in sets.sets[code]:
                     outs[w].write(text)
         for out in outs:
             out.write("</osm>\n")
