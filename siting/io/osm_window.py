@@ -2,10 +2,11 @@
 
 :func:`split_windows` streams the city's file three times (its nodes: the windows each lies
 in; its ways: the windows each enters; everything: the writing) to write one gzip OSM XML
-file per window (a district's bounding box plus the clip buffer): every node inside the window, every way with a node inside it together with all
-of that way's nodes (so roads and buildings stay whole), and a ``<bounds>`` element of the
-window. Relations are not copied (multipolygon buildings and landuse mapped as relations
-are lost; the road network and ordinary ways are complete). Memory is 16 bytes a node
+file per window (a district's bounding box plus the clip buffer): every node inside the
+window, every way with a node inside it together with all of that way's nodes (so roads
+and buildings stay whole), and a ``<bounds>`` element of the window. Relations are not
+copied (multipolygon buildings and landuse mapped as relations are lost; the road network
+and ordinary ways are complete). Memory is 16 bytes a node
 (its id, and a code for the set of windows it lies in and for the set it is written to) and
 4 bytes a way, coordinates and way nodes being held a chunk at a time; not the parsed city.
 

@@ -22,8 +22,8 @@ Methods:
   MCLP restricted to the searches' elite plans and the candidates most often in their
   accepted local optima (``merge_candidates`` times the sites), which recombines plans that
   differ in several sites at once; stopping once a bound proves the plan within
-  ``mip_rel_gap``; meanwhile, in another thread, the LP relaxation with HiGHS on the same model when it has
-  at most ``lp_max_pairs`` pairs; then the Lagrangian relaxation when it fits
+  ``mip_rel_gap``; meanwhile, in another thread, the LP relaxation with HiGHS on the same
+  model when it has at most ``lp_max_pairs`` pairs; then the Lagrangian relaxation when it fits
   ``lagrange_work``; reduced-cost fixing; and the MILP with HiGHS when what is left is
   within ``exact_max_*``. Set cover: the downward search uses AILS, and the LP relaxation
   rounded up bounds the number of sites;
@@ -149,6 +149,7 @@ def _improve(problem: Problem, model: Model, relaxed: Future | None, budget: int
     plan within ``mip_rel_gap``, or once ``ils_patience`` rounds of search, counted over the merge
     rounds, have found no better plan. Returns the best plan, its covered weight and the method's label."""
     stale = 0  # rounds of iterated local search since the last better plan, over all merge rounds
+    searched = merged_any = timed_out = False
     for r in range(max(params.merge_rounds, 1)):
         if r:
             if relaxed is not None:
@@ -158,19 +159,20 @@ def _improve(problem: Problem, model: Model, relaxed: Future | None, budget: int
         before = value
         one_seed = seed if r == 0 else int(np.random.SeedSequence([int(seed) % 2**32, r]).generate_state(1)[0])
         found = _search(problem, best, params, one_seed, rounds=params.ils_iterations,
-                        stop_value=bound - params.mip_rel_gap * bound, model=model)
+                        stop_value=bound - params.mip_rel_gap * bound, model=model, kernel=params.merge_rounds > 0)
         if found.value > value + problem.tol:
-            best, value = found.sites, found.value
-            label = label if "merging" in label else "adaptive iterated local search"
-        if params.merge_rounds == 0 or _proven(value, bound, params):
-            continue
-        best, merged, timed_out = _merge(problem, found.kernel, budget, best, value, params, one_seed)
-        if merged > value + problem.tol:
-            value, label = merged, "adaptive iterated local search + solution merging"
-        if timed_out and "time limit" not in label:
-            label += " (merge step hit its time limit)"
+            best, value, searched = found.sites, found.value, True
+        if params.merge_rounds > 0 and not _proven(value, bound, params):
+            best, merged, hit = _merge(problem, found.kernel, budget, best, value, params, one_seed)
+            timed_out |= hit
+            if merged > value + problem.tol:
+                value, merged_any = merged, True
         stale = 0 if value > before + problem.tol else stale + found.rounds
-    return best, value, label
+    if merged_any:
+        label = "adaptive iterated local search + solution merging"
+    elif searched:
+        label = "adaptive iterated local search"
+    return best, value, label + (" (merge step hit its time limit)" if timed_out else "")
 
 
 def _refine(problem: Problem, model: Model, relaxed: Future | None, budget: int, best: np.ndarray, value: float,
@@ -208,11 +210,11 @@ class Searched(NamedTuple):
     sites: np.ndarray   # the best plan's new sites, global indices, sorted
     value: float        # their covered weight, fixed sites included
     rounds: int         # rounds of iterated local search run
-    kernel: np.ndarray  # candidates for the merge step (``_kernel``), global indices
+    kernel: np.ndarray  # candidates for the merge step (``_kernel``; empty unless asked), global indices
 
 
 def _search(problem: Problem, sites: np.ndarray, params: SolverParams, seed: int, rounds: int,
-            stop_value: float = np.inf, model: Model | None = None) -> Searched:
+            stop_value: float = np.inf, model: Model | None = None, kernel: bool = False) -> Searched:
     """Swap local search, then ``rounds`` rounds of adaptive iterated local search
     (``siting/solve/ails.py``) within ``ils_work`` matrix entries, from the fixed sites plus
     ``sites``.
@@ -252,9 +254,10 @@ def _search(problem: Problem, sites: np.ndarray, params: SolverParams, seed: int
     for other in results[1:]:
         if other[1] > value + problem.tol:
             best, value, done = other[0], other[1], other[2]
-    kernel = _kernel(best, [r[4] for r in results], np.sum([r[5] for r in results], axis=0), params.merge_candidates)
     cols = model.cols if model is not None else np.arange(problem.n_candidates)
-    return Searched(np.sort(cols[best]), float(value + constant), int(done), cols[kernel])
+    merge_from = (_kernel(best, [r[4] for r in results], np.sum([r[5] for r in results], axis=0),
+                          params.merge_candidates) if kernel else np.zeros(0, dtype=np.int64))
+    return Searched(np.sort(cols[best]), float(value + constant), int(done), cols[merge_from])
 
 
 def _kernel(best: np.ndarray, elites: list[np.ndarray], visits: np.ndarray, factor: float) -> np.ndarray:
@@ -290,7 +293,8 @@ def _merge(problem: Problem, kernel: np.ndarray, budget: int, best: np.ndarray, 
     model = Model.build(problem, problem.fixed_mask, allowed)
     if model.rows.nnz > params.exact_max_pairs:
         return best, value, False
-    merged = milp(model, budget, None, best, params, seed, nodes=params.merge_max_nodes, options=MERGE_OPTIONS)
+    merged = milp(model, budget, None, best, params, seed,
+                  options={**MERGE_OPTIONS, "mip_max_nodes": int(params.merge_max_nodes)})
     timed_out = "time limit" in merged.label
     if merged.value > value + problem.tol:
         return np.sort(merged.sites), merged.value, timed_out

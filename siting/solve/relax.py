@@ -217,17 +217,15 @@ def relaxation(model: Model, budget: int | None, goal: float | None) -> float:
 
 
 def milp(model: Model, budget: int | None, goal: float | None, start_sites: np.ndarray,
-         params: SolverParams, seed: int, nodes: int | None = None, options: dict | None = None) -> Exact:
+         params: SolverParams, seed: int, options: dict | None = None) -> Exact:
     """MCLP (``budget`` more sites) or set cover (reach ``goal``) on ``model`` with HiGHS.
 
-    ``start_sites`` (global indices) warm-start it when they fit the model; ``nodes`` replaces
-    ``exact_max_nodes``, ``options`` are further HiGHS options.
+    ``start_sites`` (global indices) warm-start it when they fit the model; ``options`` are
+    further HiGHS options (they override those from ``params``).
     """
     rows, weights = model.rows, model.weights
     n_x = len(model.cols)
     h = _model(model, budget, goal, True, params, seed)
-    if nodes is not None:
-        h.setOptionValue("mip_max_nodes", int(nodes))
     for name, value in (options or {}).items():
         h.setOptionValue(name, value)
     x0 = np.isin(model.cols, start_sites)
