@@ -5,10 +5,12 @@ Run from the project root with the shared data beside it::
     python benchmarks/bench_dense_cores.py [--data ../shared/data] [--target 0.99]
 
 For each core box: sites per km² of the box and of its urban + dense-urban cells at
-``--target`` coverage (the default n78 link budget), with ``--capacity`` and a
-census-order population at ``--capacity-target`` of the busy-hour traffic, and a what-if run in which every cell is classed at least
-urban (what the count would be if the environment classes matched the real city).
-Figures go into ``benchmarks/RESULTS.md`` by hand.
+``--target`` coverage (the default n78 link budget), without and with a census-order
+population (the district's 2020 census density × the box's area: where buildings are
+unmapped, the residents' density then sets at least the environment class,
+``demand.urban_residents_per_km2``), and with ``--capacity`` and that population at
+``--capacity-target`` of the busy-hour traffic. Figures go into ``benchmarks/RESULTS.md``
+by hand.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ import numpy as np
 import shapely
 from shapely.geometry import box
 
-import siting.demand
 from siting.config import Params
 from siting.io.osm import load_area
 from siting.pipeline import plan_area
@@ -30,15 +31,10 @@ CORES = (
     # Nanshan 1,795,826 residents on 187.5 km² (2020 census) -> 9,580 per km²
     ("Shenzhen Nanshan core", "osm/shenzhen_nanshan_kejiyuan_osm/osm_bbox.osm.xml", (113.92, 22.536, 114.0, 22.564),
      9580.0),
+    ("Shenzhen Nanshan, whole extract", "osm/shenzhen_nanshan_kejiyuan_osm/osm_bbox.osm.xml", None, 9580.0),
     # Qinhuai 740,809 residents on 49.1 km² (2020 census) -> 15,090 per km²
     ("Nanjing Xinjiekou", "osm/nanjing_xinjiekou_osm/osm_bbox.osm.xml", None, 15090.0),
 )
-
-
-def at_least_urban(original):
-    def classes(cover, floors, road_density, params):
-        return np.maximum(original(cover, floors, road_density, params), 2)
-    return classes
 
 
 def density(result, area) -> tuple[float, float]:
@@ -61,26 +57,22 @@ def main() -> None:
     a = ap.parse_args()
     print("| area | km² | run | urban+dense cells | sites | sites/km² | in urban+dense cells, per km² | seconds |")
     print("|---|---|---|---|---|---|---|---|")
-    original = siting.demand._env_class
     for name, rel, bbox, per_km2 in CORES:
         area = load_area(str(a.data / rel), boundary=box(*bbox) if bbox else None, processed_dir=None, cache_dir=None)
         base = Params()
-        census = base.model_copy(update={
-            "demand": base.demand.model_copy(update={"population": per_km2 * area.area_km2}),
-            "capacity": base.capacity.model_copy(update={"enabled": True})})
-        runs = ((f"coverage {a.target:g}", base, original, a.target),
-                (f"capacity {a.capacity_target:g}, census population", census, original, a.capacity_target),
-                (f"coverage {a.target:g}, every cell at least urban (what-if)", base, at_least_urban(original), a.target))
-        for label, params, rule, target in runs:
-            siting.demand._env_class = rule
+        counted = base.model_copy(update={
+            "demand": base.demand.model_copy(update={"population": per_km2 * area.area_km2})})
+        capacity = counted.model_copy(update={"capacity": base.capacity.model_copy(update={"enabled": True})})
+        runs = ((f"coverage {a.target:g}", base, a.target),
+                (f"coverage {a.target:g}, census population", counted, a.target),
+                (f"capacity {a.capacity_target:g}, census population", capacity, a.capacity_target))
+        for label, params, target in runs:
             t0 = time.perf_counter()
             try:
                 result = plan_area(area, "5g", params, target=target)
             except Exception as exc:  # a refused run is a result too (e.g. capacity unreachable)
                 print(f"| {name} | {area.area_km2:.1f} | {label} | | refused: {exc} | | | |", flush=True)
                 continue
-            finally:
-                siting.demand._env_class = original
             grid = result.layers["environment"]
             n_dense = int(grid["env_class"].isin(["urban", "dense_urban"]).sum())
             box_d, dense_d = density(result, area)

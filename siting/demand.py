@@ -20,7 +20,9 @@
 - a **priority** multiplier near transport hubs, industrial parks, scenic areas,
   important public places;
 - an **environment class** per cell (dense_urban / urban / suburban / rural) from the
-  building cover, floors and road density of its neighbourhood.
+  building cover, floors and road density of its neighbourhood; where buildings are
+  unmapped and a census total or a population raster counts the people, at least the
+  class their density says (DEGURBA thresholds, ``env_source="census"`` or ``"raster"``).
 
 Everything is vectorised over buildings, cells and road samples.
 """
@@ -47,8 +49,9 @@ POINT_COLUMNS: tuple[str, ...] = ("demand_id", "kind", "residents", "workers", "
                                   "env_class", "priority", "weight", "source", "geometry")
 #: where residents can come from
 SOURCES: tuple[str, ...] = ("buildings", "raster", "landuse", "model", "roads")
-#: where a cell's environment class comes from (``"none"``: no buildings, roads or POIs around it: rural)
-ENV_SOURCES: tuple[str, ...] = ("buildings", "model", "none")
+#: where a cell's environment class comes from (``"none"``: no buildings, roads or POIs around it: rural;
+#: ``"census"``, ``"raster"``: raised by the residents density those counted, :func:`_density_class`)
+ENV_SOURCES: tuple[str, ...] = ("buildings", "model", "census", "raster", "none")
 #: landuse values that hold workplaces where buildings are unmapped
 WORK_LANDUSE: tuple[str, ...] = ("commercial", "retail", "industrial")
 
@@ -160,6 +163,13 @@ def build_demand(area: Area, params: DemandParams, population: PopulationSamples
     if not (residents[in_area].sum() > 0 or workers.sum() > 0 or road_m[in_area].sum() > 0):
         raise InputError(f"area '{area.name}' has no buildings, landuse or usable roads (drivable highway classes: "
                          f"{', '.join(params.road_weight_per_km)}) inside its boundary: check the boundary and the OSM file")
+
+    if params.population is not None or population is not None:  # people counted, not estimated: their density
+        lift = (env_source != "buildings") & (residents > 0) & in_area
+        density_env = _density_class(residents, cell_area, spec, params)
+        lift &= density_env > env
+        env = np.where(lift, density_env, env)
+        env_source = np.where(lift, "raster" if population is not None else "census", env_source)
 
     cx, cy = spec.centres(rows, cols)
     priority = _priority(np.asarray(cx), np.asarray(cy), area, params)
@@ -446,6 +456,16 @@ def _env_class(cover: np.ndarray, floors: np.ndarray, road_density: np.ndarray, 
          (cover >= params.urban_cover) | (road_density >= params.urban_road_km_per_km2),
          (cover >= params.suburban_cover) | (road_density >= params.suburban_road_km_per_km2)],
         [3, 2, 1], 0)
+
+
+def _density_class(residents: np.ndarray, cell_area: np.ndarray, spec: GridSpec, params: DemandParams) -> np.ndarray:
+    """Index into :data:`ENV_CLASSES_SPARSEST_FIRST` per cell that the residents per km² of land
+    within ``density_window_m`` give alone: urban from ``urban_residents_per_km2``, suburban from
+    ``suburban_residents_per_km2`` (the density thresholds of DEGURBA's urban centres and clusters)."""
+    window = window_cells(params.density_window_m, params.cell_size_m)
+    per_km2 = 1e6 * ratio(smooth(residents, spec, window), smooth(cell_area, spec, window))
+    return np.select([per_km2 >= params.urban_residents_per_km2, per_km2 >= params.suburban_residents_per_km2],
+                     [2, 1], 0)
 
 
 def _priority(x: np.ndarray, y: np.ndarray, area: Area, params: DemandParams) -> np.ndarray:

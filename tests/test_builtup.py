@@ -11,7 +11,8 @@ from siting import builtup
 from siting.demand import ENV_SOURCES, build_demand, environment_layer
 from siting.vocab import ENV_CLASSES_SPARSEST_FIRST as ENV_CLASSES
 from siting.errors import InputError
-from test_demand import P, X0, Y0, make_area, persons
+from affine import Affine
+from test_demand import CRS, P, X0, Y0, make_area, persons, raster_demand, write_raster
 
 
 def _street_grid(size: float, pitch: float, highway: str = "residential"):
@@ -65,6 +66,61 @@ def test_census_total_goes_where_the_model_puts_floor_area():
     south = d.grid.geometry.centroid.y < Y0 + 1000
     quarter = west & south
     assert d.grid.loc[quarter, "residents"].mean() > 2 * d.grid.loc[~quarter, "residents"].mean()
+
+
+def _residents_per_km2_within_1km(grid) -> np.ndarray:
+    """Brute force, cell by cell: residents per km² of the cells inside the area within 5 cells (an 11-cell,
+    1.1 km window: 1 km rounded to an odd number of 100 m cells), every cell a full 100 m x 100 m."""
+    row, col, res = (grid[c].to_numpy() for c in ("row", "col", "residents"))
+    out = np.empty(len(grid))
+    for k in range(len(grid)):
+        near = (np.abs(row - row[k]) <= 5) & (np.abs(col - col[k]) <= 5)
+        out[k] = res[near].sum() / (near.sum() * 0.01)
+    return out
+
+
+def test_a_city_census_density_makes_unmapped_cells_urban_and_says_so():
+    # issue 17: roads-only cells the model calls rural or suburban, where a census puts a city's density
+    area = make_area(size=2000, roads=_street_grid(2000, 400))
+    rank = {c: i for i, c in enumerate(ENV_CLASSES)}
+    plain = build_demand(area, P)
+    assert plain.info["env_classes"]["urban"] + plain.info["env_classes"]["dense_urban"] == 0
+    d = build_demand(area, P.model_copy(update={"population": 15_000 * 4.0}))   # a Chinese core: 15,000 per km²
+    density = _residents_per_km2_within_1km(d.grid)
+    populated = d.grid["residents"].to_numpy() > 0
+    classes = d.grid["env_class"].map(rank).to_numpy()
+    assert (populated & (density >= 1500)).sum() > 0.9 * len(d.grid)
+    assert (classes[populated & (density >= 1500)] >= rank["urban"]).all()
+    lifted = d.grid["env_source"].to_numpy() == "census"
+    assert lifted.sum() > 0.9 * len(d.grid) and (classes[lifted] == rank["urban"]).all()
+    assert d.info["by_class"]["urban"]["env_source"]["census"] == lifted.sum()
+    assert d.info["env_classes"]["dense_urban"] == 0   # density alone never makes dense urban
+
+
+def test_a_rural_census_density_and_mapped_buildings_keep_their_classes():
+    area = make_area(size=2000, roads=_street_grid(2000, 400))
+    village = build_demand(area, P.model_copy(update={"population": 250 * 4.0}))   # below DEGURBA's 300 per km²
+    assert (village.grid["env_class"] == build_demand(area, P).grid["env_class"]).all()
+    assert "census" not in set(village.grid["env_source"])
+    towers = [(box(X0 + x, Y0 + y, X0 + x + 20, Y0 + y + 20), "house", 2, np.nan)
+              for x in range(0, 1000, 100) for y in range(0, 1000, 100)]
+    houses = make_area(buildings=towers)
+    crowded = build_demand(houses, P.model_copy(update={"population": 30_000}))   # 30,000 per km² in two-floor houses
+    mapped = crowded.grid["env_source"].to_numpy() == "buildings"
+    assert mapped.all()
+    assert (crowded.grid["env_class"] == build_demand(houses, P).grid["env_class"]).all()
+
+
+def test_a_raster_density_raises_classes_where_it_counts_a_city_and_not_where_it_counts_fields(tmp_path):
+    # two 1.5 km pixels: 5,000 residents per km² west, 100 east, over one roads-only street grid
+    tif = write_raster(tmp_path / "pop.tif", np.array([[7500.0, 150.0]]), Affine(1500, 0, X0, 0, -1500, Y0 + 1500), CRS)
+    area = make_area(size=3000, boundary=box(X0, Y0, X0 + 3000, Y0 + 1500), roads=_street_grid(3000, 400))
+    plain, d = build_demand(area, P), raster_demand(area, P, tif)
+    x = d.grid.geometry.centroid.x.to_numpy() - X0
+    west, east = x < 900, x > 2100   # farther than the 550 m half-window from the pixels' border
+    assert (d.grid.loc[west, "env_class"] == "urban").all() and (d.grid.loc[west, "env_source"] == "raster").all()
+    assert (d.grid.loc[east, "env_class"] == plain.grid.loc[east, "env_class"]).all()
+    assert (d.grid.loc[east, "env_source"] == plain.grid.loc[east, "env_source"]).all()
 
 
 def test_model_off_keeps_road_demand_only():

@@ -107,6 +107,18 @@ class DemandParams(Section):
                                 "central-area network density of Chinese planning norms: OSM counts dual carriageways and service roads)")
     suburban_cover: float = Field(0.03, ge=0, le=1, description="building cover ratio for suburban [A]")
     suburban_road_km_per_km2: float = Field(6.0, ge=0, description="drivable road km/km² that alone makes a cell suburban [A]")
+    urban_residents_per_km2: float = Field(
+        1500.0, ge=0, description="where buildings are unmapped and a census total or a population raster counts the "
+                                  "people: residents per km² of land (within density_window_m) that make a cell at "
+                                  "least urban: the density of a DEGURBA urban centre (degree of urbanisation, "
+                                  "Eurostat and UN Statistical Commission 2020: 1 km² cells of at least 1,500 "
+                                  "inhabitants per km²); people there live in buildings OSM does not map [A]")
+    suburban_residents_per_km2: float = Field(
+        300.0, ge=0, description="the same for at least suburban: the density of a DEGURBA urban cluster (300 "
+                                 "inhabitants per km²)")
+    density_window_m: float = Field(1000.0, gt=0, description="window of the residents density above: DEGURBA's "
+                                                              "1 km² grid cells (without its contiguity and "
+                                                              "cluster-size rules)")
     raster_dasymetric_share: float = Field(
         0.8, ge=0, le=1,
         description="share of each population-raster pixel spread over its cells by the building estimate (the rest "
