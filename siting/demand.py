@@ -165,9 +165,8 @@ def build_demand(area: Area, params: DemandParams, population: PopulationSamples
                          f"{', '.join(params.road_weight_per_km)}) inside its boundary: check the boundary and the OSM file")
 
     if params.population is not None or population is not None:  # people counted, not estimated: their density
-        lift = (env_source != "buildings") & (residents > 0) & in_area
         density_env = _density_class(residents, cell_area, spec, params)
-        lift &= density_env > env
+        lift = (env_source != "buildings") & (residents > 0) & in_area & (density_env > env)
         env = np.where(lift, density_env, env)
         env_source = np.where(lift, "raster" if population is not None else "census", env_source)
 

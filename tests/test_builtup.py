@@ -102,9 +102,8 @@ def test_a_rural_census_density_and_mapped_buildings_keep_their_classes():
     village = build_demand(area, P.model_copy(update={"population": 250 * 4.0}))   # below DEGURBA's 300 per km²
     assert (village.grid["env_class"] == build_demand(area, P).grid["env_class"]).all()
     assert "census" not in set(village.grid["env_source"])
-    towers = [(box(X0 + x, Y0 + y, X0 + x + 20, Y0 + y + 20), "house", 2, np.nan)
-              for x in range(0, 1000, 100) for y in range(0, 1000, 100)]
-    houses = make_area(buildings=towers)
+    houses = make_area(buildings=[(box(X0 + x, Y0 + y, X0 + x + 20, Y0 + y + 20), "house", 2, np.nan)
+                                  for x in range(0, 1000, 100) for y in range(0, 1000, 100)])
     crowded = build_demand(houses, P.model_copy(update={"population": 30_000}))   # 30,000 per km² in two-floor houses
     mapped = crowded.grid["env_source"].to_numpy() == "buildings"
     assert mapped.all()
