@@ -341,8 +341,6 @@ def _drop_redundant(state: State, order: list[int], goal: float) -> np.ndarray:
     return np.asarray([s for s in order if state.chosen[s]], dtype=np.int64)
 
 
-
-
 def _package(problem: Problem, new_sites: np.ndarray, fixed_gains: list[float], bound: float, label: str,
              start: float, min_sites: int | None = None, bound_source: str = "") -> Solution:
     """Order ``new_sites`` greedily after the fixed ones and package the result."""
